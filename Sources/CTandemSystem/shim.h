@@ -1,0 +1,2 @@
+// Linux headers that Glibc's Swift module does not cover.
+#include <sys/xattr.h>

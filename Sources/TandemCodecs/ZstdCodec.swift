@@ -1,0 +1,137 @@
+import CZstd
+
+/// One-shot zstd frame compression with reused `ZSTD_CCtx`/`ZSTD_DCtx`.
+///
+/// Frames produced by ``compress(_:)-(UnsafeRawBufferPointer)`` always record
+/// their content size, and ``decompress(_:maxSize:)-(UnsafeRawBufferPointer,_)``
+/// requires it: the size is checked against `maxSize` (and against the most
+/// the input could possibly expand to) before any output is allocated, so
+/// hostile input cannot trigger a huge allocation. Decoding never traps on
+/// malformed bytes; every failure is a thrown ``CodecError``.
+///
+/// Not `Sendable`: the contexts are mutable, so create one codec per task.
+public final class ZstdCodec {
+    /// The compression level in use (clamped to zstd's supported range).
+    public let level: Int32
+    private let cctx: OpaquePointer
+    private let dctx: OpaquePointer
+    /// Reused output buffer for compression (sized to the largest bound seen).
+    private var scratch: UnsafeMutableRawBufferPointer = .init(start: nil, count: 0)
+
+    /// The most output one input byte can yield: an RLE block is 4 bytes
+    /// (3-byte header + 1 byte) and regenerates at most 128 KiB.
+    static let maxExpansionRatio = 1 << 15
+
+    /// Creates a codec compressing at `level` (e.g. 1...19, or negative for
+    /// the fast levels; out-of-range values are clamped).
+    public init(level: Int32 = 3) {
+        let clamped = Swift.min(Swift.max(level, ZSTD_minCLevel()), ZSTD_maxCLevel())
+        self.level = clamped
+        guard let c = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx: out of memory") }
+        guard let d = ZSTD_createDCtx() else {
+            ZSTD_freeCCtx(c)
+            fatalError("ZSTD_createDCtx: out of memory")
+        }
+        cctx = c
+        dctx = d
+        let rc = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, clamped)
+        precondition(ZSTD_isError(rc) == 0, "ZSTD_c_compressionLevel: \(Self.errorName(rc))")
+        let rc2 = ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1)
+        precondition(ZSTD_isError(rc2) == 0, "ZSTD_c_contentSizeFlag: \(Self.errorName(rc2))")
+    }
+
+    deinit {
+        ZSTD_freeCCtx(cctx)
+        ZSTD_freeDCtx(dctx)
+        scratch.deallocate()
+    }
+
+    static func errorName(_ code: Int) -> String {
+        String(cString: ZSTD_getErrorName(code))
+    }
+
+    /// Compresses `input` into a single zstd frame that records its content size.
+    /// - Throws: ``CodecError/compressionFailed(_:)``.
+    public func compress(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
+        let bound = ZSTD_compressBound(input.count)
+        guard ZSTD_isError(bound) == 0 else {
+            throw CodecError.compressionFailed("input too large (\(input.count) bytes)")
+        }
+        if scratch.count < bound {
+            scratch.deallocate()
+            scratch = .allocate(byteCount: bound, alignment: 16)
+        }
+        // Reset the session so a previously failed call leaves no state behind.
+        _ = ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)
+        var dummy: UInt8 = 0
+        let written = withUnsafeMutablePointer(to: &dummy) { d in
+            ZSTD_compress2(cctx, scratch.baseAddress!, bound, input.baseAddress ?? UnsafeRawPointer(d), input.count)
+        }
+        guard ZSTD_isError(written) == 0 else {
+            throw CodecError.compressionFailed(Self.errorName(written))
+        }
+        return Array(UnsafeRawBufferPointer(start: scratch.baseAddress, count: written))
+    }
+
+    /// Compresses `input` (array convenience).
+    public func compress(_ input: [UInt8]) throws -> [UInt8] {
+        try input.withUnsafeBytes { try compress($0) }
+    }
+
+    /// Reads the content size a frame header declares, without decoding.
+    /// - Throws: ``CodecError/decompressionFailed(_:)`` if the header is
+    ///   malformed, truncated, or does not record a size.
+    public static func declaredContentSize(_ frame: UnsafeRawBufferPointer) throws -> UInt64 {
+        guard let base = frame.baseAddress, frame.count > 0 else {
+            throw CodecError.truncatedInput("empty zstd input")
+        }
+        let size = ZSTD_getFrameContentSize(base, frame.count)
+        if size == ZSTD_CONTENTSIZE_ERROR {
+            throw CodecError.decompressionFailed("not a zstd frame or truncated frame header")
+        }
+        if size == ZSTD_CONTENTSIZE_UNKNOWN {
+            throw CodecError.decompressionFailed("frame does not declare its content size")
+        }
+        return size
+    }
+
+    /// Decompresses one frame of at most `maxSize` bytes.
+    ///
+    /// The declared content size is validated first: frames without one,
+    /// declaring more than `maxSize`, or declaring more than the input could
+    /// expand to are rejected before allocating.
+    /// - Throws: ``CodecError/sizeLimitExceeded(limit:)`` when the frame
+    ///   declares more than `maxSize`; ``CodecError/truncatedInput(_:)`` for
+    ///   empty input; ``CodecError/decompressionFailed(_:)`` otherwise.
+    public func decompress(_ input: UnsafeRawBufferPointer, maxSize: Int) throws -> [UInt8] {
+        precondition(maxSize >= 0, "ZstdCodec.decompress: negative maxSize")
+        let declared = try Self.declaredContentSize(input)
+        guard declared <= UInt64(maxSize) else {
+            throw CodecError.sizeLimitExceeded(limit: maxSize)
+        }
+        let (possible, overflow) = UInt64(input.count).multipliedReportingOverflow(by: UInt64(Self.maxExpansionRatio))
+        guard overflow || declared <= possible else {
+            throw CodecError.decompressionFailed(
+                "declared content size \(declared) is impossible for \(input.count) input bytes")
+        }
+        let size = Int(declared)
+        return try [UInt8](unsafeUninitializedCapacity: size) { out, initialized in
+            var dummy: UInt8 = 0
+            let got = withUnsafeMutablePointer(to: &dummy) { d in
+                ZSTD_decompressDCtx(dctx, UnsafeMutableRawPointer(out.baseAddress ?? d), size, input.baseAddress!, input.count)
+            }
+            guard ZSTD_isError(got) == 0 else {
+                throw CodecError.decompressionFailed(Self.errorName(got))
+            }
+            guard got == size else {
+                throw CodecError.decompressionFailed("frame produced \(got) bytes, header declared \(size)")
+            }
+            initialized = size
+        }
+    }
+
+    /// Decompresses `input` (array convenience).
+    public func decompress(_ input: [UInt8], maxSize: Int) throws -> [UInt8] {
+        try input.withUnsafeBytes { try decompress($0, maxSize: maxSize) }
+    }
+}

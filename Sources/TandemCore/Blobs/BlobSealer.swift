@@ -1,0 +1,128 @@
+import TandemCodecs
+
+/// What a blob holds. Its byte is part of the associated data, so a blob cannot be replayed as
+/// another type.
+public enum BlobType: UInt8, Sendable, Codable {
+    case data = 0
+}
+
+/// A chunk sealed for storage, with what the pack trailer records of it.
+public struct SealedBlob: Sendable {
+    public let id: ChunkID
+    public let type: BlobType
+    public let bytes: [UInt8]
+    public let codec: StoredCodec
+    public let rawLength: Int
+}
+
+/// Why a blob could not be opened.
+public enum BlobError: Error, Equatable, CustomStringConvertible {
+    /// The AEAD tag failed: the bytes were changed or belong to another key.
+    case authenticationFailed(ChunkID)
+    /// Authentic but malformed: an unknown codec or a length that does not match.
+    case malformed(ChunkID, String)
+    /// Decrypted and decompressed, but the keyed hash is not the chunk ID.
+    case hashMismatch(ChunkID)
+
+    public var description: String {
+        switch self {
+        case .authenticationFailed(let id): "blob \(id.hex.prefix(16)) fails authentication"
+        case .malformed(let id, let why): "blob \(id.hex.prefix(16)) is malformed: \(why)"
+        case .hashMismatch(let id): "blob \(id.hex.prefix(16)) decrypts to data whose hash is not its ID"
+        }
+    }
+}
+
+/// Names, compresses, encrypts and verifies chunks for one tenant: one per worker task, since
+/// it owns the C contexts (HMAC, cipher, zstd) that make per-chunk work cheap.
+///
+/// Sealed layout (inside the AEAD): `codec u8 | raw length u32le | payload`; associated data:
+/// `"TNDB" | type u8 | chunk ID (32)`. Before a sealed blob is handed out it is opened again,
+/// decompressed and re-hashed, so a codec or memory fault is never stored under a valid ID.
+public final class BlobSealer {
+    private let keyedHash: KeyedHash
+    private let cipher: any AEADCipher
+    private let compression: Compression
+    private var zstd: ZstdCodec?
+
+    public init(keys: TenantKeys, compression: Compression) throws {
+        keyedHash = KeyedHash(keys.suite.digest, key: keys.idKey)
+        cipher = try keys.suite.makeCipher(key: keys.dataKey)
+        self.compression = compression
+        if case .zstd(let level) = compression { zstd = ZstdCodec(level: Int32(level)) }
+    }
+
+    /// The keyed hash of `plaintext`.
+    public func chunkID(of plaintext: UnsafeRawBufferPointer) -> ChunkID {
+        ChunkID(bytes: keyedHash.mac(plaintext))
+    }
+
+    /// Compresses (falling back to raw when that does not shrink), seals and verifies.
+    public func seal(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, type: BlobType = .data) throws -> SealedBlob {
+        var codec = StoredCodec.raw
+        var compressed: [UInt8]?
+        switch compression {
+        case .none: break
+        case .lz4:
+            compressed = try LZ4Codec.compress(plaintext)
+            codec = .lz4
+        case .zstd:
+            compressed = try zstd!.compress(plaintext)
+            codec = .zstd
+        }
+        if let c = compressed, c.count >= plaintext.count { compressed = nil; codec = .raw }
+        var framed = [UInt8]()
+        framed.reserveCapacity(5 + (compressed?.count ?? plaintext.count))
+        framed.append(codec.rawValue)
+        Self.appendUInt32(&framed, UInt32(plaintext.count))
+        if let compressed { framed.append(contentsOf: compressed) } else { framed.append(contentsOf: plaintext) }
+        let sealed = try cipher.seal(framed, associatedData: Self.associatedData(id: id, type: type))
+        let check = try sealed.withUnsafeBytes { try open($0, id: id, type: type, maximumLength: plaintext.count) }
+        guard check.count == plaintext.count, check.withUnsafeBytes({ chunkID(of: $0) }) == id else {
+            throw BlobError.hashMismatch(id)
+        }
+        return SealedBlob(id: id, type: type, bytes: sealed, codec: codec, rawLength: plaintext.count)
+    }
+
+    /// Decrypts, decompresses and re-hashes a sealed blob; throws ``BlobError`` on any damage.
+    /// `maximumLength` bounds what a hostile length field may make it allocate.
+    public func open(_ sealed: UnsafeRawBufferPointer, id: ChunkID, type: BlobType = .data, maximumLength: Int) throws -> [UInt8] {
+        let framed: [UInt8]
+        do {
+            framed = try cipher.open(sealed, associatedData: Self.associatedData(id: id, type: type))
+        } catch {
+            throw BlobError.authenticationFailed(id)
+        }
+        guard framed.count >= 5, let codec = StoredCodec(rawValue: framed[0]) else {
+            throw BlobError.malformed(id, "unknown codec or short header")
+        }
+        let rawLength = Int(framed[1]) | Int(framed[2]) << 8 | Int(framed[3]) << 16 | Int(framed[4]) << 24
+        guard rawLength <= maximumLength else { throw BlobError.malformed(id, "length \(rawLength) exceeds \(maximumLength)") }
+        let plaintext: [UInt8]
+        do {
+            plaintext = try framed.withUnsafeBytes { raw -> [UInt8] in
+                let payload = UnsafeRawBufferPointer(rebasing: raw[5...])
+                switch codec {
+                case .raw: return Array(payload)
+                case .lz4: return try LZ4Codec.decompress(payload, originalSize: rawLength)
+                case .zstd:
+                    if zstd == nil { zstd = ZstdCodec(level: 3) }
+                    return try zstd!.decompress(payload, maxSize: rawLength)
+                }
+            }
+        } catch {
+            throw BlobError.malformed(id, "payload does not decompress")
+        }
+        guard plaintext.count == rawLength else { throw BlobError.malformed(id, "length differs from header") }
+        guard plaintext.withUnsafeBytes({ chunkID(of: $0) }) == id else { throw BlobError.hashMismatch(id) }
+        return plaintext
+    }
+
+    static func associatedData(id: ChunkID, type: BlobType) -> [UInt8] {
+        Array("TNDB".utf8) + [type.rawValue] + id.bytes
+    }
+
+    static func appendUInt32(_ out: inout [UInt8], _ value: UInt32) {
+        for shift in stride(from: 0, through: 24, by: 8) { out.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+    }
+}

@@ -1,0 +1,102 @@
+/// FastCDC with normalized chunking (level 2), as a resumable value.
+///
+/// Feed it any split of a stream with ``findBoundary(in:)``: it keeps only the length of the
+/// current chunk and the rolling hash, so the cut points are the same however the bytes arrive
+/// (the property PBS tests). The hash is Gear's `h = (h << 1) + gear[byte]`. While the chunk is
+/// no longer than the average, a stricter mask (2 more bits) makes cuts rarer; past it a looser
+/// mask (2 fewer bits) makes them likelier, which narrows the size distribution. Nothing is hashed
+/// below the minimum (the hash restarts from 0 there); a chunk that reaches the maximum is cut.
+public struct ContentDefinedChunker: Sendable {
+    public let minimum: Int
+    public let average: Int
+    public let maximum: Int
+    private let gear: [UInt64]
+    private let strictMask: UInt64
+    private let looseMask: UInt64
+    private var position = 0
+    private var hash: UInt64 = 0
+
+    /// Creates a chunker; `minimum < average < maximum`, average a power of two (see ``ChunkerParameters``).
+    public init(minimum: Int, average: Int, maximum: Int, gear: GearTable) {
+        precondition(0 < minimum && minimum < average && average < maximum && average & (average - 1) == 0)
+        self.minimum = minimum
+        self.average = average
+        self.maximum = maximum
+        self.gear = gear.values
+        let bits = average.trailingZeroBitCount
+        // The highest bits of a Gear hash depend on the most recent bytes; test those.
+        strictMask = Self.topBits(bits + 2)
+        looseMask = Self.topBits(max(bits - 2, 1))
+    }
+
+    private static func topBits(_ count: Int) -> UInt64 {
+        count >= 64 ? ~0 : ((1 << UInt64(count)) - 1) << UInt64(64 - count)
+    }
+
+    /// Bytes of the current (unfinished) chunk seen so far.
+    public var pendingLength: Int { position }
+
+    /// Scans `buffer`, which continues the stream. Returns how many of its bytes end the current
+    /// chunk (the chunker then starts a new one), or nil when every byte was consumed without a cut.
+    public mutating func findBoundary(in buffer: UnsafeRawBufferPointer) -> Int? {
+        let count = buffer.count
+        guard count > 0, let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        let start = position
+        var i = 0
+        if start < minimum {
+            i = min(minimum - start, count)
+            if i == count {
+                position = start + count
+                return nil
+            }
+        }
+        // After byte j of this buffer the chunk is `start + j + 1` bytes long.
+        var h = hash
+        let strict = strictMask, loose = looseMask
+        let cut: Int? = gear.withUnsafeBufferPointer { table -> Int? in
+            let g = table.baseAddress!
+            let strictEnd = min(max(average &- start, i), count)
+            while i &+ 1 < strictEnd {
+                h = (h &<< 1) &+ g[Int(base[i])]
+                if h & strict == 0 { return i &+ 1 }
+                h = (h &<< 1) &+ g[Int(base[i &+ 1])]
+                if h & strict == 0 { return i &+ 2 }
+                i &+= 2
+            }
+            if i < strictEnd {
+                h = (h &<< 1) &+ g[Int(base[i])]
+                i &+= 1
+                if h & strict == 0 { return i }
+            }
+            let forcedCut = maximum &- start
+            let looseEnd = min(max(forcedCut &- 1, i), count)
+            while i &+ 1 < looseEnd {
+                h = (h &<< 1) &+ g[Int(base[i])]
+                if h & loose == 0 { return i &+ 1 }
+                h = (h &<< 1) &+ g[Int(base[i &+ 1])]
+                if h & loose == 0 { return i &+ 2 }
+                i &+= 2
+            }
+            if i < looseEnd {
+                h = (h &<< 1) &+ g[Int(base[i])]
+                i &+= 1
+                if h & loose == 0 { return i }
+            }
+            return forcedCut <= count ? forcedCut : nil
+        }
+        if let cut {
+            position = 0
+            hash = 0
+            return cut
+        }
+        position = start + count
+        hash = h
+        return nil
+    }
+
+    /// Forgets the unfinished chunk (at the end of one file, before the next).
+    public mutating func reset() {
+        position = 0
+        hash = 0
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import TandemCodecs
+
+/// Seals and opens snapshot manifests, format version 1:
+///
+/// ```
+/// header  16 B   "TNDMSNAP" | version u16le | suite u8 | 5 zero bytes
+/// body           AEAD(manifest key, AD = header | tenant name) of zstd(JSON manifest)
+/// ```
+/// The tenant name in the associated data stops a manifest being moved to another tenant.
+public final class ManifestCodec {
+    public static let version: UInt16 = 1
+    public static let supportedVersions = 1...1
+    public static let magic = Array("TNDMSNAP".utf8)
+    /// A manifest that would decompress to more than this is refused.
+    public static let maximumPlainSize = 1 << 30
+
+    private let suite: CryptoSuite
+    private let cipher: any AEADCipher
+    private let tenant: String
+    private let zstd = ZstdCodec(level: 3)
+
+    public init(keys: TenantKeys, tenant: String) throws {
+        suite = keys.suite
+        cipher = try keys.suite.makeCipher(key: keys.manifestKey)
+        self.tenant = tenant
+    }
+
+    private func header() -> [UInt8] {
+        var writer = ByteWriter(capacity: 16)
+        writer.append(Self.magic)
+        writer.uint16(Self.version)
+        writer.uint8(suite == .aes256gcm ? 1 : 2)
+        writer.append([0, 0, 0, 0, 0])
+        return writer.bytes
+    }
+
+    /// The stored bytes of `manifest`.
+    public func seal(_ manifest: SnapshotManifest) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        let json = try encoder.encode(manifest)
+        let compressed = try json.withUnsafeBytes { try zstd.compress($0) }
+        let head = header()
+        return head + (try cipher.seal(compressed, associatedData: head + Array(tenant.utf8)))
+    }
+
+    /// Opens stored bytes; throws ``FormatError`` for anything not authentic or not well-formed.
+    public func open(_ bytes: [UInt8]) throws(FormatError) -> SnapshotManifest {
+        var reader = ByteReader(bytes, what: "snapshot")
+        guard Array(try reader.take(8)) == Self.magic else { throw .badMagic("snapshot") }
+        let found = Int(try reader.uint16())
+        guard Self.supportedVersions.contains(found) else {
+            throw .unsupportedVersion("snapshot", found: found, supported: Self.supportedVersions)
+        }
+        guard bytes.count > 16 else { throw .truncated("snapshot") }
+        let head = Array(bytes[0..<16])
+        let compressed: [UInt8]
+        do {
+            compressed = try cipher.open(Array(bytes[16...]), associatedData: head + Array(tenant.utf8))
+        } catch {
+            throw .authenticationFailed("snapshot")
+        }
+        do {
+            let json = try compressed.withUnsafeBytes { try zstd.decompress($0, maxSize: Self.maximumPlainSize) }
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .millisecondsSince1970
+            let manifest = try decoder.decode(SnapshotManifest.self, from: Data(json))
+            guard manifest.tenant == tenant else { throw FormatError.corrupt("snapshot", "names tenant \(manifest.tenant)") }
+            return manifest
+        } catch let error as FormatError {
+            throw error
+        } catch {
+            throw .corrupt("snapshot", "authentic but does not decode: \(error)")
+        }
+    }
+}

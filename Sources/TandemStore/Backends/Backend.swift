@@ -1,0 +1,53 @@
+/// Where a repository's objects live. Paths are `/`-separated and relative to the repository
+/// root. Every write is atomic and durable when it returns; objects are never changed in place.
+///
+/// Implementations: ``LocalBackend`` (a directory, the embedded default) and ``InMemoryBackend``
+/// (tests). All must pass the same conformance suite (`BackendConformanceTests`).
+public protocol Backend: Sendable {
+    /// Stores `bytes` at `path`, durably (temp file, fsync, rename, fsync directory).
+    /// Fails with ``BackendError/alreadyExists(_:)`` unless `overwrite` is set.
+    func write(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws
+    /// The whole object.
+    func read(_ path: String) async throws -> [UInt8]
+    /// `length` bytes from `offset`; fails with ``BackendError/shortRead(_:)`` past the end.
+    func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8]
+    /// The object's size in bytes.
+    func size(_ path: String) async throws -> Int
+    /// Every object below the folder `prefix` (recursively), as full paths, sorted.
+    func list(_ prefix: String) async throws -> [String]
+    /// Removes an object (durably); removing a missing object is not an error.
+    func delete(_ path: String) async throws
+    /// Whether an object exists.
+    func exists(_ path: String) async throws -> Bool
+    /// Takes a lock named `path`: shared for backups, exclusive for prune and forget.
+    /// Fails with ``BackendError/locked(_:)`` at once when it is held incompatibly.
+    func lock(_ path: String, exclusive: Bool) async throws -> BackendLock
+}
+
+/// A held backend lock; released by ``release()`` or when the holder process ends.
+public protocol BackendLock: Sendable {
+    func release() async
+}
+
+/// Why a backend operation failed. `transient` errors may be retried; the others are final.
+public enum BackendError: Error, Equatable, CustomStringConvertible {
+    case notFound(String)
+    case alreadyExists(String)
+    case shortRead(String)
+    case noSpace(String)
+    case permissionDenied(String)
+    case locked(String)
+    case io(String, String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let path): "\(path): not found"
+        case .alreadyExists(let path): "\(path): already exists"
+        case .shortRead(let path): "\(path): shorter than expected (truncated?)"
+        case .noSpace(let path): "\(path): no space left on device"
+        case .permissionDenied(let path): "\(path): permission denied"
+        case .locked(let path): "\(path): locked by another tandem process (a backup, forget or prune is running)"
+        case .io(let path, let why): "\(path): \(why)"
+        }
+    }
+}

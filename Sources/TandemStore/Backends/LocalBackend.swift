@@ -1,0 +1,224 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A repository in a directory of the host's filesystem: the embedded default.
+///
+/// Writes go to a temporary file in the target's folder, are fsynced, renamed over the target
+/// and the folder is fsynced, so an object is either wholly there or absent after a crash.
+public struct LocalBackend: Backend {
+    public let root: String
+
+    public init(root: String) {
+        var root = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
+        self.root = root
+    }
+
+    func absolute(_ path: String) -> String { path.isEmpty ? root : root + "/" + path }
+
+    public func write(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws {
+        let target = absolute(path)
+        try await BlockingIO.run {
+            let folder = Self.parent(target)
+            try Self.makeDirectories(folder)
+            if !overwrite && access(target, F_OK) == 0 { throw BackendError.alreadyExists(path) }
+            let temp = folder + "/.tmp-" + UUID().uuidString.prefix(12).lowercased()
+            let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o640)
+            guard fd >= 0 else { throw Self.error(path) }
+            do {
+                try Self.writeAll(fd, bytes, path: path)
+                guard fsync(fd) == 0 else { throw Self.error(path) }
+                close(fd)
+            } catch {
+                close(fd)
+                unlink(temp)
+                throw error
+            }
+            do {
+                try Failpoint.reach("backend.write.before-rename")
+            } catch {
+                unlink(temp)
+                throw error
+            }
+            guard rename(temp, target) == 0 else {
+                let failure = Self.error(path)
+                unlink(temp)
+                throw failure
+            }
+            try Self.syncDirectory(folder, path: path)
+            try Failpoint.reach("backend.write.after-rename")
+        }
+    }
+
+    public func read(_ path: String) async throws -> [UInt8] {
+        let target = absolute(path)
+        return try await BlockingIO.run {
+            let fd = open(target, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw Self.error(path) }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw Self.error(path) }
+            return try Self.readExactly(fd, offset: 0, length: Int(info.st_size), path: path)
+        }
+    }
+
+    public func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
+        let target = absolute(path)
+        return try await BlockingIO.run {
+            let fd = open(target, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw Self.error(path) }
+            defer { close(fd) }
+            return try Self.readExactly(fd, offset: offset, length: length, path: path)
+        }
+    }
+
+    public func size(_ path: String) async throws -> Int {
+        var info = stat()
+        guard stat(absolute(path), &info) == 0 else { throw Self.error(path) }
+        return Int(info.st_size)
+    }
+
+    public func list(_ prefix: String) async throws -> [String] {
+        let base = absolute(prefix)
+        return try await BlockingIO.run {
+            var found: [String] = []
+            func walk(_ directory: String, _ relative: String) throws {
+                guard let dir = opendir(directory) else {
+                    if errno == ENOENT { return }
+                    throw Self.error(relative)
+                }
+                defer { closedir(dir) }
+                while let entry = readdir(dir) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                    }
+                    if name == "." || name == ".." || name.hasPrefix(".tmp-") { continue }
+                    let child = relative.isEmpty ? name : relative + "/" + name
+                    var info = stat()
+                    guard lstat(directory + "/" + name, &info) == 0 else { continue }
+                    if info.st_mode & S_IFMT == S_IFDIR {
+                        try walk(directory + "/" + name, child)
+                    } else if info.st_mode & S_IFMT == S_IFREG {
+                        found.append(child)
+                    }
+                }
+            }
+            try walk(base, prefix)
+            return found.sorted()
+        }
+    }
+
+    public func delete(_ path: String) async throws {
+        let target = absolute(path)
+        try await BlockingIO.run {
+            if unlink(target) != 0 && errno != ENOENT { throw Self.error(path) }
+            try Self.syncDirectory(Self.parent(target), path: path)
+        }
+    }
+
+    public func exists(_ path: String) async throws -> Bool {
+        access(absolute(path), F_OK) == 0
+    }
+
+    public func lock(_ path: String, exclusive: Bool) async throws -> BackendLock {
+        let target = absolute(path)
+        try Self.makeDirectories(Self.parent(target))
+        let fd = open(target, O_CREAT | O_RDWR | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw Self.error(path) }
+        guard flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
+            close(fd)
+            throw BackendError.locked(path)
+        }
+        return FileLock(fd: fd)
+    }
+
+    // MARK: - System calls
+
+    static func error(_ path: String, _ code: Int32 = errno) -> BackendError {
+        switch code {
+        case ENOENT: .notFound(path)
+        case ENOSPC, EDQUOT: .noSpace(path)
+        case EACCES, EPERM, EROFS: .permissionDenied(path)
+        case EEXIST: .alreadyExists(path)
+        default: .io(path, String(cString: strerror(code)))
+        }
+    }
+
+    /// The folder holding `path` ("/" for top-level paths).
+    static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw error(path)
+                }
+                offset += n
+            }
+        }
+    }
+
+    static func readExactly(_ fd: Int32, offset: Int, length: Int, path: String) throws -> [UInt8] {
+        guard length >= 0, offset >= 0 else { throw BackendError.shortRead(path) }
+        return try [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+            var done = 0
+            while done < length {
+                let n = pread(fd, buffer.baseAddress! + done, length - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw error(path)
+                }
+                if n == 0 { throw BackendError.shortRead(path) }
+                done += n
+            }
+            count = length
+        }
+    }
+
+    static func syncDirectory(_ directory: String, path: String) throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw error(path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw error(path) }
+    }
+
+    /// `mkdir -p`, fsyncing each parent whose entry a new folder adds.
+    static func makeDirectories(_ directory: String) throws {
+        var info = stat()
+        if stat(directory, &info) == 0 { return }
+        let parent = Self.parent(directory)
+        if parent != directory { try makeDirectories(parent) }
+        if mkdir(directory, 0o750) != 0 && errno != EEXIST { throw error(directory) }
+        try syncDirectory(parent, path: directory)
+    }
+}
+
+/// An flock(2) held on an open file; the kernel drops it if the process dies.
+final class FileLock: BackendLock, @unchecked Sendable {
+    // A plain descriptor, closed once; `release` and `deinit` are the only users.
+    private let fd: Int32
+    private let released = LockState()
+
+    init(fd: Int32) { self.fd = fd }
+
+    func release() async {
+        if await released.take() { close(fd) }
+    }
+}
+
+/// Makes `FileLock.release` idempotent without a lock.
+actor LockState {
+    private var done = false
+    func take() -> Bool {
+        defer { done = true }
+        return !done
+    }
+}

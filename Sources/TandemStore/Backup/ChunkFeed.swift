@@ -1,0 +1,146 @@
+import Foundation
+import TandemCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One chunk cut from an input, numbered so the manifest can put chunks back in order.
+struct Chunk: Sendable {
+    let input: Int
+    let sequence: Int
+    let bytes: [UInt8]
+}
+
+/// Something a backup reads: an open descriptor (stdin) or a path opened when its turn comes.
+enum FeedInput: Sendable {
+    case descriptor(Int32, name: String)
+    case path(String)
+
+    var name: String {
+        switch self {
+        case .descriptor(_, let name): name
+        case .path(let path): path
+        }
+    }
+}
+
+/// The first stage of the backup pipeline: reads the inputs in order and cuts them into
+/// chunks, one chunk per ``next()`` call. Workers pull from it, so it reads only as fast as
+/// chunks are consumed: the read-ahead is one buffer (4 MiB) plus one chunk per worker.
+actor ChunkFeed {
+    private let inputs: [FeedInput]
+    private var chunker: Chunker
+    private var current = -1
+    private var fd: Int32 = -1
+    private var buffer: [UInt8]
+    private var start = 0
+    private var end = 0
+    private var pending: [UInt8] = []
+    private var sequence = 0
+    private let progress: @Sendable (Int) -> Void
+    /// Bytes read from each input.
+    private(set) var bytesRead: [Int]
+    /// Inputs that vanished or could not be read, with why; the backup leaves them out.
+    private(set) var skipped: [Int: String] = [:]
+    private let skipUnreadable: Bool
+
+    static let bufferSize = 4 << 20
+
+    init(inputs: [FeedInput], chunker: Chunker, skipUnreadable: Bool, progress: @escaping @Sendable (Int) -> Void) {
+        self.inputs = inputs
+        self.chunker = chunker
+        self.skipUnreadable = skipUnreadable
+        self.progress = progress
+        buffer = [UInt8](repeating: 0, count: Self.bufferSize)
+        bytesRead = [Int](repeating: 0, count: inputs.count)
+    }
+
+    /// The next chunk, or nil when every input is read.
+    func next() throws -> Chunk? {
+        while true {
+            if current < 0 || (start == end && fd < 0) {
+                guard try advance() else { return nil }
+                continue
+            }
+            if start == end {
+                let n = try fill()
+                if n == 0 {
+                    closeCurrent()
+                    if !pending.isEmpty { return emit(pending[...]) }
+                    continue
+                }
+            }
+            let cut = buffer.withUnsafeBytes { raw in
+                chunker.findBoundary(in: UnsafeRawBufferPointer(rebasing: raw[start ..< end]))
+            }
+            if let cut {
+                let piece = buffer[start ..< start + cut]
+                start += cut
+                if pending.isEmpty { return emit(piece) }
+                pending.append(contentsOf: piece)
+                return emit(pending[...])
+            }
+            pending.append(contentsOf: buffer[start ..< end])
+            start = end
+        }
+    }
+
+    private func emit(_ bytes: ArraySlice<UInt8>) -> Chunk {
+        defer {
+            sequence += 1
+            pending.removeAll(keepingCapacity: true)
+        }
+        return Chunk(input: current, sequence: sequence, bytes: Array(bytes))
+    }
+
+    /// Opens the next input; false when there is none.
+    private func advance() throws -> Bool {
+        closeCurrent()
+        chunker.reset()
+        pending.removeAll(keepingCapacity: true)
+        while current + 1 < inputs.count {
+            current += 1
+            switch inputs[current] {
+            case .descriptor(let descriptor, _):
+                fd = descriptor
+                return true
+            case .path(let path):
+                let opened = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                if opened >= 0 {
+                    fd = opened
+                    return true
+                }
+                let why = String(cString: strerror(errno))
+                guard skipUnreadable else { throw RepositoryError.sourceUnreadable(path, why) }
+                skipped[current] = why
+            }
+        }
+        return false
+    }
+
+    private func fill() throws -> Int {
+        start = 0
+        end = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress!, raw.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let why = String(cString: strerror(errno))
+                guard skipUnreadable else { throw RepositoryError.sourceUnreadable(inputs[current].name, why) }
+                skipped[current] = why
+                return 0
+            }
+            end = n
+            bytesRead[current] += n
+            progress(n)
+            return n
+        }
+    }
+
+    private func closeCurrent() {
+        if fd >= 0, case .path = inputs[current] { close(fd) }
+        fd = -1
+        start = 0
+        end = 0
+    }
+}

@@ -1,0 +1,53 @@
+import TandemCodecs
+import TandemCore
+
+/// The last stage of the backup pipeline: deduplicates by chunk ID and collects sealed blobs
+/// into packs; a full pack is made durable, then indexed (that order: an indexed blob is always
+/// on disk). At most one pack per worker is in memory at a time.
+actor PackSink {
+    private let tenant: TenantRepository
+    private let cipher: any AEADCipher
+    private var builder: PackBuilder
+    private var known: Set<ChunkID>
+    private(set) var bytesNew: Int64 = 0
+    private(set) var chunksNew = 0
+    private(set) var bytesStored: Int64 = 0
+    private(set) var packsWritten = 0
+
+    init(tenant: TenantRepository, known: Set<ChunkID>, packSize: Int) throws {
+        self.tenant = tenant
+        self.known = known
+        cipher = try tenant.keys.suite.makeCipher(key: tenant.keys.dataKey)
+        builder = PackBuilder(targetSize: packSize)
+    }
+
+    /// True the first time an ID is seen (the caller then seals and adds the chunk).
+    func claim(_ id: ChunkID, rawLength: Int) -> Bool {
+        guard known.insert(id).inserted else { return false }
+        bytesNew += Int64(rawLength)
+        chunksNew += 1
+        return true
+    }
+
+    /// Whether the ID is stored or being stored.
+    func contains(_ id: ChunkID) -> Bool { known.contains(id) }
+
+    func add(_ blob: SealedBlob) async throws {
+        builder.append(blob)
+        if builder.isFull { try await flush() }
+    }
+
+    /// Writes the pack being built, if any, and indexes it.
+    func flush() async throws {
+        guard !builder.isEmpty else { return }
+        try Failpoint.reach("backup.pack.before-write")
+        let pack = try builder.finish(cipher: cipher)
+        // Content-addressed: an existing pack of this name has these very bytes.
+        try await tenant.backend.write(tenant.packPath(pack.name), pack.bytes, overwrite: true)
+        try Failpoint.reach("backup.pack.after-write")
+        try tenant.index.addPack(name: pack.name, size: pack.bytes.count, entries: pack.entries)
+        try Failpoint.reach("backup.index.after-commit")
+        bytesStored += Int64(pack.bytes.count)
+        packsWritten += 1
+    }
+}

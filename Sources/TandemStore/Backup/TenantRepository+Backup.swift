@@ -1,0 +1,199 @@
+import Foundation
+import TandemCodecs
+import TandemCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What to back up.
+public enum BackupSource: Sendable, Equatable {
+    /// An image file or block device, by path.
+    case stream(path: String)
+    /// Standard input (recorded as `-`).
+    case standardInput
+    /// A directory tree.
+    case tree(path: String)
+
+    /// Classifies a command-line SOURCE: `-`, a directory, or anything else readable as a stream.
+    public static func classify(_ argument: String) throws -> BackupSource {
+        if argument == "-" { return .standardInput }
+        let path = argument.hasPrefix("/") ? argument : FileManager.default.currentDirectoryPath + "/" + argument
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw RepositoryError.sourceUnreadable(argument, String(cString: strerror(errno))) }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: return .tree(path: (path as NSString).standardizingPath)
+        case S_IFREG, S_IFBLK, S_IFCHR, S_IFIFO: return .stream(path: (path as NSString).standardizingPath)
+        default: throw RepositoryError.sourceUnreadable(argument, "not a file, block device or directory")
+        }
+    }
+}
+
+/// How a backup runs.
+public struct BackupOptions: Sendable {
+    public var tags: [String: String] = [:]
+    public var hostname: String = ProcessInfo.processInfo.hostName
+    /// Chunks sealed in parallel; the default is one worker per core.
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Target pack size in bytes.
+    public var packSize = 32 << 20
+    public var includeXattrs = false
+    /// Called with the number of bytes just read (from several tasks; keep it cheap).
+    public var progress: @Sendable (Int) -> Void = { _ in }
+
+    public init() {}
+}
+
+/// The outcome of a backup, as `backup --json` prints it.
+public struct BackupResult: Sendable, Codable {
+    public let snapshotID: String
+    public let summary: BackupSummary
+    /// Entries left out of a tree backup (vanished, unreadable, special files).
+    public let warnings: [String]
+}
+
+extension TenantRepository {
+    /// Backs up `source` and commits a snapshot. Write order: packs (durable), then their index
+    /// rows, then the manifest (durable: this is the commit), then the catalog row. An interrupted
+    /// backup leaves no snapshot; its packs are adopted and reused by the next one.
+    public func backup(_ source: BackupSource, options: BackupOptions, now: Date, clock: @Sendable () -> Date = Date.init) async throws -> BackupResult {
+        let started = clock()
+        let lock = try await lock(exclusive: false)
+        do {
+            let result = try await runBackup(source, options: options, now: now, started: started, clock: clock)
+            await lock.release()
+            return result
+        } catch {
+            await lock.release()
+            throw error
+        }
+    }
+
+    private func runBackup(_ source: BackupSource, options: BackupOptions, now: Date, started: Date,
+                           clock: @Sendable () -> Date) async throws -> BackupResult {
+        try await reconcile()
+        let sink = try PackSink(tenant: self, known: try index.allBlobIDs(), packSize: options.packSize)
+        var summary = BackupSummary()
+        var warnings: [String] = []
+        var manifest: SnapshotManifest
+        switch source {
+        case .stream, .standardInput:
+            let input: FeedInput
+            let name: String
+            if case .stream(let path) = source {
+                input = .path(path)
+                name = path
+            } else {
+                input = .descriptor(0, name: "standard input")
+                name = "-"
+            }
+            let feed = ChunkFeed(inputs: [input], chunker: Chunker(settings.chunker, gear: keys.gear),
+                                 skipUnreadable: false, progress: options.progress)
+            let refs = try await runPipeline(feed: feed, sink: sink, workers: options.workers)
+            let chunks = ChunkList(refs.map(\.ref))
+            summary.bytesRead = Int64(chunks.totalLength)
+            summary.chunks = chunks.refs.count
+            manifest = SnapshotManifest(tenant: name == "-" ? self.name : self.name, time: now, hostname: options.hostname,
+                                        source: name, kind: .stream, tags: options.tags, stream: chunks)
+        case .tree(let root):
+            var scanner = TreeScanner(root: root, includeXattrs: options.includeXattrs)
+            var entries = try scanner.scan()
+            warnings += scanner.warnings
+            let parent = try await parentSnapshot(source: root)
+            let previous = Dictionary((parent?.manifest.tree ?? []).filter { $0.type == .file }.map { ($0.path, $0) },
+                                      uniquingKeysWith: { a, _ in a })
+            var inputs: [FeedInput] = []
+            var inputEntry: [Int] = []
+            for (position, entry) in entries.enumerated() where entry.type == .file {
+                if let old = previous[entry.path], old.size == entry.size, old.mtimeNanoseconds == entry.mtimeNanoseconds,
+                   old.ctimeNanoseconds == entry.ctimeNanoseconds, old.inode == entry.inode, let chunks = old.chunks,
+                   await allKnown(chunks, sink) {
+                    entries[position].chunks = chunks
+                    summary.filesUnchanged += 1
+                } else if entry.size == 0 {
+                    entries[position].chunks = ChunkList()
+                } else {
+                    inputs.append(.path(root + "/" + entry.path))
+                    inputEntry.append(position)
+                }
+            }
+            let feed = ChunkFeed(inputs: inputs, chunker: Chunker(settings.chunker, gear: keys.gear),
+                                 skipUnreadable: true, progress: options.progress)
+            let refs = try await runPipeline(feed: feed, sink: sink, workers: options.workers)
+            var perInput = [[ChunkRef]](repeating: [], count: inputs.count)
+            for item in refs { perInput[item.input].append(item.ref) }
+            let skipped = await feed.skipped
+            var dropped = Set<Int>()
+            for (input, position) in inputEntry.enumerated() {
+                if let why = skipped[input] {
+                    warnings.append("\(root)/\(entries[position].path): \(why)")
+                    dropped.insert(position)
+                    continue
+                }
+                entries[position].chunks = ChunkList(perInput[input])
+                entries[position].size = Int64(entries[position].chunks!.totalLength)
+            }
+            entries = entries.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
+            summary.files = entries.filter { $0.type == .file }.count
+            summary.bytesRead = Int64((await feed.bytesRead).reduce(0, +))
+            summary.chunks = entries.reduce(0) { $0 + ($1.chunks?.refs.count ?? 0) }
+            manifest = SnapshotManifest(tenant: name, time: now, hostname: options.hostname, source: root, kind: .tree,
+                                        tags: options.tags, parent: parent?.id, tree: entries)
+        }
+        try await sink.flush()
+        summary.bytesNew = await sink.bytesNew
+        summary.chunksNew = await sink.chunksNew
+        summary.seconds = clock().timeIntervalSince(started)
+        manifest.summary = summary
+        let sealed = try ManifestCodec(keys: keys, tenant: name).seal(manifest)
+        let id = Hex.encode(Hasher256.hash(.sha256, sealed))
+        try Failpoint.reach("backup.manifest.before-write")
+        try await backend.write(snapshotPath(id), sealed, overwrite: false)
+        try Failpoint.reach("backup.manifest.after-write")
+        try index.addSnapshot(record(id: id, manifest))
+        summary.bytesStored = await sink.bytesStored + Int64(sealed.count)
+        summary.seconds = clock().timeIntervalSince(started)
+        return BackupResult(snapshotID: id, summary: summary, warnings: warnings)
+    }
+
+    private func allKnown(_ chunks: ChunkList, _ sink: PackSink) async -> Bool {
+        for ref in chunks.refs where !(await sink.contains(ref.id)) { return false }
+        return true
+    }
+
+    /// The newest tree snapshot of the same source, whose unchanged files need not be read again.
+    private func parentSnapshot(source: String) async throws -> (id: String, manifest: SnapshotManifest)? {
+        guard let record = try index.snapshots().last(where: { $0.kind == .tree && $0.source == source }) else { return nil }
+        return (record.id, try await loadManifest(record.id))
+    }
+
+    /// Runs `workers` tasks that pull chunks from the feed, name them, and seal and store the new
+    /// ones. Returns every chunk's reference tagged with its input, in stream order.
+    private func runPipeline(feed: ChunkFeed, sink: PackSink, workers: Int) async throws -> [(input: Int, ref: ChunkRef)] {
+        let keys = self.keys
+        let compression = settings.compression
+        let maximum = settings.chunker.maximumChunkSize
+        let results = try await withThrowingTaskGroup(of: [(Int, Int, ChunkRef)].self) { group in
+            for _ in 0..<max(1, workers) {
+                group.addTask {
+                    let sealer = try BlobSealer(keys: keys, compression: compression)
+                    var refs: [(Int, Int, ChunkRef)] = []
+                    while let chunk = try await feed.next() {
+                        try Task.checkCancellation()
+                        precondition(chunk.bytes.count <= maximum)
+                        let id = chunk.bytes.withUnsafeBytes { sealer.chunkID(of: $0) }
+                        refs.append((chunk.sequence, chunk.input, ChunkRef(id: id, length: chunk.bytes.count)))
+                        if await sink.claim(id, rawLength: chunk.bytes.count) {
+                            let blob = try chunk.bytes.withUnsafeBytes { try sealer.seal($0, id: id) }
+                            try await sink.add(blob)
+                        }
+                    }
+                    return refs
+                }
+            }
+            var all: [(Int, Int, ChunkRef)] = []
+            for try await part in group { all += part }
+            return all
+        }
+        return results.sorted { $0.0 < $1.0 }.map { (input: $0.1, ref: $0.2) }
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import GRDB
+import TandemCore
+
+/// Where a stored blob is: its pack and byte range.
+public struct BlobLocation: Sendable, Equatable {
+    public let pack: String
+    public let offset: Int
+    public let length: Int
+    public let rawLength: Int
+}
+
+/// A snapshot as the catalog lists it.
+public struct SnapshotRecord: Sendable, Equatable, Codable {
+    public let id: String
+    public let time: Date
+    public let kind: SourceKind
+    public let source: String
+    public let hostname: String
+    public let tags: [String: String]
+    public let parent: String?
+    public let size: Int64
+    public let files: Int
+}
+
+/// A tenant's index (chunk ID -> pack, offset, length) and catalog (snapshots), in SQLite.
+///
+/// A cache: everything in it can be rebuilt from the packs' trailers and the snapshot
+/// manifests (``TenantRepository/rebuildIndex()``), and it is reconciled with the backend each
+/// time a repository is opened for writing. WAL journal with `synchronous=FULL`, so a committed
+/// transaction survives a power cut.
+public final class IndexDatabase: Sendable {
+    private let queue: DatabaseQueue
+    public static let schemaVersion = 1
+
+    /// Opens (creating if needed) the database at `path`; an unreadable one is moved aside and
+    /// recreated empty, since the caller reconciles it from the backend anyway.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            queue = try Self.open(path: path, configuration: configuration)
+        } catch {
+            for suffix in ["", "-wal", "-shm"] {
+                _ = rename(path + suffix, path + ".damaged" + suffix)
+            }
+            queue = try Self.open(path: path, configuration: configuration)
+        }
+    }
+
+    private static func open(path: String, configuration: Configuration) throws -> DatabaseQueue {
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+        }
+        try queue.write { db in
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS packs(name TEXT PRIMARY KEY, size INTEGER NOT NULL, blobs INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS blobs(
+                    id BLOB PRIMARY KEY, pack TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+                    raw_length INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE INDEX IF NOT EXISTS blobs_by_pack ON blobs(pack);
+                CREATE TABLE IF NOT EXISTS snapshots(
+                    id TEXT PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,
+                    hostname TEXT NOT NULL, tags TEXT NOT NULL, parent TEXT, size INTEGER NOT NULL, files INTEGER NOT NULL);
+                INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '\(schemaVersion)');
+                """)
+        }
+        return queue
+    }
+
+    // MARK: - Packs and blobs
+
+    /// Records a durable pack and its blobs in one transaction. A blob already indexed in
+    /// another pack keeps its old location (the copy here is then dead weight for prune).
+    public func addPack(name: String, size: Int, entries: [PackEntry]) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO packs(name, size, blobs) VALUES (?, ?, ?)",
+                           arguments: [name, size, entries.count])
+            let statement = try db.makeStatement(sql: "INSERT OR IGNORE INTO blobs(id, pack, offset, length, raw_length) VALUES (?, ?, ?, ?, ?)")
+            for entry in entries {
+                try statement.execute(arguments: [Data(entry.id.bytes), name, entry.offset, entry.length, entry.rawLength])
+            }
+        }
+    }
+
+    /// Points the given blobs at a new pack (after repacking), in one transaction with the pack row.
+    public func repointBlobs(toPack name: String, size: Int, entries: [PackEntry]) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO packs(name, size, blobs) VALUES (?, ?, ?)",
+                           arguments: [name, size, entries.count])
+            let statement = try db.makeStatement(sql: "INSERT OR REPLACE INTO blobs(id, pack, offset, length, raw_length) VALUES (?, ?, ?, ?, ?)")
+            for entry in entries {
+                try statement.execute(arguments: [Data(entry.id.bytes), name, entry.offset, entry.length, entry.rawLength])
+            }
+        }
+    }
+
+    /// Forgets packs and every blob still pointing into them.
+    public func removePacks(_ names: [String]) throws {
+        try queue.write { db in
+            for name in names {
+                try db.execute(sql: "DELETE FROM blobs WHERE pack = ?", arguments: [name])
+                try db.execute(sql: "DELETE FROM packs WHERE name = ?", arguments: [name])
+            }
+        }
+    }
+
+    public func location(of id: ChunkID) throws -> BlobLocation? {
+        try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT pack, offset, length, raw_length FROM blobs WHERE id = ?",
+                             arguments: [Data(id.bytes)]).map {
+                BlobLocation(pack: $0[0], offset: $0[1], length: $0[2], rawLength: $0[3])
+            }
+        }
+    }
+
+    /// Every indexed blob's location.
+    public func allLocations() throws -> [ChunkID: BlobLocation] {
+        try queue.read { db in
+            var result: [ChunkID: BlobLocation] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, pack, offset, length, raw_length FROM blobs")
+            while let row = try rows.next() {
+                let data: Data = row[0]
+                result[ChunkID(bytes: [UInt8](data))] = BlobLocation(pack: row[1], offset: row[2], length: row[3], rawLength: row[4])
+            }
+            return result
+        }
+    }
+
+    /// Every indexed blob ID.
+    public func allBlobIDs() throws -> Set<ChunkID> {
+        try queue.read { db in
+            var result = Set<ChunkID>()
+            let rows = try Data.fetchCursor(db, sql: "SELECT id FROM blobs")
+            while let data = try rows.next() { result.insert(ChunkID(bytes: [UInt8](data))) }
+            return result
+        }
+    }
+
+    /// Pack name -> size.
+    public func packs() throws -> [String: Int] {
+        try queue.read { db in
+            var result: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, size FROM packs") { result[row[0]] = row[1] }
+            return result
+        }
+    }
+
+    // MARK: - Snapshots
+
+    public func addSnapshot(_ record: SnapshotRecord) throws {
+        let tags = String(decoding: try JSONEncoder().encode(record.tags), as: UTF8.self)
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO snapshots(id, time, kind, source, hostname, tags, parent, size, files)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [record.id, record.time.timeIntervalSince1970, record.kind.rawValue, record.source,
+                                 record.hostname, tags, record.parent, record.size, record.files])
+        }
+    }
+
+    public func removeSnapshot(_ id: String) throws {
+        try queue.write { db in try db.execute(sql: "DELETE FROM snapshots WHERE id = ?", arguments: [id]) }
+    }
+
+    /// All snapshots, oldest first.
+    public func snapshots() throws -> [SnapshotRecord] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, time, kind, source, hostname, tags, parent, size, files FROM snapshots ORDER BY time, id").map { row in
+                let tagsText: String = row[5]
+                let tags = (try? JSONDecoder().decode([String: String].self, from: Data(tagsText.utf8))) ?? [:]
+                return SnapshotRecord(id: row[0], time: Date(timeIntervalSince1970: row[1]),
+                                      kind: SourceKind(rawValue: row[2]) ?? .stream, source: row[3], hostname: row[4],
+                                      tags: tags, parent: row[6], size: row[7], files: row[8])
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import TandemCodecs
+import TandemCore
+
+/// One thing `check` found wrong, and where.
+public struct CheckProblem: Sendable, Codable, Equatable {
+    /// The damaged object, e.g. `pack 3fa1…` or `snapshot 9c2e…`.
+    public let object: String
+    public let problem: String
+}
+
+/// What `check` examined and found.
+public struct CheckReport: Sendable, Codable {
+    public var tenant: String
+    public var readData: Bool
+    public var packs = 0
+    public var blobs = 0
+    public var snapshots = 0
+    public var bytesRead: Int64 = 0
+    public var problems: [CheckProblem] = []
+    public var ok: Bool { problems.isEmpty }
+}
+
+extension TenantRepository {
+    /// Checks structure: every pack's trailer opens and agrees with the index, every manifest is
+    /// authentic and every chunk it references is indexed. With `readData`, also hashes every
+    /// pack against its name and opens, decompresses and re-hashes every blob.
+    public func check(readData: Bool, progress: @Sendable (Int) -> Void = { _ in }) async throws -> CheckReport {
+        var report = CheckReport(tenant: name, readData: readData)
+        try await reconcile()
+        let locations = try index.allLocations()
+        var indexedByPack: [String: [ChunkID: BlobLocation]] = [:]
+        for (id, location) in locations { indexedByPack[location.pack, default: [:]][id] = location }
+        let sealer = try BlobSealer(keys: keys, compression: settings.compression)
+        for name in try await storedPackNames() {
+            report.packs += 1
+            let object = "pack \(name)"
+            let entries: [PackEntry]
+            do {
+                entries = try await packEntries(name).entries
+            } catch {
+                report.problems.append(CheckProblem(object: object, problem: "\(error)"))
+                continue
+            }
+            let inPack = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            for (id, location) in indexedByPack[name] ?? [:] {
+                guard let entry = inPack[id], entry.offset == location.offset, entry.length == location.length else {
+                    report.problems.append(CheckProblem(object: object, problem: "index entry for blob \(id.hex.prefix(16)) does not match the pack trailer"))
+                    continue
+                }
+            }
+            report.blobs += entries.count
+            guard readData else { continue }
+            let bytes: [UInt8]
+            do { bytes = try await backend.read(packPath(name)) } catch {
+                report.problems.append(CheckProblem(object: object, problem: "\(error)"))
+                continue
+            }
+            report.bytesRead += Int64(bytes.count)
+            progress(bytes.count)
+            if Hex.encode(Hasher256.hash(.sha256, bytes)) != name {
+                report.problems.append(CheckProblem(object: object, problem: "contents do not hash to the pack's name"))
+            }
+            do { try PackFormat.checkHeader(Array(bytes.prefix(PackFormat.headerLength))) } catch {
+                report.problems.append(CheckProblem(object: object, problem: "\(error)"))
+            }
+            for entry in entries {
+                do {
+                    _ = try bytes.withUnsafeBytes { raw in
+                        try sealer.open(UnsafeRawBufferPointer(rebasing: raw[entry.offset ..< entry.offset + entry.length]),
+                                        id: entry.id, type: entry.type, maximumLength: entry.rawLength)
+                    }
+                } catch {
+                    report.problems.append(CheckProblem(object: object, problem: "\(error)"))
+                }
+            }
+        }
+        for id in try await storedSnapshotIDs() {
+            report.snapshots += 1
+            do {
+                let manifest = try await loadManifest(id)
+                var missing = 0
+                var first: ChunkID?
+                for ref in manifest.allChunks where locations[ref.id] == nil {
+                    missing += 1
+                    first = first ?? ref.id
+                }
+                if let first {
+                    report.problems.append(CheckProblem(object: "snapshot \(id)",
+                                                        problem: "references \(missing) chunk(s) stored in no pack, first \(first.hex.prefix(16))"))
+                }
+            } catch {
+                report.problems.append(CheckProblem(object: "snapshot \(id)", problem: "\(error)"))
+            }
+        }
+        return report
+    }
+}
+
+extension Repository {
+    /// What can be checked of a tenant without its key: every pack's header and footer, and with
+    /// `readData` its SHA-256 against its name (what a remote site verifies).
+    public func checkWithoutKey(tenant: String, readData: Bool) async throws -> CheckReport {
+        var report = CheckReport(tenant: tenant, readData: readData)
+        for path in try await backend.list("tenants/\(tenant)/packs") {
+            let name = String(path.split(separator: "/").last!)
+            guard name.count == 64 else { continue }
+            report.packs += 1
+            let object = "pack \(name)"
+            do {
+                let size = try await backend.size(path)
+                if readData {
+                    let bytes = try await backend.read(path)
+                    report.bytesRead += Int64(bytes.count)
+                    if Hex.encode(Hasher256.hash(.sha256, bytes)) != name {
+                        report.problems.append(CheckProblem(object: object, problem: "contents do not hash to the pack's name"))
+                    }
+                }
+                try PackFormat.checkHeader(try await backend.read(path, offset: 0, length: PackFormat.headerLength))
+                _ = try PackFormat.trailerLength(footer: try await backend.read(path, offset: size - PackFormat.footerLength,
+                                                                               length: PackFormat.footerLength), packSize: size)
+            } catch {
+                report.problems.append(CheckProblem(object: object, problem: "\(error)"))
+            }
+        }
+        report.snapshots = try await backend.list("tenants/\(tenant)/snapshots").count
+        return report
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import TandemCodecs
+import TandemCore
+
+/// How `prune` runs.
+public struct PruneOptions: Sendable {
+    /// A pack whose dead bytes reach this fraction is rewritten with only its live blobs.
+    public var repackThreshold = 0.25
+    /// Target size of rewritten packs.
+    public var packSize = 32 << 20
+    /// Report what would happen without changing anything.
+    public var dryRun = false
+
+    public init() {}
+}
+
+/// What `prune` found and did.
+public struct PruneReport: Sendable, Codable {
+    public var dryRun = false
+    public var packsBefore = 0
+    public var packsDeleted = 0
+    public var packsRepacked = 0
+    public var packsWritten = 0
+    public var blobsLive = 0
+    public var blobsRemoved = 0
+    public var bytesBefore: Int64 = 0
+    public var bytesAfter: Int64 = 0
+}
+
+extension TenantRepository {
+    /// Mark and sweep: every chunk any snapshot references is live; packs holding no live blob
+    /// are deleted, packs mostly dead are rewritten with their live blobs (copied sealed, verified
+    /// first). Order: new packs durable, then indexed, then old packs unindexed, then deleted, so
+    /// a crash at any step loses no referenced blob. Holds the tenant lock exclusively.
+    public func prune(options: PruneOptions = PruneOptions()) async throws -> PruneReport {
+        let lock = try await lock(exclusive: true)
+        do {
+            let report = try await runPrune(options: options)
+            await lock.release()
+            return report
+        } catch {
+            await lock.release()
+            throw error
+        }
+    }
+
+    private func runPrune(options: PruneOptions) async throws -> PruneReport {
+        var report = PruneReport(dryRun: options.dryRun)
+        let reconciled = try await reconcile()
+        if let bad = reconciled.unreadable.first(where: { $0.hasPrefix("snapshot") }) {
+            throw RepositoryError.damaged("\(bad) cannot be read, so what it references is unknown; prune refuses to run")
+        }
+        var live = Set<ChunkID>()
+        for snapshot in try index.snapshots() {
+            for ref in try await loadManifest(snapshot.id).allChunks { live.insert(ref.id) }
+        }
+        let locations = try index.allLocations()
+        var deletable: [String] = []
+        var repack: [(name: String, entries: [PackEntry])] = []
+        for (name, size) in try index.packs().sorted(by: { $0.key < $1.key }) {
+            report.packsBefore += 1
+            report.bytesBefore += Int64(size)
+            let entries = try await packEntries(name).entries
+            // A blob is live here only if it is referenced and the index points at this copy.
+            let kept = entries.filter { live.contains($0.id) && locations[$0.id]?.pack == name }
+            report.blobsLive += kept.count
+            report.blobsRemoved += entries.count - kept.count
+            let liveBytes = kept.reduce(0) { $0 + $1.length }
+            if kept.isEmpty {
+                deletable.append(name)
+            } else if Double(size - liveBytes) >= options.repackThreshold * Double(size) {
+                repack.append((name, kept))
+            } else {
+                report.bytesAfter += Int64(size)
+            }
+        }
+        report.packsDeleted = deletable.count
+        report.packsRepacked = repack.count
+        guard !options.dryRun else {
+            report.bytesAfter += repack.reduce(Int64(0)) { $0 + Int64($1.entries.reduce(0) { $0 + $1.length }) }
+            return report
+        }
+        let cipher = try keys.suite.makeCipher(key: keys.dataKey)
+        let sealer = try BlobSealer(keys: keys, compression: settings.compression)
+        var builder = PackBuilder(targetSize: options.packSize)
+        func writeBuilt() async throws {
+            guard !builder.isEmpty else { return }
+            let pack = try builder.finish(cipher: cipher)
+            try await backend.write(packPath(pack.name), pack.bytes, overwrite: true)
+            try Failpoint.reach("prune.repack.after-write")
+            try index.repointBlobs(toPack: pack.name, size: pack.bytes.count, entries: pack.entries)
+            report.packsWritten += 1
+            report.bytesAfter += Int64(pack.bytes.count)
+        }
+        for (name, entries) in repack {
+            let bytes = try await backend.read(packPath(name))
+            for entry in entries {
+                let sealed = bytes[entry.offset ..< entry.offset + entry.length]
+                _ = try sealed.withUnsafeBytes { try sealer.open($0, id: entry.id, type: entry.type, maximumLength: entry.rawLength) }
+                builder.append(sealed: sealed, entry: entry)
+                if builder.isFull { try await writeBuilt() }
+            }
+        }
+        try await writeBuilt()
+        let retired = deletable + repack.map(\.name)
+        try index.removePacks(retired)
+        try Failpoint.reach("prune.index.after-commit")
+        for name in retired {
+            try Failpoint.reach("prune.delete.before")
+            try await backend.delete(packPath(name))
+        }
+        return report
+    }
+}

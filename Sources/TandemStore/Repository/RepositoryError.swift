@@ -1,0 +1,39 @@
+/// Why a repository operation was refused. Each case says what and where; the CLI maps the
+/// categories to distinct exit statuses (see `tandemctl --help`).
+public enum RepositoryError: Error, Equatable, CustomStringConvertible {
+    case notARepository(String)
+    case alreadyInitialized(String)
+    case unknownTenant(String, known: [String])
+    case tenantExists(String)
+    case invalidTenantName(String)
+    case snapshotNotFound(String)
+    case ambiguousSnapshot(String, candidates: [String])
+    case sourceUnreadable(String, String)
+    case targetExists(String)
+    case targetUnwritable(String, String)
+    case notAStream(String)
+    case lastKeySlot(String)
+    case keySlotNotFound(String)
+    case damaged(String)
+
+    public var description: String {
+        switch self {
+        case .notARepository(let path): "\(path) is not a Tandem repository (no readable config); run 'tandemctl init --repo \(path)'"
+        case .alreadyInitialized(let path): "\(path) already holds a Tandem repository"
+        case .unknownTenant(let name, let known):
+            "unknown tenant '\(name)'" + (known.isEmpty ? " (the repository has none yet)" : " (known: \(known.joined(separator: ", ")))")
+        case .tenantExists(let name): "tenant '\(name)' already exists"
+        case .invalidTenantName(let name): "tenant name '\(name)' must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-' and not start with '.'"
+        case .snapshotNotFound(let ref): "no snapshot matches '\(ref)'"
+        case .ambiguousSnapshot(let ref, let candidates):
+            "snapshot prefix '\(ref)' is ambiguous: \(candidates.prefix(5).map { String($0.prefix(12)) }.joined(separator: ", "))"
+        case .sourceUnreadable(let path, let why): "cannot read source \(path): \(why)"
+        case .targetExists(let path): "restore target \(path) already exists and is not an empty directory"
+        case .targetUnwritable(let path, let why): "cannot write restore target \(path): \(why)"
+        case .notAStream(let id): "snapshot \(id.prefix(12)) is a directory tree; restore it to a directory, not to '-'"
+        case .lastKeySlot(let id): "key slot \(id) is the tenant's last one; add another before removing it"
+        case .keySlotNotFound(let id): "no key slot \(id)"
+        case .damaged(let what): "repository damaged: \(what); run 'tandemctl check --read-data'"
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import TandemCodecs
+import TandemCore
+
+/// A tenant's settings, stored in plaintext in `tenants/T/tenant.json`.
+public struct TenantSettings: Sendable, Codable, Equatable {
+    public static let currentFormat = 1
+    public var format: Int
+    public var name: String
+    public var suite: CryptoSuite
+    public var chunker: ChunkerParameters
+    public var compression: Compression
+    public var createdAt: Date
+}
+
+/// One tenant of a repository, unlocked: its settings, keys and index. Every data operation
+/// (backup, restore, check, forget, prune, keys) is an extension of this type in its own file.
+public final class TenantRepository: Sendable {
+    public let repository: Repository
+    public let settings: TenantSettings
+    public let keys: TenantKeys
+    /// Kept to wrap new key slots; never logged or printed (``SecretKey`` redacts itself).
+    let master: SecretKey
+    public let index: IndexDatabase
+    /// `tenants/NAME`: the prefix of every object of this tenant.
+    public let base: String
+
+    var backend: any Backend { repository.backend }
+    public var name: String { settings.name }
+
+    init(repository: Repository, settings: TenantSettings, master: SecretKey, index: IndexDatabase) throws {
+        self.repository = repository
+        self.master = master
+        keys = try TenantKeys(master: master, suite: settings.suite)
+        self.settings = settings
+        self.index = index
+        base = "tenants/\(settings.name)"
+    }
+
+    /// Tenant names are path components and SQL-free identifiers: keep them plain.
+    public static func validateName(_ name: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard (1...64).contains(name.count), name.allSatisfy(allowed.contains), !name.hasPrefix(".") else {
+            throw RepositoryError.invalidTenantName(name)
+        }
+    }
+
+    /// Creates a tenant with a fresh random master key, wrapped in one key slot for `secret`.
+    public static func create(in repository: Repository, name: String, suite: CryptoSuite, chunker: ChunkerParameters,
+                              compression: Compression, secret: KeySecret, now: Date,
+                              indexPath: String? = nil) async throws -> TenantRepository {
+        try validateName(name)
+        try chunker.validate()
+        let base = "tenants/\(name)"
+        if try await repository.backend.exists("\(base)/tenant.json") { throw RepositoryError.tenantExists(name) }
+        let master = SecretKey.random(count: 32)
+        let slot = try KeyWrapping.wrap(master: master, secret: secret, suite: suite, tenant: name, createdAt: now)
+        try await repository.backend.write("\(base)/keys/\(slot.id)", try JSON.encode(slot), overwrite: false)
+        let settings = TenantSettings(format: TenantSettings.currentFormat, name: name, suite: suite, chunker: chunker,
+                                      compression: compression, createdAt: now)
+        // The settings file is written last: it is what makes the tenant exist.
+        try await repository.backend.write("\(base)/tenant.json", try JSON.encode(settings), overwrite: false)
+        return try TenantRepository(repository: repository, settings: settings, master: master,
+                                index: try IndexDatabase(path: try resolveIndexPath(indexPath, repository, name)))
+    }
+
+    /// Opens and unlocks a tenant; ``KeySlotError/wrongKey`` if no slot opens with `secret`.
+    public static func open(in repository: Repository, name: String, secret: KeySecret,
+                            indexPath: String? = nil) async throws -> TenantRepository {
+        try validateName(name)
+        let base = "tenants/\(name)"
+        let settingsBytes: [UInt8]
+        do { settingsBytes = try await repository.backend.read("\(base)/tenant.json") } catch BackendError.notFound {
+            throw RepositoryError.unknownTenant(name, known: try await repository.tenantNames())
+        }
+        guard let probe = try? JSON.decode(FormatProbe.self, from: settingsBytes) else {
+            throw FormatError.corrupt("\(base)/tenant.json", "not a tenant settings file")
+        }
+        guard probe.format <= TenantSettings.currentFormat else {
+            throw FormatError.unsupportedVersion("\(base)/tenant.json", found: probe.format, supported: 1...TenantSettings.currentFormat)
+        }
+        let settings = try JSON.decode(TenantSettings.self, from: settingsBytes)
+        let master = try await unlock(repository: repository, settings: settings, secret: secret)
+        return try TenantRepository(repository: repository, settings: settings, master: master,
+                                index: try IndexDatabase(path: try resolveIndexPath(indexPath, repository, name)))
+    }
+
+    static func unlock(repository: Repository, settings: TenantSettings, secret: KeySecret) async throws -> SecretKey {
+        for slot in try await keySlots(repository: repository, tenant: settings.name) {
+            if let master = try? KeyWrapping.unwrap(slot: slot, secret: secret, suite: settings.suite, tenant: settings.name) {
+                return master
+            }
+        }
+        throw KeySlotError.wrongKey
+    }
+
+    static func keySlots(repository: Repository, tenant: String) async throws -> [KeySlot] {
+        var slots: [KeySlot] = []
+        for path in try await repository.backend.list("tenants/\(tenant)/keys") {
+            guard let slot = try? JSON.decode(KeySlot.self, from: try await repository.backend.read(path)) else { continue }
+            slots.append(slot)
+        }
+        return slots.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    static func resolveIndexPath(_ given: String?, _ repository: Repository, _ name: String) throws -> String {
+        if let given { return given }
+        guard let local = repository.backend as? LocalBackend else {
+            throw RepositoryError.damaged("a non-local backend needs an explicit index cache path")
+        }
+        return local.absolute("tenants/\(name)/index.sqlite")
+    }
+
+    // MARK: - Paths
+
+    func packPath(_ name: String) -> String { "\(base)/packs/\(name.prefix(2))/\(name)" }
+    func snapshotPath(_ id: String) -> String { "\(base)/snapshots/\(id)" }
+
+    /// Takes the tenant lock: shared for backups, exclusive for forget and prune.
+    public func lock(exclusive: Bool) async throws -> BackendLock {
+        try await backend.lock("\(base)/lock", exclusive: exclusive)
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import TandemCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a restore writes.
+public enum RestoreTarget: Sendable, Equatable {
+    /// A file or block device (stream snapshots), or a new or empty directory (tree snapshots).
+    case path(String)
+    /// Standard output (stream snapshots only).
+    case standardOutput
+}
+
+/// How a restore runs.
+public struct RestoreOptions: Sendable {
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Replace an existing regular file (stream snapshots).
+    public var overwrite = false
+    /// Restore only this path of a tree snapshot (a file, or a directory with everything below it).
+    public var only: String?
+    /// Called with the number of bytes just written.
+    public var progress: @Sendable (Int) -> Void = { _ in }
+
+    public init() {}
+}
+
+/// The outcome of a restore, as `restore --json` prints it.
+public struct RestoreResult: Sendable, Codable {
+    public let snapshotID: String
+    public let bytesRestored: Int64
+    public let files: Int
+    public let seconds: Double
+    /// Metadata that could not be applied (owners when not root, xattrs the filesystem refuses).
+    public let warnings: [String]
+}
+
+extension TenantRepository {
+    /// Restores a snapshot. Every chunk is authenticated, decompressed and re-hashed before it is
+    /// written, so a restore either reproduces the source byte for byte or fails naming the blob.
+    public func restore(_ reference: String, to target: RestoreTarget, options: RestoreOptions,
+                        clock: @Sendable () -> Date = Date.init) async throws -> RestoreResult {
+        let started = clock()
+        try await reconcile()
+        let id = try await resolveSnapshot(reference)
+        let manifest = try await loadManifest(id)
+        switch (manifest.kind, target) {
+        case (.stream, _):
+            let bytes = try await restoreStream(manifest, to: target, options: options)
+            return RestoreResult(snapshotID: id, bytesRestored: bytes, files: 1, seconds: clock().timeIntervalSince(started), warnings: [])
+        case (.tree, .standardOutput):
+            throw RepositoryError.notAStream(id)
+        case (.tree, .path(let root)):
+            let (bytes, files, warnings) = try await restoreTree(manifest, to: root, options: options)
+            return RestoreResult(snapshotID: id, bytesRestored: bytes, files: files, seconds: clock().timeIntervalSince(started),
+                                 warnings: warnings)
+        }
+    }
+
+    private func restoreStream(_ manifest: SnapshotManifest, to target: RestoreTarget, options: RestoreOptions) async throws -> Int64 {
+        let refs = manifest.stream?.refs ?? []
+        let jobs = refs.map { RestoreJob(output: 0, id: $0.id, length: $0.length) }
+        switch target {
+        case .standardOutput:
+            let sink = OutputSink(open: { _ in 1 }, close: { _, _ in })
+            try await runRestore(jobs: jobs, sink: sink, options: options)
+        case .path(let path):
+            var info = stat()
+            let exists = stat(path, &info) == 0
+            let isDevice = exists && (info.st_mode & S_IFMT == S_IFBLK || info.st_mode & S_IFMT == S_IFCHR)
+            if exists && !isDevice && !options.overwrite { throw RepositoryError.targetExists(path) }
+            // A regular file is written beside the target and renamed over it only when complete.
+            let writePath = isDevice ? path : path + ".tandem-partial"
+            let flags = isDevice ? O_WRONLY | O_CLOEXEC : O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+            let sink = OutputSink(open: { _ in
+                let fd = Glibc.open(writePath, flags, 0o600)
+                guard fd >= 0 else { throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno))) }
+                return fd
+            }, close: { _, fd in
+                defer { close(fd) }
+                guard fsync(fd) == 0 else { throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno))) }
+            })
+            do {
+                if jobs.isEmpty { try sink.write(output: 0, []) }
+                try await runRestore(jobs: jobs, sink: sink, options: options)
+            } catch {
+                if !isDevice { unlink(writePath) }
+                throw error
+            }
+            if !isDevice {
+                guard rename(writePath, path) == 0 else {
+                    throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno)))
+                }
+            }
+        }
+        return Int64(refs.reduce(0) { $0 + $1.length })
+    }
+
+    /// Runs `options.workers` tasks that fetch, open and verify blobs; the writer puts them in order.
+    func runRestore(jobs: [RestoreJob], sink: OutputSink, options: RestoreOptions) async throws {
+        let locations = try index.allLocations()
+        for job in jobs where locations[job.id] == nil {
+            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
+        }
+        let writer = OrderedWriter(jobs: jobs, window: 8 * max(1, options.workers), sink: sink, progress: options.progress)
+        let keys = self.keys
+        let compression = settings.compression
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, options.workers) {
+                group.addTask {
+                    do {
+                        let sealer = try BlobSealer(keys: keys, compression: compression)
+                        while let (number, job) = await writer.next() {
+                            let location = locations[job.id]!
+                            let sealed = try await self.backend.read(self.packPath(location.pack), offset: location.offset,
+                                                                     length: location.length)
+                            let plain = try sealed.withUnsafeBytes {
+                                try sealer.open($0, id: job.id, maximumLength: max(location.rawLength, job.length))
+                            }
+                            guard plain.count == job.length else {
+                                throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) has \(plain.count) bytes, manifest says \(job.length)")
+                            }
+                            try await writer.deliver(number, plain)
+                        }
+                    } catch {
+                        await writer.abort()
+                        throw error
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await writer.finish()
+    }
+}

@@ -1,0 +1,18 @@
+import ArgumentParser
+
+/// `tandem-bench`: measures Tandem's primitives, its chunking choices, its memory bound, and
+/// whole backup/restore/check runs against restic and borg on the dataset of
+/// `/work/shared/bench/gen_dataset.py`. Each subcommand lives in its own file under Commands/.
+struct TandemBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tandem-bench",
+        abstract: "Benchmarks for Tandem (primitives, chunking, memory, end-to-end runs vs restic/borg).",
+        discussion: """
+            Throughputs are MB/s (10^6 bytes per second). Sizes are MiB (2^20 bytes).
+            Every figure is measured on this machine during this run; nothing is estimated.
+            """,
+        subcommands: [Primitives.self, Chunking.self, Run.self, Memory.self]
+    )
+}
+
+TandemBench.main()

@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import TandemStore
+
+/// `tandemctl snapshots --repo DIR --tenant T`.
+struct Snapshots: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a tenant's snapshots, oldest first.")
+
+    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var tenant: TenantOptions
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() async throws {
+        try await Failure.guarded {
+            let snapshots = try await tenant.open(repository).snapshots()
+            if json {
+                try JSONOutput.print(snapshots)
+                return
+            }
+            let formatter = ISO8601DateFormatter()
+            print("ID            TIME                  KIND    SIZE        SOURCE")
+            for s in snapshots {
+                let size = Human.bytes(s.size).padding(toLength: 11, withPad: " ", startingAt: 0)
+                let tags = s.tags.isEmpty ? "" : "  [" + s.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "]"
+                print("\(s.id.prefix(12))  \(formatter.string(from: s.time))  \(s.kind.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))  \(size) \(s.source)\(tags)")
+            }
+            print("\(snapshots.count) snapshot(s)")
+        }
+    }
+}

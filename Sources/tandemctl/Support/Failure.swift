@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import TandemCodecs
+import TandemCore
+import TandemStore
+
+/// Maps every error to one line on stderr and a distinct exit status (listed in `tandemctl --help`).
+enum Failure {
+    static func exitCode(for error: any Error) -> Int32 {
+        switch error {
+        case let error as RepositoryError:
+            switch error {
+            case .damaged: 3
+            case .notARepository, .unknownTenant, .snapshotNotFound, .sourceUnreadable, .keySlotNotFound: 5
+            case .alreadyInitialized, .tenantExists, .targetExists, .lastKeySlot, .ambiguousSnapshot, .notAStream: 9
+            case .invalidTenantName: 64
+            case .targetUnwritable: 7
+            }
+        case let error as FormatError:
+            if case .unsupportedVersion = error { 6 } else { 3 }
+        case is BlobError: 3
+        case let error as KeySlotError:
+            error == .wrongKey ? 4 : 9
+        case let error as BackendError:
+            switch error {
+            case .notFound: 5
+            case .locked: 8
+            case .alreadyExists: 9
+            case .shortRead: 3
+            case .noSpace, .permissionDenied, .io: 7
+            }
+        case is ChunkerParameterError, is CompressionParseError, is RetentionError: 64
+        case is CancellationError: 130
+        default: 1
+        }
+    }
+
+    /// Runs a command body; on error prints `tandemctl: MESSAGE` and exits with its status.
+    static func guarded(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("tandemctl: \(message(error))\n".utf8))
+            throw ExitCode(exitCode(for: error))
+        }
+    }
+
+    static func message(_ error: any Error) -> String {
+        String(describing: error)
+    }
+}

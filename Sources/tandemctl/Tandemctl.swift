@@ -1,0 +1,24 @@
+import ArgumentParser
+
+/// `tandemctl`: the operator and tenant command line. Every repository command works offline on
+/// a repository path; each subcommand lives in its own file under Commands/.
+@main
+struct Tandemctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tandemctl",
+        abstract: "Back up, restore and check Tandem repositories.",
+        discussion: """
+            Keys: tenant commands read the passphrase from TANDEM_PASSPHRASE, or use --key-file.
+
+            Exit status: 0 success; 1 unexpected error; 3 damage found (check) or damaged data;
+            4 wrong passphrase or key file; 5 not found (repository, tenant, snapshot, source);
+            6 repository or object of a newer format; 7 I/O error (disk full, permission);
+            8 repository locked by another tandem process; 9 already exists / refused;
+            64 bad command line; 130 interrupted.
+            """,
+        subcommands: [
+            Init.self, TenantCommand.self, Backup.self, Snapshots.self, Restore.self, Check.self,
+            Forget.self, Prune.self, KeyCommand.self,
+        ]
+    )
+}

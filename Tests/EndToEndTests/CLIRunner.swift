@@ -1,0 +1,108 @@
+import Foundation
+
+/// Runs the real `tandemctl` binary, built beside this test bundle, as a child process.
+struct CLIRunner {
+    struct Outcome {
+        let status: Int32
+        let signaled: Bool
+        let stdout: String
+        let stderr: String
+        var stdoutBytes: Data
+    }
+
+    let repo: String
+    var environment: [String: String]
+
+    static var binary: String {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        // `swift test` runs `.build/debug/TandemPackageTests.xctest`; tandemctl sits beside it.
+        while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("tandemctl").path) && folder.path != "/" {
+            folder = folder.deletingLastPathComponent()
+        }
+        return folder.appendingPathComponent("tandemctl").path
+    }
+
+    init(repo: String, passphrase: String = "e2e passphrase") {
+        self.repo = repo
+        var env = ProcessInfo.processInfo.environment
+        env["TANDEM_PASSPHRASE"] = passphrase
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        env.removeValue(forKey: "TANDEM_FAILPOINT")
+        environment = env
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], extraEnvironment: [String: String] = [:], stdin: Data? = nil) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.environment = environment.merging(extraEnvironment) { _, new in new }
+        // Output goes to files, so a large restore to stdout can never fill a pipe and block.
+        let outPath = NSTemporaryDirectory() + "tandem-out-" + UUID().uuidString
+        let errPath = outPath + ".err"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: outPath)
+            try? FileManager.default.removeItem(atPath: errPath)
+        }
+        let input = Pipe()
+        process.standardOutput = FileHandle(forWritingAtPath: outPath)
+        process.standardError = FileHandle(forWritingAtPath: errPath)
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        let outData = FileManager.default.contents(atPath: outPath) ?? Data()
+        let errData = FileManager.default.contents(atPath: errPath) ?? Data()
+        return Outcome(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+                       stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
+                       stdoutBytes: outData)
+    }
+
+    /// Runs a command that must succeed and prints one JSON object.
+    func json(_ arguments: [String]) throws -> [String: Any] {
+        let outcome = try run(arguments + ["--json"])
+        guard outcome.status == 0 else { throw CLIFailure(arguments: arguments, outcome: outcome) }
+        return (try JSONSerialization.jsonObject(with: outcome.stdoutBytes) as? [String: Any]) ?? [:]
+    }
+
+    func jsonArray(_ arguments: [String]) throws -> [[String: Any]] {
+        let outcome = try run(arguments + ["--json"])
+        guard outcome.status == 0 else { throw CLIFailure(arguments: arguments, outcome: outcome) }
+        return (try JSONSerialization.jsonObject(with: outcome.stdoutBytes) as? [[String: Any]]) ?? []
+    }
+}
+
+struct CLIFailure: Error, CustomStringConvertible {
+    let arguments: [String]
+    let outcome: CLIRunner.Outcome
+    var description: String { "tandemctl \(arguments.joined(separator: " ")) exited \(outcome.status): \(outcome.stderr)" }
+}
+
+/// A temporary folder removed when the test ends.
+final class Scratch {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "tandem-e2e-" + UUID().uuidString.prefix(8).lowercased()
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+/// Pseudo-random but reproducible bytes with compressible regions.
+func sampleBytes(_ count: Int, seed: UInt64) -> Data {
+    var state = seed
+    var out = Data(capacity: count)
+    while out.count < count {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        if (state >> 60) < 14 {
+            withUnsafeBytes(of: state) { out.append(contentsOf: $0) }
+        } else {
+            out.append(contentsOf: Array("backup replica site ".utf8))
+        }
+    }
+    return out.prefix(count)
+}

@@ -1,0 +1,83 @@
+import Testing
+@testable import TandemCodecs
+
+/// Property tests: hostile input must produce a thrown error or a valid
+/// result, never a trap. 2000 cases per decoder.
+@Suite struct FuzzTests {
+    static let iterations = 2000
+
+    /// Random strings, biased so some look like real frames (valid magic or
+    /// a mutated valid encoding).
+    static func hostileInputs(seed: UInt64, valid: [UInt8]) -> [[UInt8]] {
+        var rng = SeededRNG(seed: seed)
+        var inputs: [[UInt8]] = []
+        for i in 0..<iterations {
+            switch i % 4 {
+            case 0, 1:
+                inputs.append(rng.bytes(Int(rng.next() % 400)))
+            case 2:
+                var m = valid
+                for _ in 0..<(1 + Int(rng.next() % 4)) where !m.isEmpty {
+                    m[Int(rng.next() % UInt64(m.count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+                }
+                if m == valid { m[0] ^= 1 }
+                inputs.append(m)
+            default:
+                let cut = Int(rng.next() % UInt64(valid.count + 1))
+                var m = Array(valid.prefix(cut)) + rng.bytes(Int(rng.next() % 16))
+                if m == valid { m.append(0) }
+                inputs.append(m)
+            }
+        }
+        return inputs
+    }
+
+    @Test func zstdDecoderNeverTraps() throws {
+        let codec = ZstdCodec(level: 3)
+        let original = sampleText(4000)
+        let valid = try codec.compress(original)
+        var ok = 0
+        for input in Self.hostileInputs(seed: 100, valid: valid) {
+            if let out = try? codec.decompress(input, maxSize: 1 << 20) {
+                #expect(out.count <= 1 << 20)
+                ok += 1
+            }
+            _ = try? ZstdCodec.declaredContentSize(input.withUnsafeBytes { $0 })
+        }
+        // The codec still works after all the garbage.
+        #expect(try codec.decompress(valid, maxSize: 4000) == original)
+        #expect(ok < Self.iterations)
+    }
+
+    @Test func lz4DecoderNeverTraps() throws {
+        let original = sampleText(4000)
+        let valid = try LZ4Codec.compress(original)
+        var rng = SeededRNG(seed: 101)
+        for input in Self.hostileInputs(seed: 102, valid: valid) {
+            let size = rng.next() % 2 == 0 ? original.count : Int(rng.next() % 70_000)
+            if let out = try? LZ4Codec.decompress(input, originalSize: size) {
+                #expect(out.count == size)
+            }
+        }
+    }
+
+    @Test func aesGCMOpenNeverTrapsAndNeverAccepts() throws {
+        let cipher = try AES256GCMCipher(key: SecretKey.random(count: 32))
+        let valid = try cipher.seal(sampleText(300), associatedData: [1])
+        for input in Self.hostileInputs(seed: 103, valid: valid) {
+            #expect(throws: CodecError.self) { try cipher.open(input, associatedData: [1]) }
+        }
+        #expect(try cipher.open(valid, associatedData: [1]) == sampleText(300))
+    }
+
+    @Test func sm4OpenNeverTrapsAndNeverAccepts() throws {
+        let cipher = try SM4CTRHMACSM3Cipher(encryptionKey: SecretKey.random(count: 16), macKey: SecretKey.random(count: 32))
+        let valid = try cipher.seal(sampleText(300), associatedData: [1])
+        let before = cipher.decryptionCount
+        for input in Self.hostileInputs(seed: 104, valid: valid) {
+            #expect(throws: CodecError.self) { try cipher.open(input, associatedData: [1]) }
+        }
+        #expect(cipher.decryptionCount == before)
+        #expect(try cipher.open(valid, associatedData: [1]) == sampleText(300))
+    }
+}

@@ -1,0 +1,136 @@
+import Testing
+import TandemCore
+
+/// A plain one-byte-per-step FastCDC, the reference the optimised chunker must match exactly.
+private func referenceCuts(_ data: [UInt8], minimum: Int, average: Int, maximum: Int, gear: GearTable) -> [Int] {
+    let bits = average.trailingZeroBitCount
+    func top(_ n: Int) -> UInt64 { ((1 << UInt64(n)) - 1) << UInt64(64 - n) }
+    let strict = top(bits + 2), loose = top(bits - 2)
+    var lengths: [Int] = []
+    var start = 0
+    while start < data.count {
+        var h: UInt64 = 0
+        var length = min(minimum, data.count - start)
+        var cut = false
+        while start + length < data.count {
+            h = (h << 1) &+ gear.values[Int(data[start + length])]
+            length += 1
+            if length >= maximum { cut = true; break }
+            if h & (length <= average ? strict : loose) == 0 { cut = true; break }
+        }
+        _ = cut
+        lengths.append(length)
+        start += length
+    }
+    return lengths
+}
+
+@Suite struct ChunkerTests {
+    let data: [UInt8] = {
+        var generator = SeededBytes(seed: 42)
+        return generator.bytes(2 << 20)
+    }()
+
+    @Test func contentDefinedMatchesReference() {
+        var chunker = Chunker(.cdc(minimum: 2048, average: 8192, maximum: 32768), gear: Fixtures.gear)
+        let fast = data.withUnsafeBytes { chunker.split($0) }
+        let slow = referenceCuts(data, minimum: 2048, average: 8192, maximum: 32768, gear: Fixtures.gear)
+        #expect(fast == slow)
+        #expect(fast.reduce(0, +) == data.count)
+    }
+
+    @Test func goldenBoundaries() {
+        var chunker = Chunker(.defaultCDC, gear: Fixtures.gear)
+        let lengths = data.withUnsafeBytes { chunker.split($0) }
+        // Golden values: a change here changes every tenant's dedup; bump the format instead.
+        #expect(lengths.count == GoldenChunks.defaultCount)
+        #expect(Array(lengths.prefix(8)) == GoldenChunks.defaultFirst8)
+    }
+
+    @Test(arguments: [1, 7, 4096, 65_536, 1_000_003])
+    func feedSizeInvariance(step: Int) {
+        var whole = Chunker(.defaultCDC, gear: Fixtures.gear)
+        let expected = data.withUnsafeBytes { whole.split($0) }
+        var pieces = Chunker(.defaultCDC, gear: Fixtures.gear)
+        var lengths: [Int] = []
+        var pending = 0
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                var piece = UnsafeRawBufferPointer(rebasing: raw[offset ..< min(offset + step, raw.count)])
+                offset += piece.count
+                while !piece.isEmpty, let cut = pieces.findBoundary(in: piece) {
+                    lengths.append(pending + cut)
+                    pending = 0
+                    piece = UnsafeRawBufferPointer(rebasing: piece[cut...])
+                }
+                pending += piece.count
+            }
+        }
+        if pending > 0 { lengths.append(pending) }
+        #expect(lengths == expected)
+    }
+
+    @Test func sizesStayWithinBounds() {
+        var chunker = Chunker(.defaultCDC, gear: Fixtures.gear)
+        let lengths = data.withUnsafeBytes { chunker.split($0) }
+        for length in lengths.dropLast() { #expect(length >= 16 << 10 && length <= 256 << 10) }
+        // On random bytes the mean lands near the configured 64 KiB average.
+        var generator = SeededBytes(seed: 9)
+        let random = (0..<(2 << 20) / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
+        let randomLengths = random.withUnsafeBytes { chunker.split($0) }
+        let average = Double(random.count) / Double(randomLengths.count)
+        #expect(average > 40_000 && average < 110_000, "mean chunk \(average)")
+    }
+
+    @Test func insertionOnlyDisturbsNearbyChunks() {
+        var chunker = Chunker(.defaultCDC, gear: Fixtures.gear)
+        let before = Set(data.withUnsafeBytes { chunker.split($0) }.reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1) })
+        var shifted = data
+        shifted.insert(contentsOf: Array("INSERTED".utf8), at: 1 << 19)
+        let after = shifted.withUnsafeBytes { chunker.split($0) }.reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1) }
+        let realigned = after.filter { $0 > (1 << 19) + 300_000 }.map { $0 - 8 }
+        #expect(!realigned.isEmpty && realigned.allSatisfy(before.contains))
+    }
+
+    @Test func gearDependsOnSeed() {
+        #expect(GearTable(seed: [1]) != GearTable(seed: [2]))
+        #expect(GearTable(seed: [1]) == GearTable(seed: [1]))
+        #expect(Fixtures.gear.values.count == 256)
+    }
+
+    @Test(arguments: [1, 999, 4 << 20])
+    func fixedChunkerInvariance(step: Int) {
+        var chunker = Chunker(.fixed(size: 100_000), gear: Fixtures.gear)
+        let lengths = data.withUnsafeBytes { chunker.split($0) }
+        #expect(lengths.dropLast().allSatisfy { $0 == 100_000 })
+        #expect(lengths.last == data.count % 100_000)
+        var fed = 0
+        var cuts = 0
+        var pieces = Chunker(.fixed(size: 100_000), gear: Fixtures.gear)
+        data.withUnsafeBytes { raw in
+            while fed < raw.count {
+                var piece = UnsafeRawBufferPointer(rebasing: raw[fed ..< min(fed + step, raw.count)])
+                fed += piece.count
+                while !piece.isEmpty, let cut = pieces.findBoundary(in: piece) {
+                    cuts += 1
+                    piece = UnsafeRawBufferPointer(rebasing: piece[cut...])
+                }
+            }
+        }
+        #expect(cuts == lengths.count - 1)
+    }
+
+    @Test func parametersParseAndValidate() throws {
+        #expect(try ChunkerParameters(parsing: "cdc") == .defaultCDC)
+        #expect(try ChunkerParameters(parsing: "cdc:64K/256K/1M") == .cdc(minimum: 64 << 10, average: 256 << 10, maximum: 1 << 20))
+        #expect(try ChunkerParameters(parsing: "fixed:4M") == .fixed(size: 4 << 20))
+        #expect(throws: ChunkerParameterError.averageNotPowerOfTwo(100_000)) { try ChunkerParameters(parsing: "cdc:16K/100000/1M") }
+        #expect(throws: ChunkerParameterError.self) { try ChunkerParameters(parsing: "cdc:1M/64K/4M") }
+        #expect(throws: ChunkerParameterError.self) { try ChunkerParameters(parsing: "rabin") }
+        #expect(throws: ChunkerParameterError.self) { try ChunkerParameters(parsing: "fixed:1T") }
+        #expect(ChunkerParameters.defaultCDC.description == "cdc:16K/64K/256K")
+        #expect(ByteSize.parse("4MiB") == 4 << 20)
+        #expect(ByteSize.parse("x") == nil)
+    }
+}

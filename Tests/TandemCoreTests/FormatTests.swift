@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+import TandemCodecs
+import TandemCore
+
+@Suite struct PackFormatTests {
+    func makePack() throws -> (FinishedPack, TenantKeys) {
+        let keys = try TenantKeys(master: Fixtures.master, suite: .aes256gcm)
+        let sealer = try BlobSealer(keys: keys, compression: .zstd(level: 3))
+        var builder = PackBuilder(targetSize: 1 << 20)
+        var generator = SeededBytes(seed: 5)
+        for size in [1000, 50_000, 3] {
+            let plain = generator.bytes(size)
+            let id = plain.withUnsafeBytes { sealer.chunkID(of: $0) }
+            builder.append(try plain.withUnsafeBytes { try sealer.seal($0, id: id) })
+        }
+        return (try builder.finish(cipher: try keys.suite.makeCipher(key: keys.dataKey)), keys)
+    }
+
+    @Test func headerIsGolden() {
+        #expect(PackFormat.header() == Array("TNDMPACK".utf8) + [1, 0, 0, 0, 0, 0, 0, 0])
+    }
+
+    @Test func trailerRoundTripsAndIsNamedByHash() throws {
+        let (pack, keys) = try makePack()
+        #expect(pack.name == Hex.encode(Hasher256.hash(.sha256, pack.bytes)))
+        let footer = Array(pack.bytes.suffix(16))
+        #expect(Array(footer.suffix(8)) == Array("TNDMPEND".utf8))
+        let length = try PackFormat.trailerLength(footer: footer, packSize: pack.bytes.count)
+        let trailer = Array(pack.bytes[(pack.bytes.count - 16 - length) ..< (pack.bytes.count - 16)])
+        let entries = try PackFormat.entries(sealedTrailer: trailer, packSize: pack.bytes.count,
+                                             cipher: try keys.suite.makeCipher(key: keys.dataKey))
+        #expect(entries == pack.entries)
+        #expect(entries.map(\.rawLength) == [1000, 50_000, 3])
+    }
+
+    @Test func tamperedTrailerIsRefused() throws {
+        let (pack, keys) = try makePack()
+        let length = try PackFormat.trailerLength(footer: Array(pack.bytes.suffix(16)), packSize: pack.bytes.count)
+        var trailer = Array(pack.bytes[(pack.bytes.count - 16 - length) ..< (pack.bytes.count - 16)])
+        trailer[trailer.count / 2] ^= 0x80
+        #expect(throws: FormatError.authenticationFailed("pack trailer")) {
+            try PackFormat.entries(sealedTrailer: trailer, packSize: pack.bytes.count, cipher: try keys.suite.makeCipher(key: keys.dataKey))
+        }
+    }
+
+    @Test func newerVersionIsNamed() {
+        var header = PackFormat.header()
+        header[8] = 9
+        #expect(throws: FormatError.unsupportedVersion("pack", found: 9, supported: 1...1)) { try PackFormat.checkHeader(header) }
+    }
+
+    @Test func decodersNeverTrapOnHostileBytes() throws {
+        let keys = try TenantKeys(master: Fixtures.master, suite: .aes256gcm)
+        let cipher = try keys.suite.makeCipher(key: keys.dataKey)
+        let codec = try ManifestCodec(keys: keys, tenant: "t")
+        var generator = SeededBytes(seed: 11)
+        for round in 0..<3000 {
+            let length = Int(generator.next() % 300)
+            var bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            if round % 3 == 0, bytes.count >= 16 { bytes.replaceSubrange(bytes.count - 8 ..< bytes.count, with: Array("TNDMPEND".utf8)) }
+            if round % 3 == 1, bytes.count >= 10 { bytes.replaceSubrange(0..<8, with: Array("TNDMSNAP".utf8)); bytes[8] = 1; bytes[9] = 0 }
+            _ = try? PackFormat.checkHeader(bytes)
+            _ = try? PackFormat.trailerLength(footer: Array(bytes.suffix(16)), packSize: Int(generator.next() % 1000))
+            _ = try? PackFormat.entries(sealedTrailer: bytes, packSize: 1 << 20, cipher: cipher)
+            #expect(throws: FormatError.self) { try codec.open(bytes) }
+        }
+    }
+}
+
+@Suite struct ManifestTests {
+    let manifest = SnapshotManifest(
+        tenant: "acme", time: Date(timeIntervalSince1970: 1_700_000_000.123), hostname: "h1", source: "/srv/img", kind: .stream,
+        tags: ["env": "prod"], stream: ChunkList([ChunkRef(id: ChunkID(bytes: Array(repeating: 1, count: 32)), length: 65536)]))
+
+    @Test func roundTrip() throws {
+        let codec = try ManifestCodec(keys: try TenantKeys(master: Fixtures.master, suite: .sm4), tenant: "acme")
+        let sealed = try codec.seal(manifest)
+        #expect(Array(sealed.prefix(11)) == Array("TNDMSNAP".utf8) + [1, 0, 2])
+        #expect(try codec.open(sealed) == manifest)
+    }
+
+    @Test func forgedOrMovedManifestsFailAuthentication() throws {
+        let keys = try TenantKeys(master: Fixtures.master, suite: .aes256gcm)
+        let sealed = try ManifestCodec(keys: keys, tenant: "acme").seal(manifest)
+        let otherTenant = try ManifestCodec(keys: keys, tenant: "other")
+        #expect(throws: FormatError.authenticationFailed("snapshot")) { try otherTenant.open(sealed) }
+        let forger = try ManifestCodec(keys: try TenantKeys(master: SecretKey.random(count: 32), suite: .aes256gcm), tenant: "acme")
+        let forged = try forger.seal(manifest)
+        #expect(throws: FormatError.authenticationFailed("snapshot")) { try ManifestCodec(keys: keys, tenant: "acme").open(forged) }
+        for index in stride(from: 16, to: sealed.count, by: 7) {
+            var damaged = sealed
+            damaged[index] ^= 4
+            #expect(throws: FormatError.self) { try ManifestCodec(keys: keys, tenant: "acme").open(damaged) }
+        }
+    }
+
+    @Test func newerManifestVersionIsNamed() throws {
+        let codec = try ManifestCodec(keys: try TenantKeys(master: Fixtures.master, suite: .aes256gcm), tenant: "acme")
+        var sealed = try codec.seal(manifest)
+        sealed[8] = 2
+        #expect(throws: FormatError.unsupportedVersion("snapshot", found: 2, supported: 1...1)) { try codec.open(sealed) }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+import TandemCodecs
+import TandemCore
+@testable import TandemStore
+
+@Suite struct RepositoryTests {
+    @Test(arguments: [CryptoSuite.aes256gcm, .sm4])
+    func streamRoundTripAndDedup(suite: CryptoSuite) async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir, suite: suite)
+        let image = imageBytes(6 << 20, seed: 1)
+        write(image, to: dir.file("disk.img"))
+        let first = try await tenant.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date())
+        #expect(first.summary.bytesRead == Int64(image.count))
+        #expect(first.summary.bytesStored < Int64(image.count))  // text and zeros compress
+        let second = try await tenant.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date())
+        #expect(second.summary.bytesNew == 0)
+        #expect(Double(second.summary.bytesStored) < 0.01 * Double(image.count))
+        _ = try await tenant.restore(first.snapshotID, to: .path(dir.file("out.img")), options: RestoreOptions())
+        #expect(read(dir.file("out.img")) == image)
+        let report = try await tenant.check(readData: true)
+        #expect(report.ok, "\(report.problems)")
+        #expect(report.snapshots == 2)
+    }
+
+    @Test func scatteredWritesStoreLittle() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        var image = imageBytes(8 << 20, seed: 2)
+        write(image, to: dir.file("disk.img"))
+        _ = try await tenant.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date())
+        for block in stride(from: 100, to: 2000, by: 400) {
+            for offset in block * 4096 ..< block * 4096 + 4096 { image[offset] = UInt8(truncatingIfNeeded: offset &* 31) }
+        }
+        image.insert(contentsOf: Array(repeating: 0xEE, count: 3000), at: 5_000_001)
+        write(image, to: dir.file("disk.img"))
+        let v2 = try await tenant.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date())
+        // Five 4 KiB writes and one insertion touch a handful of ~64 KiB chunks, not the image.
+        #expect(v2.summary.bytesNew < 1_200_000, "new bytes \(v2.summary.bytesNew)")
+        _ = try await tenant.restore("latest", to: .path(dir.file("out.img")), options: RestoreOptions())
+        #expect(read(dir.file("out.img")) == image)
+    }
+
+    @Test func fixedChunkerAndNoCompression() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir, compression: .none, chunker: .fixed(size: 1 << 20))
+        let image = imageBytes(3 << 20 + 123, seed: 3)
+        write(image, to: dir.file("disk.img"))
+        let result = try await tenant.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date())
+        #expect(result.summary.chunks == 4)
+        _ = try await tenant.restore("latest", to: .path(dir.file("out.img")), options: RestoreOptions())
+        #expect(read(dir.file("out.img")) == image)
+    }
+
+    @Test func plaintextNeverReachesTheRepository() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir, compression: .none)
+        let marker = Array("TOP-SECRET-MARKER-5f1c2a".utf8)
+        var source = imageBytes(1 << 20, seed: 4)
+        source.replaceSubrange(500_000 ..< 500_000 + marker.count, with: marker)
+        write(source, to: dir.file("secret.img"))
+        try FileManager.default.createDirectory(atPath: dir.file("tree"), withIntermediateDirectories: true)
+        write(marker, to: dir.file("tree/TOP-SECRET-MARKER-5f1c2a.txt"))
+        _ = try await tenant.backup(.stream(path: dir.file("secret.img")), options: smallPacks(), now: Date())
+        _ = try await tenant.backup(.tree(path: dir.file("tree")), options: smallPacks(), now: Date())
+        let files = FileManager.default.enumerator(atPath: dir.file("repo"))!.compactMap { $0 as? String }
+        #expect(files.count > 5)
+        for file in files {
+            let bytes = read(dir.file("repo/" + file))
+            #expect(!file.contains("TOP-SECRET"))
+            #expect(bytes.firstRange(of: marker) == nil, "marker found in \(file)")
+        }
+    }
+
+    @Test func wrongPassphraseAndUnknownTenant() async throws {
+        let dir = TemporaryDirectory()
+        _ = try await makeTenant(dir)
+        await #expect(throws: KeySlotError.wrongKey) { _ = try await reopen(dir, secret: .passphrase(Array("nope".utf8))) }
+        await #expect(throws: RepositoryError.unknownTenant("ghost", known: ["acme"])) { _ = try await reopen(dir, name: "ghost") }
+        await #expect(throws: RepositoryError.invalidTenantName("../x")) { _ = try await reopen(dir, name: "../x") }
+    }
+
+    @Test func newerRepositoryFormatIsRefused() async throws {
+        let dir = TemporaryDirectory()
+        _ = try await makeTenant(dir)
+        write(Array(#"{"format": 7, "id": "x", "createdAt": "2030-01-01T00:00:00Z"}"#.utf8), to: dir.file("repo/config"))
+        await #expect(throws: FormatError.unsupportedVersion("repository", found: 7, supported: 1...1)) {
+            _ = try await Repository.open(backend: LocalBackend(root: dir.file("repo")))
+        }
+    }
+
+    @Test func keySlotsAddAndRemoveWithoutReencrypting() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        write(imageBytes(100_000, seed: 5), to: dir.file("a"))
+        _ = try await tenant.backup(.stream(path: dir.file("a")), options: smallPacks(), now: Date())
+        let keyFile = SecureRandom.bytes(64)
+        let slot = try await tenant.addKeySlot(.keyFile(keyFile), comment: "kms", now: Date())
+        let original = try await tenant.keySlots().first { $0.id != slot.id }!
+        try await tenant.removeKeySlot(original.id)
+        await #expect(throws: RepositoryError.lastKeySlot(slot.id)) { try await tenant.removeKeySlot(slot.id) }
+        await #expect(throws: KeySlotError.wrongKey) { _ = try await reopen(dir) }
+        let viaFile = try await reopen(dir, secret: .keyFile(keyFile))
+        _ = try await viaFile.restore("latest", to: .path(dir.file("b")), options: RestoreOptions())
+        #expect(read(dir.file("b")) == read(dir.file("a")))
+    }
+
+    @Test func indexRebuildsFromPacksAndManifests() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        write(imageBytes(3 << 20, seed: 6), to: dir.file("a"))
+        let backup = try await tenant.backup(.stream(path: dir.file("a")), options: smallPacks(), now: Date())
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dir.file("repo/tenants/acme/index.sqlite" + suffix)) }
+        let fresh = try await reopen(dir)
+        #expect(try await fresh.snapshots().map(\.id) == [backup.snapshotID])
+        _ = try await fresh.restore("latest", to: .path(dir.file("b")), options: RestoreOptions())
+        #expect(read(dir.file("b")) == read(dir.file("a")))
+        // A garbage database file is moved aside and rebuilt too.
+        write(Array(repeating: 0x42, count: 4096), to: dir.file("repo/tenants/acme/index.sqlite"))
+        let again = try await reopen(dir)
+        #expect(try await again.snapshots().count == 1)
+    }
+}

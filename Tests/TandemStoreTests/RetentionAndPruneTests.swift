@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import TandemCore
+@testable import TandemStore
+
+@Suite struct RetentionAndPruneTests {
+    @Test func forgetAndPruneKeepWhatRetentionSays() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        var image = imageBytes(2 << 20, seed: 11)
+        let start = Date(timeIntervalSince1970: 1_770_000_000)
+        var kept: [String: [UInt8]] = [:]
+        var ids: [String] = []
+        for day in 0..<6 {
+            // Each day rewrites a different 256 KiB, so every snapshot has some data of its own.
+            let offset = day * 300_000
+            for i in offset ..< offset + 262_144 { image[i] = UInt8(truncatingIfNeeded: i &* (day + 3)) }
+            write(image, to: dir.file("disk.img"))
+            let result = try await tenant.backup(.stream(path: dir.file("disk.img")), options: smallPacks(),
+                                                 now: start.addingTimeInterval(Double(day) * 86_400))
+            ids.append(result.snapshotID)
+            kept[result.snapshotID] = image
+        }
+        let dry = try await tenant.forget(policy: RetentionPolicy(keepLast: 2), dryRun: true, now: start, timeZone: TimeZone(identifier: "UTC")!)
+        let listed = try await tenant.snapshots()
+        #expect(dry.removed.isEmpty && listed.count == 6)
+        let report = try await tenant.forget(policy: RetentionPolicy(keepLast: 2), dryRun: false, now: start,
+                                             timeZone: TimeZone(identifier: "UTC")!)
+        #expect(Set(report.removed) == Set(ids.prefix(4)))
+        #expect(report.decisions.filter(\.keep).allSatisfy { $0.reasons == ["last snapshot"] })
+        let before = try await tenant.index.packs().values.reduce(0, +)
+        var options = PruneOptions()
+        options.packSize = 1 << 20
+        let pruned = try await tenant.prune(options: options)
+        #expect(pruned.blobsRemoved > 0)
+        #expect(pruned.packsDeleted + pruned.packsRepacked > 0)
+        let after = try await tenant.index.packs().values.reduce(0, +)
+        #expect(after < before)
+        let check = try await tenant.check(readData: true)
+        #expect(check.ok, "\(check.problems)")
+        for id in ids.suffix(2) {
+            _ = try await tenant.restore(id, to: .path(dir.file("r-\(id)")), options: RestoreOptions())
+            #expect(read(dir.file("r-\(id)")) == kept[id])
+        }
+        // A second prune finds nothing more to do.
+        let again = try await tenant.prune(options: options)
+        #expect(again.packsDeleted == 0 && again.packsRepacked == 0)
+    }
+
+    @Test func pruneRefusesWhileABackupHoldsTheLock() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        let lock = try await tenant.lock(exclusive: false)
+        await #expect(throws: BackendError.self) { _ = try await tenant.prune() }
+        await lock.release()
+        _ = try await tenant.prune()
+    }
+
+    @Test func interruptedBackupIsAdoptedByTheNext() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        let image = imageBytes(4 << 20, seed: 12)
+        write(image, to: dir.file("disk.img"))
+        _ = try await tenant.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date())
+        // Simulate a crash after the packs were written but before the index and manifest:
+        // drop the index and the snapshot, keep the packs.
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dir.file("repo/tenants/acme/index.sqlite" + suffix)) }
+        for id in try FileManager.default.contentsOfDirectory(atPath: dir.file("repo/tenants/acme/snapshots")) {
+            try FileManager.default.removeItem(atPath: dir.file("repo/tenants/acme/snapshots/" + id))
+        }
+        let fresh = try await reopen(dir)
+        let again = try await fresh.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date())
+        #expect(again.summary.bytesNew == 0)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+import TandemCore
+@testable import TandemStore
+
+@Suite struct TreeBackupTests {
+    /// A small tree with every kind of entry and metadata restore must bring back.
+    func makeTree(_ root: String) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/docs/deep/er", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/empty", withIntermediateDirectories: true)
+        write(imageBytes(300_000, seed: 7), to: root + "/docs/big.bin")
+        write(Array("hello\n".utf8), to: root + "/docs/deep/er/hello.txt")
+        write([], to: root + "/docs/empty.txt")
+        write(imageBytes(70_000, seed: 8), to: root + "/exec.sh")
+        chmod(root + "/exec.sh", 0o750)
+        chmod(root + "/docs/deep", 0o700)
+        try fm.createSymbolicLink(atPath: root + "/link", withDestinationPath: "docs/deep/er/hello.txt")
+        try fm.createSymbolicLink(atPath: root + "/dangling", withDestinationPath: "/nonexistent/target")
+        var times = [timespec(tv_sec: 1_600_000_000, tv_nsec: 123_456_789), timespec(tv_sec: 1_600_000_000, tv_nsec: 123_456_789)]
+        utimensat(AT_FDCWD, root + "/docs/big.bin", &times, 0)
+        utimensat(AT_FDCWD, root + "/docs", &times, 0)
+    }
+
+    func metadata(_ root: String) -> [String: String] {
+        var result: [String: String] = [:]
+        let paths = [""] + (FileManager.default.enumerator(atPath: root)!.compactMap { $0 as? String })
+        for path in paths {
+            var info = stat()
+            lstat(root + (path.isEmpty ? "" : "/" + path), &info)
+            let type = info.st_mode & S_IFMT
+            var line = "mode=\(String(info.st_mode, radix: 8)) size=\(type == S_IFDIR ? 0 : info.st_size) uid=\(info.st_uid)"
+            if type != S_IFDIR { line += " mtime=\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" }
+            if type == S_IFLNK { line += " -> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/" + path)) ?? "?") }
+            if type == S_IFREG { line += " sha=\(read(root + "/" + path).hashValue)" }
+            result[path] = line
+        }
+        return result
+    }
+
+    @Test func treeRoundTripsWithMetadata() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        try makeTree(dir.file("src"))
+        let result = try await tenant.backup(.tree(path: dir.file("src")), options: smallPacks(), now: Date())
+        #expect(result.summary.files == 4)
+        #expect(result.warnings.isEmpty)
+        _ = try await tenant.restore("latest", to: .path(dir.file("dst")), options: RestoreOptions())
+        #expect(metadata(dir.file("dst")) == metadata(dir.file("src")))
+        var times = stat()
+        lstat(dir.file("dst/docs"), &times)
+        #expect(times.st_mtim.tv_sec == 1_600_000_000 && times.st_mtim.tv_nsec == 123_456_789)
+    }
+
+    @Test func unchangedFilesAreNotReadAgain() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        try makeTree(dir.file("src"))
+        _ = try await tenant.backup(.tree(path: dir.file("src")), options: smallPacks(), now: Date())
+        write(Array("changed\n".utf8), to: dir.file("src/docs/deep/er/hello.txt"))
+        write(imageBytes(5000, seed: 9), to: dir.file("src/new.bin"))
+        try FileManager.default.removeItem(atPath: dir.file("src/exec.sh"))
+        let second = try await tenant.backup(.tree(path: dir.file("src")), options: smallPacks(), now: Date())
+        #expect(second.summary.filesUnchanged == 2)  // big.bin and empty.txt
+        #expect(second.summary.bytesRead == 8 + 5000)
+        _ = try await tenant.restore("latest", to: .path(dir.file("dst")), options: RestoreOptions())
+        #expect(metadata(dir.file("dst")) == metadata(dir.file("src")))
+    }
+
+    @Test func restoreOneFileOrFolder() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        try makeTree(dir.file("src"))
+        _ = try await tenant.backup(.tree(path: dir.file("src")), options: smallPacks(), now: Date())
+        var options = RestoreOptions()
+        options.only = "docs/deep"
+        _ = try await tenant.restore("latest", to: .path(dir.file("dst")), options: options)
+        #expect(read(dir.file("dst/docs/deep/er/hello.txt")) == Array("hello\n".utf8))
+        #expect(!FileManager.default.fileExists(atPath: dir.file("dst/docs/big.bin")))
+        options.only = "missing/file"
+        await #expect(throws: RepositoryError.self) {
+            _ = try await tenant.restore("latest", to: .path(dir.file("dst2")), options: options)
+        }
+    }
+
+    @Test func restoreRefusesNonEmptyTargetsAndTreesToStdout() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        try makeTree(dir.file("src"))
+        let result = try await tenant.backup(.tree(path: dir.file("src")), options: smallPacks(), now: Date())
+        await #expect(throws: RepositoryError.targetExists(dir.file("src"))) {
+            _ = try await tenant.restore("latest", to: .path(dir.file("src")), options: RestoreOptions())
+        }
+        await #expect(throws: RepositoryError.notAStream(result.snapshotID)) {
+            _ = try await tenant.restore("latest", to: .standardOutput, options: RestoreOptions())
+        }
+        await #expect(throws: RepositoryError.snapshotNotFound("ffff")) {
+            _ = try await tenant.restore("ffff", to: .path(dir.file("x")), options: RestoreOptions())
+        }
+    }
+}
