@@ -26,7 +26,7 @@ import Testing
         let out = try cli.run(["restore"] + repo + ["--tenant", "gov", "latest", "--target", "-"])
         #expect(out.stdout == "from stdin\n")
         try cli.run(["restore"] + repo + ["--tenant", "gov", String(id.prefix(10)), "--target", scratch.file("back")]).expectSuccess()
-        #expect(FileManager.default.contents(atPath: scratch.file("back")) == sampleBytes(3 << 20, seed: 1))
+        expectSameBytes(FileManager.default.contents(atPath: scratch.file("back")), sampleBytes(3 << 20, seed: 1))
         let check = try cli.json(["check"] + repo + ["--tenant", "gov", "--read-data"])
         #expect(check["ok"] as? Bool == true)
         let slots = try cli.jsonArray(["key", "list"] + repo + ["--tenant", "gov"])

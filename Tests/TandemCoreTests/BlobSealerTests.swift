@@ -18,7 +18,8 @@ import TandemCore
             let id = plain.withUnsafeBytes { sealer.chunkID(of: $0) }
             let blob = try plain.withUnsafeBytes { try sealer.seal($0, id: id) }
             let opened = try blob.bytes.withUnsafeBytes { try sealer.open($0, id: id, maximumLength: size) }
-            #expect(opened == plain)
+            let same = opened == plain
+            #expect(same, "round trip of \(size) bytes")
             #expect(blob.rawLength == size)
         }
     }

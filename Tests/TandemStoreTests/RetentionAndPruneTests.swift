@@ -40,7 +40,7 @@ import TandemCore
         #expect(check.ok, "\(check.problems)")
         for id in ids.suffix(2) {
             _ = try await tenant.restore(id, to: .path(dir.file("r-\(id)")), options: RestoreOptions())
-            #expect(read(dir.file("r-\(id)")) == kept[id])
+            expectSameBytes(read(dir.file("r-\(id)")), kept[id])
         }
         // A second prune finds nothing more to do.
         let again = try await tenant.prune(options: options)

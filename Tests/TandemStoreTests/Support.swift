@@ -1,3 +1,4 @@
+import Testing
 import Foundation
 import TandemCodecs
 import TandemCore
@@ -66,4 +67,17 @@ func smallPacks() -> BackupOptions {
     var options = BackupOptions()
     options.packSize = 1 << 20
     return options
+}
+
+
+/// Expects equal bytes; on failure reports sizes and the first differing offset instead of
+/// handing megabytes to the test library's diff.
+func expectSameBytes(_ a: [UInt8]?, _ b: [UInt8]?, sourceLocation: SourceLocation = #_sourceLocation) {
+    guard let a, let b else {
+        Issue.record("missing bytes: \(a == nil ? "first" : "second") is nil", sourceLocation: sourceLocation)
+        return
+    }
+    if a == b { return }
+    let first = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count)
+    Issue.record("bytes differ: \(a.count) vs \(b.count) bytes, first difference at \(first)", sourceLocation: sourceLocation)
 }

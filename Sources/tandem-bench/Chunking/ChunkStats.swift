@@ -2,13 +2,8 @@ import Foundation
 import TandemCodecs
 import TandemCore
 
-/// Chunk statistics of one image under one chunker: how many chunks, and the SHA-256 of each.
-struct ChunkedImage {
-    var chunks = 0
-    var bytes: Int64 = 0
-    var digests = Set<ChunkID>()
-    var uniqueBytes: Int64 = 0
-
+/// Cuts a file into chunks as a backup would, naming each by its SHA-256.
+enum ChunkScan {
     /// Streams `path` through `parameters`' chunker, hashing each chunk with SHA-256 as it goes.
     /// `visit` sees each chunk's digest and length in order.
     static func scan(_ path: String, _ parameters: ChunkerParameters, gear: GearTable,
@@ -56,7 +51,7 @@ struct ChunkingResult: Encodable {
         var v1 = Set<ChunkID>()
         var v1Chunks = 0
         var v1Bytes: Int64 = 0
-        try ChunkedImage.scan(image, parameters, gear: gear) { id, length in
+        try ChunkScan.scan(image, parameters, gear: gear) { id, length in
             v1.insert(id)
             v1Chunks += 1
             v1Bytes += Int64(length)
@@ -64,7 +59,7 @@ struct ChunkingResult: Encodable {
         let v1Unique = v1.count
         var v2Chunks = 0, newChunks = 0
         var newBytes: Int64 = 0
-        try ChunkedImage.scan(image2, parameters, gear: gear) { id, length in
+        try ChunkScan.scan(image2, parameters, gear: gear) { id, length in
             v2Chunks += 1
             if v1.insert(id).inserted {
                 newChunks += 1

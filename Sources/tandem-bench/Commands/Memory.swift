@@ -9,7 +9,7 @@ struct Memory: ParsableCommand {
         abstract: "Peak RSS of tandem backing up a 256 MiB prefix of image-v1 versus the whole image.")
 
     @Option(help: "Dataset directory (gen_dataset.py output).") var data: String
-    @Option(help: "Size of the prefix (K/M/G).") var prefix: String = "256M"
+    @Option(help: "Size of a prefix to back up (K/M/G; repeatable).") var prefix: [String] = ["256M"]
     @Option(help: "Working directory (default: DATA/../tandem-bench-work).") var work: String?
     @Option(help: "tandemctl binary (default: next to this executable).") var tandemctl: String?
     @Flag(help: "Print one JSON document instead of a table.") var json = false
@@ -31,7 +31,10 @@ struct Memory: ParsableCommand {
     }
 
     func run() throws {
-        guard let prefixBytes = Units.parseSize(prefix) else { throw ValidationError("--prefix '\(prefix)' is not a size") }
+        let prefixes = try prefix.map { text in
+            guard let bytes = Units.parseSize(text) else { throw ValidationError("--prefix '\(text)' is not a size") }
+            return bytes
+        }
         let machine = Machine.current()
         let dir = try Files.realPath(data)
         let image = dir + "/image-v1.raw"
@@ -43,21 +46,22 @@ struct Memory: ParsableCommand {
         defer { try? Files.remove(root) }
         let binary = try TandemTool.locate(override: tandemctl)
         let prefixFile = root + "/image-v1-prefix.raw"
-        let size = min(Int64(prefixBytes), imageBytes)
-        try Files.copyPrefix(image, to: prefixFile, count: size)
         var rows: [Row] = []
-        for (index, (source, bytes)) in [(prefixFile, size), (image, imageBytes)].enumerated() {
+        let sources = prefixes.map { (prefixFile, min(Int64($0), imageBytes)) } + [(image, imageBytes)]
+        for (index, (source, bytes)) in sources.enumerated() {
+            if source == prefixFile { try Files.copyPrefix(image, to: prefixFile, count: bytes) }
             let tool = TandemTool(binary: binary, place: ToolPlace(root: root + "/repo-\(index)", scratch: root + "/logs",
                                                                     passphrase: "tandem-bench-passphrase"))
             try Files.makeDirectory(tool.place.root)
             _ = try tool.initialize()
             Files.warm(source)
             let cost = try tool.backup(source, label: "image")
-            let name = index == 0 ? "image-v1 first \(ByteCountFormatter.string(fromByteCount: bytes, countStyle: .binary))" : "image-v1 whole"
+            let name = source == prefixFile ? "image-v1, first \(Units.fixed(Units.mib(bytes), 0)) MiB" : "image-v1, whole"
             rows.append(Row(source: name, sourceBytes: bytes, wallSeconds: cost.wallSeconds, cpuSeconds: cost.cpuSeconds,
                             megabytesPerSecond: Units.megabytesPerSecond(bytes, cost.wallSeconds), peakRSSBytes: cost.peakRSSBytes))
             Log.info("  \(name): \(Units.fixed(Units.mib(cost.peakRSSBytes), 1)) MiB peak RSS")
             try Files.remove(tool.place.root)
+            if source == prefixFile { try Files.remove(prefixFile) }
         }
         if json {
             try JSONOutput.print(Output(machine: machine, rows: rows))

@@ -67,7 +67,8 @@ struct Run: ParsableCommand {
         }
         let passphrase = "tandem-bench-passphrase"
         let available = inventory.filter { $0.path != nil }
-        let plan = RunPlan(dataset: dataset, work: workPath) { round in
+        let keep = self.keep
+        let plan = RunPlan(dataset: dataset, work: workPath, makeTools: { round in
             let roundDir = workPath + "/round-\(round)"
             try Files.remove(roundDir)
             return try available.map { tool -> any BackupTool in
@@ -79,11 +80,10 @@ struct Run: ParsableCommand {
                 default: return TandemTool(binary: tool.path!, place: place)
                 }
             }
-        }
+        }, finishRound: { round in
+            if !keep { try Files.remove(workPath + "/round-\(round)") }
+        })
         try plan.run(rounds: rounds)
-        if !keep {
-            for round in 1 ... rounds { try Files.remove(workPath + "/round-\(round)") }
-        }
         let report = RunReport(machine: machine, dataset: dataset, tools: inventory, rounds: rounds, notes: notes,
                                measurements: plan.measurements)
         if let markdown { try report.markdown().write(toFile: markdown, atomically: true, encoding: .utf8) }

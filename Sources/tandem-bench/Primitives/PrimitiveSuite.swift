@@ -204,12 +204,3 @@ final class PrimitiveSuite {
                note: "one sealer per thread, chunks interleaved")
     }
 }
-
-/// Errors collected from worker threads.
-final class Failures: @unchecked Sendable {
-    private let lock = NSLock()
-    private var messages: [String] = []
-
-    func add(_ message: String) { lock.withLock { messages.append(message) } }
-    var first: String? { lock.withLock { messages.first } }
-}

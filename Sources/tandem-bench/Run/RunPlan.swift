@@ -40,10 +40,15 @@ final class RunPlan {
     private let swap: TreeSwap
     private var imageV1Digest = ""
 
-    init(dataset: Dataset, work: String, makeTools: @escaping (Int) throws -> [any BackupTool]) {
+    /// Called after each round (e.g. to delete its repositories).
+    let finishRound: (Int) throws -> Void
+
+    init(dataset: Dataset, work: String, makeTools: @escaping (Int) throws -> [any BackupTool],
+         finishRound: @escaping (Int) throws -> Void) {
         self.dataset = dataset
         self.work = work
         self.makeTools = makeTools
+        self.finishRound = finishRound
         swap = TreeSwap(work: work)
     }
 
@@ -57,6 +62,7 @@ final class RunPlan {
             tools = Array(tools[shift...] + tools[..<shift])
             Log.info("round \(round)/\(rounds): \(tools.map(\.name).joined(separator: ", "))")
             for step in Step.allCases { try run(step, tools: tools, round: round) }
+            try finishRound(round)
         }
     }
 
