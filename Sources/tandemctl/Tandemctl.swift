@@ -1,4 +1,5 @@
 import ArgumentParser
+import TandemStore
 
 /// `tandemctl`: the operator and tenant command line. Every repository command works offline on
 /// a repository path; each subcommand lives in its own file under Commands/.
@@ -21,4 +22,19 @@ struct Tandemctl: AsyncParsableCommand {
             Forget.self, Prune.self, KeyCommand.self,
         ]
     )
+
+    /// ArgumentParser's entry point, after the process-wide tuning every Tandem binary applies.
+    static func main() async {
+        ProcessTuning.apply()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

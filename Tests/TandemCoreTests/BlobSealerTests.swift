@@ -82,3 +82,18 @@ import TandemCore
         #expect(ChunkID(hex: "zz") == nil)
     }
 }
+
+@Suite struct CompressibilityEstimateTests {
+    @Test func randomIsSkippedTextIsNot() {
+        let random = SecureRandom.bytes(65_536)
+        #expect(random.withUnsafeBytes { CompressibilityEstimate.looksIncompressible($0) })
+        let text = Array(String(repeating: "tenant backup policy ", count: 4000).utf8)
+        #expect(!text.withUnsafeBytes { CompressibilityEstimate.looksIncompressible($0) })
+        // Random but with a compressible middle: still tried.
+        var mixed = random
+        mixed.replaceSubrange(28_000 ..< 38_000, with: repeatElement(UInt8(0), count: 10_000))
+        #expect(!mixed.withUnsafeBytes { CompressibilityEstimate.looksIncompressible($0) })
+        #expect(!random.prefix(8000).withUnsafeBytes { CompressibilityEstimate.looksIncompressible($0) })
+        #expect(abs(Array(0...255).map(UInt8.init).withUnsafeBytes { CompressibilityEstimate.entropy($0) } - 8) < 1e-9)
+    }
+}

@@ -63,6 +63,7 @@ public final class BlobSealer {
         var compressed: [UInt8]?
         switch compression {
         case .none: break
+        case _ where CompressibilityEstimate.looksIncompressible(plaintext): break
         case .lz4:
             compressed = try LZ4Codec.compress(plaintext)
             codec = .lz4

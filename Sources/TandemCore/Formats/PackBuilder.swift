@@ -45,11 +45,15 @@ public struct PackBuilder {
 
     /// Seals the trailer, names the pack and resets the builder for the next one.
     public mutating func finish(cipher: any AEADCipher) throws -> FinishedPack {
+        let trailer = try PackFormat.trailer(entries: entries, cipher: cipher)
+        // Move the buffer out before appending, so the pack is never copied.
         var bytes = buffer
-        bytes.append(contentsOf: try PackFormat.trailer(entries: entries, cipher: cipher))
+        buffer = []
+        bytes.append(contentsOf: trailer)
         let name = Hex.encode(Hasher256.hash(.sha256, bytes))
         let pack = FinishedPack(name: name, bytes: bytes, entries: entries)
         buffer = PackFormat.header()
+        buffer.reserveCapacity(min(targetSize + (1 << 20), 80 << 20))
         entries = []
         return pack
     }

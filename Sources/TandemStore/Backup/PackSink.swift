@@ -3,7 +3,8 @@ import TandemCore
 
 /// The last stage of the backup pipeline: deduplicates by chunk ID and collects sealed blobs
 /// into packs; a full pack is made durable, then indexed (that order: an indexed blob is always
-/// on disk). At most one pack per worker is in memory at a time.
+/// on disk). Memory: the pack being built plus at most one being written; a worker that fills
+/// a pack while the previous one is still being written waits (back-pressure).
 actor PackSink {
     private let tenant: TenantRepository
     private let cipher: any AEADCipher
@@ -13,6 +14,8 @@ actor PackSink {
     private(set) var chunksNew = 0
     private(set) var bytesStored: Int64 = 0
     private(set) var packsWritten = 0
+    private var writing = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
     init(tenant: TenantRepository, known: Set<ChunkID>, packSize: Int) throws {
         self.tenant = tenant
@@ -37,11 +40,17 @@ actor PackSink {
         if builder.isFull { try await flush() }
     }
 
-    /// Writes the pack being built, if any, and indexes it.
+    /// Writes the pack being built, if any, and indexes it; one pack is written at a time.
     func flush() async throws {
         guard !builder.isEmpty else { return }
         try Failpoint.reach("backup.pack.before-write")
         let pack = try builder.finish(cipher: cipher)
+        while writing { await withCheckedContinuation { waiting.append($0) } }
+        writing = true
+        defer {
+            writing = false
+            if !waiting.isEmpty { waiting.removeFirst().resume() }
+        }
         // Content-addressed: an existing pack of this name has these very bytes.
         try await tenant.backend.write(tenant.packPath(pack.name), pack.bytes, overwrite: true)
         try Failpoint.reach("backup.pack.after-write")
