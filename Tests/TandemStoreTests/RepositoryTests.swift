@@ -124,3 +124,31 @@ import TandemCore
         #expect(try await again.snapshots().count == 1)
     }
 }
+
+@Suite struct SparseRestoreTests {
+    @Test func zeroRunsBecomeHolesAndTrailingZerosKeepTheSize() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        var image = imageBytes(300_000, seed: 30).map { $0 | 1 }  // no zero runs of its own
+        image += [UInt8](repeating: 0, count: 3 << 20)
+        image += imageBytes(100_000, seed: 31).map { $0 | 1 }
+        image += [UInt8](repeating: 0, count: 2 << 20)
+        write(image, to: dir.file("disk.img"))
+        _ = try await tenant.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date())
+        _ = try await tenant.restore("latest", to: .path(dir.file("out.img")), options: RestoreOptions())
+        expectSameBytes(read(dir.file("out.img")), image)
+        var info = stat()
+        stat(dir.file("out.img"), &info)
+        #expect(Int(info.st_blocks) * 512 < image.count / 2, "restored image is not sparse: \(info.st_blocks) blocks")
+        // To stdout (no holes possible) the zeros are written out.
+        let piped = dir.file("piped")
+        let fd = open(piped, O_WRONLY | O_CREAT, 0o600)
+        let saved = dup(1)
+        dup2(fd, 1)
+        _ = try await tenant.restore("latest", to: .standardOutput, options: RestoreOptions())
+        dup2(saved, 1)
+        close(fd)
+        close(saved)
+        expectSameBytes(read(piped), image)
+    }
+}

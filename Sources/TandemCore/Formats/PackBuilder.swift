@@ -12,13 +12,14 @@ public struct FinishedPack: Sendable {
 ///
 /// Pure: it only builds bytes. The store decides when a pack is written and makes it durable.
 public struct PackBuilder {
-    /// A pack is finished once it holds at least this many bytes (default 32 MiB: between the
-    /// design's 16 and 64 MiB, few files per repository yet little memory per writer).
+    /// A pack is finished once it holds at least this many bytes (default 16 MiB, the design's
+    /// lower bound: a backup holds one pack being built and one being written, so this sets
+    /// most of its memory; a 2 TiB tenant still needs only ~130,000 pack files).
     public let targetSize: Int
     private var buffer: [UInt8]
     private var entries: [PackEntry] = []
 
-    public init(targetSize: Int = 32 << 20) {
+    public init(targetSize: Int = 16 << 20) {
         self.targetSize = targetSize
         buffer = PackFormat.header()
         buffer.reserveCapacity(min(targetSize + (1 << 20), 80 << 20))

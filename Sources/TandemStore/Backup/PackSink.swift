@@ -35,22 +35,31 @@ actor PackSink {
     /// Whether the ID is stored or being stored.
     func contains(_ id: ChunkID) -> Bool { known.contains(id) }
 
+    /// Appends a sealed blob; waits while the pack is full and the previous one is still being
+    /// written, so memory holds at most one pack being built and one being written.
     func add(_ blob: SealedBlob) async throws {
+        while builder.isFull && writing { await waitForWriter() }
         builder.append(blob)
         if builder.isFull { try await flush() }
     }
 
+    private func waitForWriter() async {
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
     /// Writes the pack being built, if any, and indexes it; one pack is written at a time.
     func flush() async throws {
+        while writing { await waitForWriter() }
         guard !builder.isEmpty else { return }
-        try Failpoint.reach("backup.pack.before-write")
-        let pack = try builder.finish(cipher: cipher)
-        while writing { await withCheckedContinuation { waiting.append($0) } }
         writing = true
         defer {
             writing = false
-            if !waiting.isEmpty { waiting.removeFirst().resume() }
+            let resumed = waiting
+            waiting.removeAll()
+            for waiter in resumed { waiter.resume() }
         }
+        try Failpoint.reach("backup.pack.before-write")
+        let pack = try builder.finish(cipher: cipher)
         // Content-addressed: an existing pack of this name has these very bytes.
         try await tenant.backend.write(tenant.packPath(pack.name), pack.bytes, overwrite: true)
         try Failpoint.reach("backup.pack.after-write")

@@ -35,7 +35,7 @@ public struct BackupOptions: Sendable {
     /// Chunks sealed in parallel; the default is one worker per core.
     public var workers = ProcessInfo.processInfo.activeProcessorCount
     /// Target pack size in bytes.
-    public var packSize = 32 << 20
+    public var packSize = 16 << 20
     public var includeXattrs = false
     /// Called with the number of bytes just read (from several tasks; keep it cheap).
     public var progress: @Sendable (Int) -> Void = { _ in }

@@ -7,7 +7,7 @@ public struct PruneOptions: Sendable {
     /// A pack whose dead bytes reach this fraction is rewritten with only its live blobs.
     public var repackThreshold = 0.25
     /// Target size of rewritten packs.
-    public var packSize = 32 << 20
+    public var packSize = 16 << 20
     /// Report what would happen without changing anything.
     public var dryRun = false
 

@@ -1,3 +1,4 @@
+import CTandemSystem
 import Foundation
 import TandemCore
 #if canImport(Glibc)
@@ -9,6 +10,21 @@ struct RestoreJob: Sendable {
     let output: Int
     let id: ChunkID
     let length: Int
+    /// The chunk is all zeros: nothing is fetched, and sparse outputs get a hole.
+    var zero = false
+}
+
+/// What a worker delivers for one job.
+enum RestorePayload: Sendable {
+    case bytes([UInt8])
+    case zeros(Int)
+
+    var count: Int {
+        switch self {
+        case .bytes(let bytes): bytes.count
+        case .zeros(let count): count
+        }
+    }
 }
 
 
@@ -22,7 +38,7 @@ actor OrderedWriter {
     private let window: Int
     private var issued = 0
     private var written = 0
-    private var ready: [Int: [UInt8]] = [:]
+    private var ready: [Int: RestorePayload] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var aborted = false
     private let sink: OutputSink
@@ -46,7 +62,7 @@ actor OrderedWriter {
     }
 
     /// Accepts a job's plaintext and writes everything now in order.
-    func deliver(_ number: Int, _ bytes: [UInt8]) throws {
+    func deliver(_ number: Int, _ bytes: RestorePayload) throws {
         ready[number] = bytes
         while let next = ready.removeValue(forKey: written) {
             try sink.write(output: jobs[written].output, next)
@@ -77,19 +93,50 @@ final class OutputSink: @unchecked Sendable {
     private let closeOutput: (Int, Int32) throws -> Void
     private var current = -1
     private var fd: Int32 = -1
+    private var written = 0
+    private var kicked = 0
+    private var endsInHole = false
+    /// Zero runs become holes (a fresh regular file); otherwise zeros are written.
+    private let sparse: Bool
+    private static let zeroBlock = [UInt8](repeating: 0, count: 1 << 20)
+    /// Writeback is started every this many bytes, overlapping disk writes with decryption.
+    static let writebackStep = 64 << 20
 
-    init(open: @escaping (Int) throws -> Int32, close: @escaping (Int, Int32) throws -> Void) {
+    init(sparse: Bool, open: @escaping (Int) throws -> Int32, close: @escaping (Int, Int32) throws -> Void) {
+        self.sparse = sparse
         self.open = open
         closeOutput = close
     }
 
-    func write(output: Int, _ bytes: [UInt8]) throws {
+    func write(output: Int, _ payload: RestorePayload) throws {
         if output != current {
-            if fd >= 0 { try closeOutput(current, fd) }
+            try closeCurrent()
             fd = try open(output)
             current = output
+            written = 0
+            kicked = 0
         }
-        try bytes.withUnsafeBytes { raw in
+        switch payload {
+        case .bytes(let bytes):
+            try writeAll(bytes, output: output)
+        case .zeros(let count) where sparse:
+            guard lseek(fd, off_t(count), SEEK_CUR) >= 0 else {
+                throw RepositoryError.targetUnwritable("output \(output)", String(cString: strerror(errno)))
+            }
+            written += count
+            endsInHole = true
+        case .zeros(var count):
+            while count > 0 {
+                let piece = min(count, Self.zeroBlock.count)
+                try writeAll(Self.zeroBlock[0..<piece], output: output)
+                count -= piece
+            }
+        }
+    }
+
+    private func writeAll(_ bytes: some Collection<UInt8>, output: Int) throws {
+        endsInHole = false
+        _ = try bytes.withContiguousStorageIfAvailable { raw in
             var done = 0
             while done < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
@@ -100,10 +147,23 @@ final class OutputSink: @unchecked Sendable {
                 done += n
             }
         }
+        written += bytes.count
+        if written - kicked >= Self.writebackStep {
+            _ = tandem_start_writeback(fd, Int64(kicked), Int64(written - kicked))
+            kicked = written
+        }
     }
 
-    func finish() throws {
-        if fd >= 0 { try closeOutput(current, fd) }
+    private func closeCurrent() throws {
+        guard fd >= 0 else { return }
+        // A file that ends in a hole needs its size set explicitly.
+        if endsInHole && ftruncate(fd, off_t(written)) != 0 {
+            throw RepositoryError.targetUnwritable("output \(current)", String(cString: strerror(errno)))
+        }
+        endsInHole = false
+        try closeOutput(current, fd)
         fd = -1
     }
+
+    func finish() throws { try closeCurrent() }
 }

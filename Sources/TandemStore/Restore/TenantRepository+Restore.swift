@@ -62,7 +62,7 @@ extension TenantRepository {
         let jobs = refs.map { RestoreJob(output: 0, id: $0.id, length: $0.length) }
         switch target {
         case .standardOutput:
-            let sink = OutputSink(open: { _ in 1 }, close: { _, _ in })
+            let sink = OutputSink(sparse: false, open: { _ in 1 }, close: { _, _ in })
             try await runRestore(jobs: jobs, sink: sink, options: options)
         case .path(let path):
             var info = stat()
@@ -72,17 +72,17 @@ extension TenantRepository {
             // A regular file is written beside the target and renamed over it only when complete.
             let writePath = isDevice ? path : path + ".tandem-partial"
             let flags = isDevice ? O_WRONLY | O_CLOEXEC : O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
-            let sink = OutputSink(open: { _ in
-                let fd = Glibc.open(writePath, flags, 0o600)
-                guard fd >= 0 else { throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno))) }
-                return fd
-            }, close: { _, fd in
-                defer { close(fd) }
-                guard fsync(fd) == 0 else { throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno))) }
-            })
+            let fd = Glibc.open(writePath, flags, 0o600)
+            guard fd >= 0 else { throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno))) }
             do {
-                if jobs.isEmpty { try sink.write(output: 0, []) }
-                try await runRestore(jobs: jobs, sink: sink, options: options)
+                defer { close(fd) }
+                let total = refs.reduce(0) { $0 + $1.length }
+                if !isDevice, ftruncate(fd, off_t(total)) != 0 {
+                    throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno)))
+                }
+                try await runPositionalRestore(jobs: jobs, writer: PositionalWriter(fd: fd, sparse: !isDevice, path: path),
+                                               options: options)
+                guard fsync(fd) == 0 else { throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno))) }
             } catch {
                 if !isDevice { unlink(writePath) }
                 throw error
@@ -96,12 +96,64 @@ extension TenantRepository {
         return Int64(refs.reduce(0) { $0 + $1.length })
     }
 
+    /// Restores one file or device: workers fetch, verify and pwrite chunks at their offsets.
+    func runPositionalRestore(jobs: [RestoreJob], writer: PositionalWriter, options: RestoreOptions) async throws {
+        let locations = try index.allLocations()
+        for job in jobs where locations[job.id] == nil {
+            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
+        }
+        let jobs = try markZeroChunks(jobs)
+        var offsets = [Int](repeating: 0, count: jobs.count)
+        var position = 0
+        for (index, job) in jobs.enumerated() {
+            offsets[index] = position
+            position += job.length
+        }
+        let starts = offsets
+        let dispenser = JobDispenser(count: jobs.count)
+        let keys = self.keys
+        let compression = settings.compression
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, options.workers) {
+                group.addTask {
+                    do {
+                        let sealer = try BlobSealer(keys: keys, compression: compression)
+                        while let number = await dispenser.take() {
+                            let payload = try await self.fetch(jobs[number], locations: locations, sealer: sealer)
+                            try writer.write(payload, at: starts[number])
+                            options.progress(payload.count)
+                        }
+                    } catch {
+                        await dispenser.stop()
+                        throw error
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Reads, authenticates, decompresses and re-hashes one chunk (zero chunks need nothing).
+    func fetch(_ job: RestoreJob, locations: [ChunkID: BlobLocation], sealer: BlobSealer) async throws -> RestorePayload {
+        if job.zero { return .zeros(job.length) }
+        let location = locations[job.id]!
+        let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
+        let plain = try sealed.withUnsafeBytes {
+            try sealer.open($0, id: job.id, maximumLength: max(location.rawLength, job.length))
+        }
+        guard plain.count == job.length else {
+            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) has \(plain.count) bytes, manifest says \(job.length)")
+        }
+        return .bytes(plain)
+    }
+
     /// Runs `options.workers` tasks that fetch, open and verify blobs; the writer puts them in order.
     func runRestore(jobs: [RestoreJob], sink: OutputSink, options: RestoreOptions) async throws {
         let locations = try index.allLocations()
         for job in jobs where locations[job.id] == nil {
             throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
         }
+        let jobs = try markZeroChunks(jobs)
         let writer = OrderedWriter(jobs: jobs, window: 8 * max(1, options.workers), sink: sink, progress: options.progress)
         let keys = self.keys
         let compression = settings.compression
@@ -111,16 +163,7 @@ extension TenantRepository {
                     do {
                         let sealer = try BlobSealer(keys: keys, compression: compression)
                         while let (number, job) = await writer.next() {
-                            let location = locations[job.id]!
-                            let sealed = try await self.backend.read(self.packPath(location.pack), offset: location.offset,
-                                                                     length: location.length)
-                            let plain = try sealed.withUnsafeBytes {
-                                try sealer.open($0, id: job.id, maximumLength: max(location.rawLength, job.length))
-                            }
-                            guard plain.count == job.length else {
-                                throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) has \(plain.count) bytes, manifest says \(job.length)")
-                            }
-                            try await writer.deliver(number, plain)
+                            try await writer.deliver(number, try await self.fetch(job, locations: locations, sealer: sealer))
                         }
                     } catch {
                         await writer.abort()
@@ -131,5 +174,24 @@ extension TenantRepository {
             try await group.waitForAll()
         }
         try await writer.finish()
+    }
+
+    /// Finds the all-zero chunks (runs of zeros in images dedupe to a few repeated IDs): their ID
+    /// is the keyed hash of zeros of their length. Those are neither fetched nor decrypted.
+    func markZeroChunks(_ jobs: [RestoreJob]) throws -> [RestoreJob] {
+        var seen: [ChunkID: Int] = [:]
+        for job in jobs { seen[job.id, default: 0] += 1 }
+        let sealer = try BlobSealer(keys: keys, compression: .none)
+        var zeroIDs = Set<ChunkID>()
+        var tried = Set<Int>()
+        for job in jobs where seen[job.id]! > 1 && tried.insert(job.length).inserted {
+            let zeros = [UInt8](repeating: 0, count: job.length)
+            zeroIDs.insert(zeros.withUnsafeBytes { sealer.chunkID(of: $0) })
+        }
+        return jobs.map { job in
+            var job = job
+            job.zero = zeroIDs.contains(job.id)
+            return job
+        }
     }
 }

@@ -37,7 +37,7 @@ extension TenantRepository {
             for ref in file.chunks!.refs { jobs.append(RestoreJob(output: output, id: ref.id, length: ref.length)) }
         }
         let paths = files.map { full($0) }
-        let sink = OutputSink(open: { output in
+        let sink = OutputSink(sparse: true, open: { output in
             let fd = Glibc.open(paths[output], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw RepositoryError.targetUnwritable(paths[output], String(cString: strerror(errno))) }
             return fd
