@@ -29,7 +29,7 @@ enum Failure {
             case .shortRead: 3
             case .noSpace, .permissionDenied, .io: 7
             }
-        case is ChunkerParameterError, is CompressionParseError, is RetentionError: 64
+        case is ChunkerParameterError, is CompressionParseError, is RetentionError, is ValidationError: 64
         case is CancellationError: 130
         default: 1
         }
