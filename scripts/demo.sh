@@ -25,7 +25,7 @@ mkdir -p "$demo/etc"
 cp -r Config Sources "$demo/etc/" 2>/dev/null || true
 
 step "$tandemctl" init --repo "$demo/repo"
-step "$tandemctl" tenant create --repo "$demo/repo" --tenant finance --compression zstd:3
+step "$tandemctl" tenant create --repo "$demo/repo" --tenant finance --compression zstd:1
 step "$tandemctl" backup --repo "$demo/repo" --tenant finance "$demo/disk.img" --tag kind=vm
 step "$tandemctl" backup --repo "$demo/repo" --tenant finance "$demo/etc"
 # Scatter a few writes over the image, as a running VM would, and back both up again.

@@ -44,6 +44,21 @@ import Testing
         }
     }
 
+    @Test func staleTemporaryFilesAreRemovedFreshOnesKept() async throws {
+        let dir = TemporaryDirectory()
+        let backend = LocalBackend(root: dir.file("objects"))
+        try await backend.write("a/b/object", [1], overwrite: false)
+        write([1, 2, 3], to: dir.file("objects/a/b/.tmp-stale"))
+        write([1, 2, 3], to: dir.file("objects/a/.tmp-fresh"))
+        var old = [timespec(tv_sec: 1_000_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000_000, tv_nsec: 0)]
+        utimensat(AT_FDCWD, dir.file("objects/a/b/.tmp-stale"), &old, 0)
+        #expect(try await backend.list("a") == ["a/b/object"])
+        let removed = try await backend.removeIncompleteWrites("a", olderThan: Date().addingTimeInterval(-3600))
+        #expect(removed == 1)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("objects/a/b/.tmp-stale")))
+        #expect(FileManager.default.fileExists(atPath: dir.file("objects/a/.tmp-fresh")))
+    }
+
     @Test func localWritesLeaveNoTemporaryFiles() async throws {
         let dir = TemporaryDirectory()
         let backend = LocalBackend(root: dir.file("objects"))

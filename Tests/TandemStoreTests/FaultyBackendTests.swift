@@ -29,6 +29,9 @@ actor FaultyBackend: Backend {
     func delete(_ path: String) async throws { try await inner.delete(path) }
     func exists(_ path: String) async throws -> Bool { try await inner.exists(path) }
     func lock(_ path: String, exclusive: Bool) async throws -> BackendLock { try await inner.lock(path, exclusive: exclusive) }
+    func removeIncompleteWrites(_ prefix: String, olderThan cutoff: Date) async throws -> Int {
+        try await inner.removeIncompleteWrites(prefix, olderThan: cutoff)
+    }
 }
 
 @Suite struct FaultyBackendTests {

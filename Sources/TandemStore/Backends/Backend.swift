@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a repository's objects live. Paths are `/`-separated and relative to the repository
 /// root. Every write is atomic and durable when it returns; objects are never changed in place.
 ///
@@ -22,6 +24,9 @@ public protocol Backend: Sendable {
     /// Takes a lock named `path`: shared for backups, exclusive for prune and forget.
     /// Fails with ``BackendError/locked(_:)`` at once when it is held incompatibly.
     func lock(_ path: String, exclusive: Bool) async throws -> BackendLock
+    /// Removes what writes interrupted by a crash left behind below `prefix` (temporary files,
+    /// incomplete uploads) if older than `cutoff`; returns how many were removed.
+    func removeIncompleteWrites(_ prefix: String, olderThan cutoff: Date) async throws -> Int
 }
 
 /// A held backend lock; released by ``release()`` or when the holder process ends.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A backend in memory, for tests: same contract as ``LocalBackend``, no durability.
 public actor InMemoryBackend: Backend {
     private var objects: [String: [UInt8]] = [:]
@@ -34,6 +36,9 @@ public actor InMemoryBackend: Backend {
     public func delete(_ path: String) { objects[path] = nil }
 
     public func exists(_ path: String) -> Bool { objects[path] != nil }
+
+    /// Writes here are atomic in memory: nothing is ever left half-written.
+    public func removeIncompleteWrites(_ prefix: String, olderThan cutoff: Date) -> Int { 0 }
 
     public func lock(_ path: String, exclusive: Bool) throws -> BackendLock {
         if let held = locks[path], held.holders > 0, held.exclusive || exclusive { throw BackendError.locked(path) }

@@ -110,6 +110,34 @@ public struct LocalBackend: Backend {
         }
     }
 
+    public func removeIncompleteWrites(_ prefix: String, olderThan cutoff: Date) async throws -> Int {
+        let base = absolute(prefix)
+        return try await BlockingIO.run {
+            var removed = 0
+            func walk(_ directory: String) {
+                guard let dir = opendir(directory) else { return }
+                defer { closedir(dir) }
+                while let entry = readdir(dir) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                    }
+                    if name == "." || name == ".." { continue }
+                    let path = directory + "/" + name
+                    var info = stat()
+                    guard lstat(path, &info) == 0 else { continue }
+                    if info.st_mode & S_IFMT == S_IFDIR {
+                        walk(path)
+                    } else if name.hasPrefix(".tmp-"), Double(info.st_mtim.tv_sec) < cutoff.timeIntervalSince1970,
+                              unlink(path) == 0 {
+                        removed += 1
+                    }
+                }
+            }
+            walk(base)
+            return removed
+        }
+    }
+
     public func delete(_ path: String) async throws {
         let target = absolute(path)
         try await BlockingIO.run {

@@ -10,6 +10,11 @@ public struct PruneOptions: Sendable {
     public var packSize = 16 << 20
     /// Report what would happen without changing anything.
     public var dryRun = false
+    /// Temporary files of interrupted writes older than this are removed (a live write is
+    /// far younger: a pack takes well under a second).
+    public var incompleteWriteAge: TimeInterval = 3600
+    /// The time prune takes as now.
+    public var now = Date()
 
     public init() {}
 }
@@ -25,6 +30,8 @@ public struct PruneReport: Sendable, Codable {
     public var blobsRemoved = 0
     public var bytesBefore: Int64 = 0
     public var bytesAfter: Int64 = 0
+    /// Leftovers of writes interrupted by a crash, removed.
+    public var incompleteWritesRemoved = 0
 }
 
 extension TenantRepository {
@@ -76,6 +83,10 @@ extension TenantRepository {
         }
         report.packsDeleted = deletable.count
         report.packsRepacked = repack.count
+        if !options.dryRun {
+            report.incompleteWritesRemoved = try await backend.removeIncompleteWrites(
+                base, olderThan: options.now.addingTimeInterval(-options.incompleteWriteAge))
+        }
         guard !options.dryRun else {
             report.bytesAfter += repack.reduce(Int64(0)) { $0 + Int64($1.entries.reduce(0) { $0 + $1.length }) }
             return report

@@ -98,11 +98,7 @@ extension TenantRepository {
 
     /// Restores one file or device: workers fetch, verify and pwrite chunks at their offsets.
     func runPositionalRestore(jobs: [RestoreJob], writer: PositionalWriter, options: RestoreOptions) async throws {
-        let locations = try index.allLocations()
-        for job in jobs where locations[job.id] == nil {
-            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
-        }
-        let jobs = try markZeroChunks(jobs)
+        let (jobs, locations) = try prepare(jobs)
         var offsets = [Int](repeating: 0, count: jobs.count)
         var position = 0
         for (index, job) in jobs.enumerated() {
@@ -133,6 +129,15 @@ extension TenantRepository {
         }
     }
 
+    /// Checks that every chunk is indexed (before anything is written) and marks the zero chunks.
+    private func prepare(_ jobs: [RestoreJob]) throws -> ([RestoreJob], [ChunkID: BlobLocation]) {
+        let locations = try index.allLocations()
+        for job in jobs where locations[job.id] == nil {
+            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
+        }
+        return (try markZeroChunks(jobs), locations)
+    }
+
     /// Reads, authenticates, decompresses and re-hashes one chunk (zero chunks need nothing).
     func fetch(_ job: RestoreJob, locations: [ChunkID: BlobLocation], sealer: BlobSealer) async throws -> RestorePayload {
         if job.zero { return .zeros(job.length) }
@@ -149,11 +154,7 @@ extension TenantRepository {
 
     /// Runs `options.workers` tasks that fetch, open and verify blobs; the writer puts them in order.
     func runRestore(jobs: [RestoreJob], sink: OutputSink, options: RestoreOptions) async throws {
-        let locations = try index.allLocations()
-        for job in jobs where locations[job.id] == nil {
-            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
-        }
-        let jobs = try markZeroChunks(jobs)
+        let (jobs, locations) = try prepare(jobs)
         let writer = OrderedWriter(jobs: jobs, window: 8 * max(1, options.workers), sink: sink, progress: options.progress)
         let keys = self.keys
         let compression = settings.compression

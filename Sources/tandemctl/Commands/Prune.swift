@@ -29,7 +29,8 @@ struct Prune: AsyncParsableCommand {
                 try JSONOutput.print(report)
             } else {
                 print("\(dryRun ? "would delete" : "deleted") \(report.packsDeleted) and \(dryRun ? "would rewrite" : "rewrote") \(report.packsRepacked) of \(report.packsBefore) packs; "
-                      + "\(report.blobsRemoved) unreferenced blob(s); \(Human.bytes(report.bytesBefore)) -> \(Human.bytes(report.bytesAfter))")
+                      + "\(report.blobsRemoved) unreferenced blob(s); \(Human.bytes(report.bytesBefore)) -> \(Human.bytes(report.bytesAfter))"
+                      + (report.incompleteWritesRemoved > 0 ? "; removed \(report.incompleteWritesRemoved) leftover(s) of interrupted writes" : ""))
             }
         }
     }
