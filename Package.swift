@@ -43,7 +43,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "TandemCodecsTests", dependencies: ["TandemCodecs"]),
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
-        .testTarget(name: "TandemStoreTests", dependencies: ["TandemStore"], swiftSettings: failpoints),
+        .testTarget(name: "TandemStoreTests", dependencies: ["TandemStore", "CTandemSystem"], swiftSettings: failpoints),
         .testTarget(name: "EndToEndTests", dependencies: ["TandemStore", "tandemctl"]),
     ],
     swiftLanguageModes: [.v6]

@@ -78,3 +78,29 @@ import TandemCore
         await #expect(throws: RepositoryError.self) { _ = try await tenant.prune() }
     }
 }
+
+/// Every single byte of a pack and of a manifest, flipped in turn, is caught by `check --read-data`.
+@Suite struct ExhaustiveTamperTests {
+    @Test func everyPackAndManifestByte() async throws {
+        let dir = TemporaryDirectory()
+        let backend = InMemoryBackend()
+        let repository = try await Repository.initialize(backend: backend, now: Date())
+        let tenant = try await TenantRepository.create(in: repository, name: "t", suite: .aes256gcm, chunker: .defaultCDC,
+                                                       compression: .zstd(level: 1), secret: passphrase, now: Date(),
+                                                       indexPath: dir.file("index.sqlite"))
+        write(Array("a small file whose pack and manifest are tampered with, byte by byte\n".utf8), to: dir.file("src"))
+        _ = try await tenant.backup(.stream(path: dir.file("src")), options: smallPacks(), now: Date())
+        let objects = try await backend.list("tenants/t/packs") + (try await backend.list("tenants/t/snapshots"))
+        #expect(objects.count == 2)
+        for path in objects {
+            let size = try await backend.size(path)
+            for index in 0..<size {
+                await backend.corrupt(path) { var b = $0; b[index] ^= 0x01; return b }
+                let report = try await tenant.check(readData: true)
+                #expect(!report.ok, "flipping byte \(index) of \(path) went unnoticed")
+                await backend.corrupt(path) { var b = $0; b[index] ^= 0x01; return b }
+            }
+        }
+        #expect(try await tenant.check(readData: true).ok)
+    }
+}

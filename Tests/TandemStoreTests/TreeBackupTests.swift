@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CTandemSystem
 import TandemCore
 @testable import TandemStore
 
@@ -97,5 +98,25 @@ import TandemCore
         await #expect(throws: RepositoryError.snapshotNotFound("ffff")) {
             _ = try await tenant.restore("ffff", to: .path(dir.file("x")), options: RestoreOptions())
         }
+    }
+}
+
+@Suite struct XattrTests {
+    @Test func extendedAttributesRoundTripWhenAsked() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        try FileManager.default.createDirectory(atPath: dir.file("src"), withIntermediateDirectories: true)
+        write(Array("labelled\n".utf8), to: dir.file("src/file"))
+        let value = Array("secret-label".utf8)
+        guard setxattr(dir.file("src/file"), "user.tandem.test", value, value.count, 0) == 0 else {
+            return  // the filesystem under the temporary folder has no user xattrs; nothing to test
+        }
+        var options = smallPacks()
+        options.includeXattrs = true
+        _ = try await tenant.backup(.tree(path: dir.file("src")), options: options, now: Date())
+        _ = try await tenant.restore("latest", to: .path(dir.file("dst")), options: RestoreOptions())
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = getxattr(dir.file("dst/file"), "user.tandem.test", &buffer, buffer.count)
+        #expect(n == value.count && Array(buffer.prefix(max(n, 0))) == value)
     }
 }
