@@ -90,3 +90,37 @@ extension CLIRunner.Outcome {
         if status != 0 { throw CLIFailure(arguments: [], outcome: self) }
     }
 }
+
+@Suite struct CLIHelpTests {
+    @Test func helpNamesEverySubcommandAndExitStatus() throws {
+        let help = try CLIRunner(repo: "/nonexistent").run(["--help"])
+        #expect(help.status == 0)
+        for command in ["init", "tenant", "backup", "snapshots", "restore", "check", "forget", "prune", "key"] {
+            #expect(help.stdout.contains("  \(command) "), "help lacks \(command)")
+        }
+        for status in ["3 damage found", "4 wrong passphrase", "5 not found", "6 repository or object of a newer format",
+                       "8 repository locked", "64 bad command line"] {
+            #expect(help.stdout.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: " ").contains(status),
+                    "help lacks exit status '\(status)'")
+        }
+        let backup = try CLIRunner(repo: "/nonexistent").run(["backup", "--help"])
+        #expect(backup.stdout.contains("USAGE: tandemctl backup --repo <DIR> --tenant <tenant>"))
+    }
+
+    @Test func secretsNeverReachTheOutput() throws {
+        let scratch = Scratch()
+        let cli = CLIRunner(repo: scratch.file("repo"), passphrase: "p4ss-PHRASE-never-printed")
+        let repo = ["--repo", cli.repo]
+        var outputs: [CLIRunner.Outcome] = []
+        outputs.append(try cli.run(["init"] + repo))
+        outputs.append(try cli.run(["tenant", "create"] + repo + ["--tenant", "t", "--json"]))
+        try sampleBytes(100_000, seed: 9).write(to: URL(fileURLWithPath: scratch.file("f")))
+        outputs.append(try cli.run(["backup"] + repo + ["--tenant", "t", scratch.file("f"), "--json"]))
+        outputs.append(try cli.run(["key", "list"] + repo + ["--tenant", "t", "--json"]))
+        outputs.append(try cli.run(["snapshots"] + repo + ["--tenant", "t"], extraEnvironment: ["TANDEM_PASSPHRASE": "wrong"]))
+        for outcome in outputs {
+            #expect(!(outcome.stdout + outcome.stderr).contains("p4ss-PHRASE"))
+        }
+        #expect(outputs.last?.status == 4)
+    }
+}
