@@ -3,7 +3,10 @@ import TandemCodecs
 /// What a blob holds. Its byte is part of the associated data, so a blob cannot be replayed as
 /// another type.
 public enum BlobType: UInt8, Sendable, Codable {
+    /// A chunk of a file or stream.
     case data = 0
+    /// A chunk list (``ChunkListCodec`` records) of a long file or stream.
+    case chunkList = 1
 }
 
 /// A chunk sealed for storage, with what the pack trailer records of it.

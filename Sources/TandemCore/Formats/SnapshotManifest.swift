@@ -11,36 +11,127 @@ public struct ChunkRef: Sendable, Equatable {
     }
 }
 
-/// A list of chunk references, encoded compactly (base64 of 36-byte records) because an image
-/// has tens of thousands of them.
+/// A chunk-list blob a long ``ChunkList`` is stored in: its ID, how many chunk references it
+/// holds and how many plaintext bytes they cover.
+public struct ChunkListRef: Sendable, Equatable {
+    public let id: ChunkID
+    public let count: Int
+    public let length: Int
+
+    public init(id: ChunkID, count: Int, length: Int) {
+        self.id = id
+        self.count = count
+        self.length = length
+    }
+}
+
+/// The chunks of one file or stream, in order.
+///
+/// Short lists are stored inline in the manifest (base64 of 36-byte records). A list longer than
+/// ``inlineLimit`` is stored in chunk-list blobs of at most that many references each (sealed and
+/// packed like data, blob type `chunkList`), and the manifest keeps only their references. So a
+/// 2 TiB image's manifest stays a few hundred KiB, and no step ever holds all its chunk IDs.
 public struct ChunkList: Sendable, Equatable, Codable {
-    public var refs: [ChunkRef]
+    /// References per chunk-list blob, and the most a manifest holds inline (16384 ≈ 1 GiB of
+    /// data at the default 64 KiB average; one blob is 576 KiB).
+    public static let inlineLimit = 16384
 
-    public init(_ refs: [ChunkRef] = []) { self.refs = refs }
+    /// The references, when stored inline.
+    public private(set) var refs: [ChunkRef]
+    /// The chunk-list blobs, when stored indirectly (``refs`` is then empty).
+    public private(set) var lists: [ChunkListRef]
 
+    public init(_ refs: [ChunkRef] = []) {
+        self.refs = refs
+        lists = []
+    }
+
+    public init(lists: [ChunkListRef]) {
+        refs = []
+        self.lists = lists
+    }
+
+    public var isIndirect: Bool { !lists.isEmpty }
+    public var isEmpty: Bool { refs.isEmpty && lists.isEmpty }
+    /// Number of chunks.
+    public var count: Int { isIndirect ? lists.reduce(0) { $0 + $1.count } : refs.count }
     /// Total plaintext bytes.
-    public var totalLength: Int { refs.reduce(0) { $0 + $1.length } }
+    public var totalLength: Int { isIndirect ? lists.reduce(0) { $0 + $1.length } : refs.reduce(0) { $0 + $1.length } }
+
+    private enum Keys: String, CodingKey { case lists }
 
     public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let data = Data(base64Encoded: text), data.count % 36 == 0 else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad chunk list"))
+        if let text = try? decoder.singleValueContainer().decode(String.self) {
+            self.init(try ChunkListCodec.decode(Self.base64(text, decoder), what: "chunk list"))
+            return
         }
-        let bytes = [UInt8](data)
-        refs = stride(from: 0, to: bytes.count, by: 36).map { start in
-            let length = Int(bytes[start + 32]) | Int(bytes[start + 33]) << 8 | Int(bytes[start + 34]) << 16 | Int(bytes[start + 35]) << 24
-            return ChunkRef(id: ChunkID(bytes: bytes[start ..< start + 32]), length: length)
+        let text = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .lists)
+        let bytes = try Self.base64(text, decoder)
+        guard bytes.count % 48 == 0, !bytes.isEmpty else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad chunk-list references"))
         }
+        var reader = ByteReader(bytes, what: "chunk-list references")
+        var lists: [ChunkListRef] = []
+        while reader.remaining > 0 {
+            let id = ChunkID(bytes: try reader.take(32))
+            let count = Int(try reader.uint32())
+            _ = try reader.uint32()
+            let length = Int(truncatingIfNeeded: try reader.uint64())
+            guard count > 0, count <= Self.inlineLimit, length >= 0 else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad chunk-list reference"))
+            }
+            lists.append(ChunkListRef(id: id, count: count, length: length))
+        }
+        self.init(lists: lists)
     }
 
     public func encode(to encoder: any Encoder) throws {
+        if isIndirect {
+            var writer = ByteWriter(capacity: lists.count * 48)
+            for list in lists {
+                writer.append(list.id.bytes)
+                writer.uint32(UInt32(list.count))
+                writer.uint32(0)
+                writer.uint64(UInt64(list.length))
+            }
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(Data(writer.bytes).base64EncodedString(), forKey: .lists)
+        } else {
+            var container = encoder.singleValueContainer()
+            try container.encode(Data(ChunkListCodec.encode(refs)).base64EncodedString())
+        }
+    }
+
+    private static func base64(_ text: String, _ decoder: any Decoder) throws -> [UInt8] {
+        guard let data = Data(base64Encoded: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad base64"))
+        }
+        return [UInt8](data)
+    }
+}
+
+/// The bytes of a chunk list: 36-byte records `id (32) | length u32le`, in order. Used inline in
+/// manifests and as the plaintext of chunk-list blobs.
+public enum ChunkListCodec {
+    public static func encode(_ refs: [ChunkRef]) -> [UInt8] {
         var writer = ByteWriter(capacity: refs.count * 36)
         for ref in refs {
             writer.append(ref.id.bytes)
             writer.uint32(UInt32(ref.length))
         }
-        var container = encoder.singleValueContainer()
-        try container.encode(Data(writer.bytes).base64EncodedString())
+        return writer.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8], what: String) throws(FormatError) -> [ChunkRef] {
+        guard bytes.count % 36 == 0 else { throw .corrupt(what, "length \(bytes.count) is not a multiple of 36") }
+        var reader = ByteReader(bytes, what: what)
+        var refs: [ChunkRef] = []
+        refs.reserveCapacity(bytes.count / 36)
+        while reader.remaining > 0 {
+            let id = ChunkID(bytes: try reader.take(32))
+            refs.append(ChunkRef(id: id, length: Int(try reader.uint32())))
+        }
+        return refs
     }
 }
 
@@ -146,8 +237,9 @@ public struct SnapshotManifest: Sendable, Equatable, Codable {
         self.summary = summary
     }
 
-    /// Every chunk the snapshot references (with repeats).
-    public var allChunks: [ChunkRef] {
-        (stream?.refs ?? []) + (tree ?? []).flatMap { $0.chunks?.refs ?? [] }
+    /// Every chunk list of the snapshot: the stream's, or each file's.
+    public var chunkLists: [ChunkList] {
+        if let stream { return [stream] }
+        return (tree ?? []).compactMap(\.chunks)
     }
 }

@@ -25,10 +25,13 @@ actor PackSink {
     }
 
     /// True the first time an ID is seen (the caller then seals and adds the chunk).
-    func claim(_ id: ChunkID, rawLength: Int) -> Bool {
+    /// `isData` false (chunk lists) keeps the blob out of the data counters.
+    func claim(_ id: ChunkID, rawLength: Int, isData: Bool = true) -> Bool {
         guard known.insert(id).inserted else { return false }
-        bytesNew += Int64(rawLength)
-        chunksNew += 1
+        if isData {
+            bytesNew += Int64(rawLength)
+            chunksNew += 1
+        }
         return true
     }
 

@@ -37,6 +37,8 @@ public struct BackupOptions: Sendable {
     /// Target pack size in bytes.
     public var packSize = 16 << 20
     public var includeXattrs = false
+    /// References per chunk-list blob (and the most kept inline); lowered only by tests.
+    public var chunkListLimit = ChunkList.inlineLimit
     /// Called with the number of bytes just read (from several tasks; keep it cheap).
     public var progress: @Sendable (Int) -> Void = { _ in }
 
@@ -88,10 +90,10 @@ extension TenantRepository {
             }
             let feed = ChunkFeed(inputs: [input], chunker: Chunker(settings.chunker, gear: keys.gear),
                                  skipUnreadable: false, progress: options.progress)
-            let refs = try await runPipeline(feed: feed, sink: sink, workers: options.workers)
-            let chunks = ChunkList(refs.map(\.ref))
+            let lists = try await runPipeline(feed: feed, sink: sink, workers: options.workers, listLimit: options.chunkListLimit)
+            let chunks = lists[0] ?? ChunkList()
             summary.bytesRead = Int64(chunks.totalLength)
-            summary.chunks = chunks.refs.count
+            summary.chunks = chunks.count
             manifest = SnapshotManifest(tenant: name == "-" ? self.name : self.name, time: now, hostname: options.hostname,
                                         source: name, kind: .stream, tags: options.tags, stream: chunks)
         case .tree(let root):
@@ -118,9 +120,7 @@ extension TenantRepository {
             }
             let feed = ChunkFeed(inputs: inputs, chunker: Chunker(settings.chunker, gear: keys.gear),
                                  skipUnreadable: true, progress: options.progress)
-            let refs = try await runPipeline(feed: feed, sink: sink, workers: options.workers)
-            var perInput = [[ChunkRef]](repeating: [], count: inputs.count)
-            for item in refs { perInput[item.input].append(item.ref) }
+            let lists = try await runPipeline(feed: feed, sink: sink, workers: options.workers, listLimit: options.chunkListLimit)
             let skipped = await feed.skipped
             var dropped = Set<Int>()
             for (input, position) in inputEntry.enumerated() {
@@ -129,13 +129,14 @@ extension TenantRepository {
                     dropped.insert(position)
                     continue
                 }
-                entries[position].chunks = ChunkList(perInput[input])
-                entries[position].size = Int64(entries[position].chunks!.totalLength)
+                let chunks = lists[input] ?? ChunkList()
+                entries[position].chunks = chunks
+                entries[position].size = Int64(chunks.totalLength)
             }
             entries = entries.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
             summary.files = entries.filter { $0.type == .file }.count
             summary.bytesRead = Int64((await feed.bytesRead).reduce(0, +))
-            summary.chunks = entries.reduce(0) { $0 + ($1.chunks?.refs.count ?? 0) }
+            summary.chunks = entries.reduce(0) { $0 + ($1.chunks?.count ?? 0) }
             manifest = SnapshotManifest(tenant: name, time: now, hostname: options.hostname, source: root, kind: .tree,
                                         tags: options.tags, parent: parent?.id, tree: entries)
         }
@@ -156,7 +157,9 @@ extension TenantRepository {
     }
 
     private func allKnown(_ chunks: ChunkList, _ sink: PackSink) async -> Bool {
+        // An indirect list's blobs were stored only after every chunk they name.
         for ref in chunks.refs where !(await sink.contains(ref.id)) { return false }
+        for list in chunks.lists where !(await sink.contains(list.id)) { return false }
         return true
     }
 
@@ -167,33 +170,31 @@ extension TenantRepository {
     }
 
     /// Runs `workers` tasks that pull chunks from the feed, name them, and seal and store the new
-    /// ones. Returns every chunk's reference tagged with its input, in stream order.
-    private func runPipeline(feed: ChunkFeed, sink: PackSink, workers: Int) async throws -> [(input: Int, ref: ChunkRef)] {
+    /// ones; a collector puts the references back in order. Returns each input's chunk list.
+    private func runPipeline(feed: ChunkFeed, sink: PackSink, workers: Int, listLimit: Int) async throws -> [Int: ChunkList] {
         let keys = self.keys
         let compression = settings.compression
         let maximum = settings.chunker.maximumChunkSize
-        let results = try await withThrowingTaskGroup(of: [(Int, Int, ChunkRef)].self) { group in
+        let collector = try RefCollector(sink: sink, keys: keys, compression: compression, limit: listLimit)
+        try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, workers) {
                 group.addTask {
                     let sealer = try BlobSealer(keys: keys, compression: compression)
-                    var refs: [(Int, Int, ChunkRef)] = []
                     while let chunk = try await feed.next() {
                         try Task.checkCancellation()
                         precondition(chunk.bytes.count <= maximum)
                         let id = chunk.bytes.withUnsafeBytes { sealer.chunkID(of: $0) }
-                        refs.append((chunk.sequence, chunk.input, ChunkRef(id: id, length: chunk.bytes.count)))
+                        try await collector.accept(sequence: chunk.sequence, input: chunk.input,
+                                                   ref: ChunkRef(id: id, length: chunk.bytes.count))
                         if await sink.claim(id, rawLength: chunk.bytes.count) {
                             let blob = try chunk.bytes.withUnsafeBytes { try sealer.seal($0, id: id) }
                             try await sink.add(blob)
                         }
                     }
-                    return refs
                 }
             }
-            var all: [(Int, Int, ChunkRef)] = []
-            for try await part in group { all += part }
-            return all
+            try await group.waitForAll()
         }
-        return results.sorted { $0.0 < $1.0 }.map { (input: $0.1, ref: $0.2) }
+        return try await collector.finish()
     }
 }

@@ -81,9 +81,11 @@ extension TenantRepository {
                 let manifest = try await loadManifest(id)
                 var missing = 0
                 var first: ChunkID?
-                for ref in manifest.allChunks where locations[ref.id] == nil {
-                    missing += 1
-                    first = first ?? ref.id
+                try await referencedBlobs(of: manifest, sealer: sealer, locations: locations) { blob in
+                    if locations[blob] == nil {
+                        missing += 1
+                        first = first ?? blob
+                    }
                 }
                 if let first {
                     report.problems.append(CheckProblem(object: "snapshot \(id)",

@@ -58,10 +58,13 @@ extension TenantRepository {
             throw RepositoryError.damaged("\(bad) cannot be read, so what it references is unknown; prune refuses to run")
         }
         var live = Set<ChunkID>()
-        for snapshot in try index.snapshots() {
-            for ref in try await loadManifest(snapshot.id).allChunks { live.insert(ref.id) }
-        }
         let locations = try index.allLocations()
+        let reader = try BlobSealer(keys: keys, compression: settings.compression)
+        for snapshot in try index.snapshots() {
+            try await referencedBlobs(of: try await loadManifest(snapshot.id), sealer: reader, locations: locations) {
+                live.insert($0)
+            }
+        }
         var deletable: [String] = []
         var repack: [(name: String, entries: [PackEntry])] = []
         for (name, size) in try index.packs().sorted(by: { $0.key < $1.key }) {

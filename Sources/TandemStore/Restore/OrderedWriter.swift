@@ -7,11 +7,15 @@ import Glibc
 
 /// One chunk to restore: where it goes (output and offset) and which blob holds it.
 struct RestoreJob: Sendable {
+    /// Position in the restore's chunk order.
+    let sequence: Int
     let output: Int
+    /// Byte offset of the chunk in its output.
+    let offset: Int
     let id: ChunkID
     let length: Int
     /// The chunk is all zeros: nothing is fetched, and sparse outputs get a hole.
-    var zero = false
+    let zero: Bool
 }
 
 /// What a worker delivers for one job.
@@ -34,39 +38,39 @@ enum RestorePayload: Sendable {
 /// Workers may finish out of order; results wait in a reorder buffer. Jobs are handed out only
 /// while fewer than `window` are unwritten, which bounds memory to `window` chunks.
 actor OrderedWriter {
-    private let jobs: [RestoreJob]
+    private let plan: RestorePlan
     private let window: Int
     private var issued = 0
     private var written = 0
-    private var ready: [Int: RestorePayload] = [:]
+    private var ready: [Int: (RestoreJob, RestorePayload)] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var aborted = false
     private let sink: OutputSink
     private let progress: @Sendable (Int) -> Void
 
-    init(jobs: [RestoreJob], window: Int, sink: OutputSink, progress: @escaping @Sendable (Int) -> Void) {
-        self.jobs = jobs
+    init(plan: RestorePlan, window: Int, sink: OutputSink, progress: @escaping @Sendable (Int) -> Void) {
+        self.plan = plan
         self.window = max(window, 1)
         self.sink = sink
         self.progress = progress
     }
 
-    /// The next job's number, or nil when all are handed out (or the restore failed).
-    func next() async -> (Int, RestoreJob)? {
-        while !aborted && issued < jobs.count && issued - written >= window {
+    /// The next job, or nil when all are handed out (or the restore failed).
+    func next() async throws -> RestoreJob? {
+        while !aborted && issued - written >= window {
             await withCheckedContinuation { waiters.append($0) }
         }
-        guard !aborted, issued < jobs.count else { return nil }
-        defer { issued += 1 }
-        return (issued, jobs[issued])
+        guard !aborted else { return nil }
+        issued += 1
+        return try await plan.next()
     }
 
     /// Accepts a job's plaintext and writes everything now in order.
-    func deliver(_ number: Int, _ bytes: RestorePayload) throws {
-        ready[number] = bytes
-        while let next = ready.removeValue(forKey: written) {
-            try sink.write(output: jobs[written].output, next)
-            progress(next.count)
+    func deliver(_ job: RestoreJob, _ payload: RestorePayload) throws {
+        ready[job.sequence] = (job, payload)
+        while let (next, bytes) = ready.removeValue(forKey: written) {
+            try sink.write(output: next.output, bytes)
+            progress(bytes.count)
             written += 1
         }
         let resumed = waiters

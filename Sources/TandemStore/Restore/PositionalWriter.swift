@@ -58,20 +58,3 @@ final class PositionalWriter: Sendable {
         }
     }
 }
-
-/// Hands out job numbers to restore workers, in order.
-actor JobDispenser {
-    private var next = 0
-    private let count: Int
-    private var stopped = false
-
-    init(count: Int) { self.count = count }
-
-    func take() -> Int? {
-        guard !stopped, next < count else { return nil }
-        defer { next += 1 }
-        return next
-    }
-
-    func stop() { stopped = true }
-}

@@ -58,12 +58,12 @@ extension TenantRepository {
     }
 
     private func restoreStream(_ manifest: SnapshotManifest, to target: RestoreTarget, options: RestoreOptions) async throws -> Int64 {
-        let refs = manifest.stream?.refs ?? []
-        let jobs = refs.map { RestoreJob(output: 0, id: $0.id, length: $0.length) }
+        let list = manifest.stream ?? ChunkList()
+        let segments = [RestorePlan.Segment(output: 0, list: list)]
         switch target {
         case .standardOutput:
             let sink = OutputSink(sparse: false, open: { _ in 1 }, close: { _, _ in })
-            try await runRestore(jobs: jobs, sink: sink, options: options)
+            try await runRestore(segments: segments, sink: sink, options: options)
         case .path(let path):
             var info = stat()
             let exists = stat(path, &info) == 0
@@ -76,11 +76,11 @@ extension TenantRepository {
             guard fd >= 0 else { throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno))) }
             do {
                 defer { close(fd) }
-                let total = refs.reduce(0) { $0 + $1.length }
+                let total = list.totalLength
                 if !isDevice, ftruncate(fd, off_t(total)) != 0 {
                     throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno)))
                 }
-                try await runPositionalRestore(jobs: jobs, writer: PositionalWriter(fd: fd, sparse: !isDevice, path: path),
+                try await runPositionalRestore(segments: segments, writer: PositionalWriter(fd: fd, sparse: !isDevice, path: path),
                                                options: options)
                 guard fsync(fd) == 0 else { throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno))) }
             } catch {
@@ -93,35 +93,22 @@ extension TenantRepository {
                 }
             }
         }
-        return Int64(refs.reduce(0) { $0 + $1.length })
+        return Int64(list.totalLength)
     }
 
     /// Restores one file or device: workers fetch, verify and pwrite chunks at their offsets.
-    func runPositionalRestore(jobs: [RestoreJob], writer: PositionalWriter, options: RestoreOptions) async throws {
-        let (jobs, locations) = try prepare(jobs)
-        var offsets = [Int](repeating: 0, count: jobs.count)
-        var position = 0
-        for (index, job) in jobs.enumerated() {
-            offsets[index] = position
-            position += job.length
-        }
-        let starts = offsets
-        let dispenser = JobDispenser(count: jobs.count)
+    func runPositionalRestore(segments: [RestorePlan.Segment], writer: PositionalWriter, options: RestoreOptions) async throws {
+        let (plan, locations) = try makePlan(segments)
         let keys = self.keys
         let compression = settings.compression
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, options.workers) {
                 group.addTask {
-                    do {
-                        let sealer = try BlobSealer(keys: keys, compression: compression)
-                        while let number = await dispenser.take() {
-                            let payload = try await self.fetch(jobs[number], locations: locations, sealer: sealer)
-                            try writer.write(payload, at: starts[number])
-                            options.progress(payload.count)
-                        }
-                    } catch {
-                        await dispenser.stop()
-                        throw error
+                    let sealer = try BlobSealer(keys: keys, compression: compression)
+                    while let job = try await plan.next() {
+                        let payload = try await self.fetch(job, locations: locations, sealer: sealer)
+                        try writer.write(payload, at: job.offset)
+                        options.progress(payload.count)
                     }
                 }
             }
@@ -129,19 +116,20 @@ extension TenantRepository {
         }
     }
 
-    /// Checks that every chunk is indexed (before anything is written) and marks the zero chunks.
-    private func prepare(_ jobs: [RestoreJob]) throws -> ([RestoreJob], [ChunkID: BlobLocation]) {
+    /// The plan for `segments`, with the index's blob locations.
+    private func makePlan(_ segments: [RestorePlan.Segment]) throws -> (RestorePlan, [ChunkID: BlobLocation]) {
         let locations = try index.allLocations()
-        for job in jobs where locations[job.id] == nil {
-            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
-        }
-        return (try markZeroChunks(jobs), locations)
+        var likelyZero = [settings.chunker.maximumChunkSize]
+        if case .fixed(let size) = settings.chunker { likelyZero.append(size) }
+        return (try RestorePlan(segments: segments, tenant: self, locations: locations, likelyZeroLengths: likelyZero), locations)
     }
 
     /// Reads, authenticates, decompresses and re-hashes one chunk (zero chunks need nothing).
     func fetch(_ job: RestoreJob, locations: [ChunkID: BlobLocation], sealer: BlobSealer) async throws -> RestorePayload {
         if job.zero { return .zeros(job.length) }
-        let location = locations[job.id]!
+        guard let location = locations[job.id] else {
+            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
+        }
         let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
         let plain = try sealed.withUnsafeBytes {
             try sealer.open($0, id: job.id, maximumLength: max(location.rawLength, job.length))
@@ -153,9 +141,9 @@ extension TenantRepository {
     }
 
     /// Runs `options.workers` tasks that fetch, open and verify blobs; the writer puts them in order.
-    func runRestore(jobs: [RestoreJob], sink: OutputSink, options: RestoreOptions) async throws {
-        let (jobs, locations) = try prepare(jobs)
-        let writer = OrderedWriter(jobs: jobs, window: 8 * max(1, options.workers), sink: sink, progress: options.progress)
+    func runRestore(segments: [RestorePlan.Segment], sink: OutputSink, options: RestoreOptions) async throws {
+        let (plan, locations) = try makePlan(segments)
+        let writer = OrderedWriter(plan: plan, window: 8 * max(1, options.workers), sink: sink, progress: options.progress)
         let keys = self.keys
         let compression = settings.compression
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -163,8 +151,8 @@ extension TenantRepository {
                 group.addTask {
                     do {
                         let sealer = try BlobSealer(keys: keys, compression: compression)
-                        while let (number, job) = await writer.next() {
-                            try await writer.deliver(number, try await self.fetch(job, locations: locations, sealer: sealer))
+                        while let job = try await writer.next() {
+                            try await writer.deliver(job, try await self.fetch(job, locations: locations, sealer: sealer))
                         }
                     } catch {
                         await writer.abort()
@@ -175,24 +163,5 @@ extension TenantRepository {
             try await group.waitForAll()
         }
         try await writer.finish()
-    }
-
-    /// Finds the all-zero chunks (runs of zeros in images dedupe to a few repeated IDs): their ID
-    /// is the keyed hash of zeros of their length. Those are neither fetched nor decrypted.
-    func markZeroChunks(_ jobs: [RestoreJob]) throws -> [RestoreJob] {
-        var seen: [ChunkID: Int] = [:]
-        for job in jobs { seen[job.id, default: 0] += 1 }
-        let sealer = try BlobSealer(keys: keys, compression: .none)
-        var zeroIDs = Set<ChunkID>()
-        var tried = Set<Int>()
-        for job in jobs where seen[job.id]! > 1 && tried.insert(job.length).inserted {
-            let zeros = [UInt8](repeating: 0, count: job.length)
-            zeroIDs.insert(zeros.withUnsafeBytes { sealer.chunkID(of: $0) })
-        }
-        return jobs.map { job in
-            var job = job
-            job.zero = zeroIDs.contains(job.id)
-            return job
-        }
     }
 }

@@ -24,25 +24,22 @@ extension TenantRepository {
             case .symlink:
                 guard symlink(entry.symlinkTarget ?? "", full(entry)) == 0 else { throw unwritable(full(entry)) }
             case .file:
-                if (entry.chunks?.refs ?? []).isEmpty {
+                if entry.chunks?.isEmpty ?? true {
                     let fd = Glibc.open(full(entry), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
                     guard fd >= 0 else { throw unwritable(full(entry)) }
                     close(fd)
                 }
             }
         }
-        let files = entries.filter { $0.type == .file && !($0.chunks?.refs ?? []).isEmpty }
-        var jobs: [RestoreJob] = []
-        for (output, file) in files.enumerated() {
-            for ref in file.chunks!.refs { jobs.append(RestoreJob(output: output, id: ref.id, length: ref.length)) }
-        }
+        let files = entries.filter { $0.type == .file && !($0.chunks?.isEmpty ?? true) }
+        let segments = files.enumerated().map { RestorePlan.Segment(output: $0.offset, list: $0.element.chunks!) }
         let paths = files.map { full($0) }
         let sink = OutputSink(sparse: true, open: { output in
             let fd = Glibc.open(paths[output], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw RepositoryError.targetUnwritable(paths[output], String(cString: strerror(errno))) }
             return fd
         }, close: { _, fd in close(fd) })
-        try await runRestore(jobs: jobs, sink: sink, options: options)
+        try await runRestore(segments: segments, sink: sink, options: options)
         let asRoot = geteuid() == 0
         for entry in entries.reversed() {
             let path = full(entry)
