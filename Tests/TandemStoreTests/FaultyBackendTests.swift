@@ -17,8 +17,7 @@ actor FaultyBackend: Backend {
     }
 
     func write(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws {
-        writes += 1
-        if writes == failingWrite { throw error }
+        try countWrite()
         try await inner.write(path, bytes, overwrite: overwrite)
     }
 
@@ -29,9 +28,31 @@ actor FaultyBackend: Backend {
     func delete(_ path: String) async throws { try await inner.delete(path) }
     func exists(_ path: String) async throws -> Bool { try await inner.exists(path) }
     func lock(_ path: String, exclusive: Bool) async throws -> BackendLock { try await inner.lock(path, exclusive: exclusive) }
+    nonisolated func makeUpload(in folder: String) throws -> any BackendUpload {
+        FaultyUpload(backend: self, inner: try inner.makeUpload(in: folder))
+    }
+    func countWrite() throws {
+        writes += 1
+        if writes == failingWrite { throw error }
+    }
     func removeIncompleteWrites(_ prefix: String, olderThan cutoff: Date) async throws -> Int {
         try await inner.removeIncompleteWrites(prefix, olderThan: cutoff)
     }
+}
+
+/// Counts a committed upload as one write, like a whole-object write.
+struct FaultyUpload: BackendUpload {
+    let backend: FaultyBackend
+    let inner: any BackendUpload
+    func write(_ bytes: [UInt8], at offset: Int) async throws { try await inner.write(bytes, at: offset) }
+    func commit(as path: String) async throws {
+        do { try await backend.countWrite() } catch {
+            await inner.abort()
+            throw error
+        }
+        try await inner.commit(as: path)
+    }
+    func abort() async { await inner.abort() }
 }
 
 @Suite struct FaultyBackendTests {

@@ -27,6 +27,19 @@ public protocol Backend: Sendable {
     /// Removes what writes interrupted by a crash left behind below `prefix` (temporary files,
     /// incomplete uploads) if older than `cutoff`; returns how many were removed.
     func removeIncompleteWrites(_ prefix: String, olderThan cutoff: Date) async throws -> Int
+    /// Starts an object written piece by piece (packs, so no pack is ever held in memory whole).
+    /// Nothing is visible until ``BackendUpload/commit(as:)``, which is as durable and atomic as
+    /// ``write(_:_:overwrite:)``; `folder` is where the pieces wait.
+    func makeUpload(in folder: String) throws -> any BackendUpload
+}
+
+/// An object being written in pieces at explicit offsets, in any order.
+public protocol BackendUpload: Sendable {
+    func write(_ bytes: [UInt8], at offset: Int) async throws
+    /// Makes the object durable under `path` (replacing an object of the same name).
+    func commit(as path: String) async throws
+    /// Drops the pieces.
+    func abort() async
 }
 
 /// A held backend lock; released by ``release()`` or when the holder process ends.

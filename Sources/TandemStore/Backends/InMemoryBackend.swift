@@ -37,6 +37,10 @@ public actor InMemoryBackend: Backend {
 
     public func exists(_ path: String) -> Bool { objects[path] != nil }
 
+    public nonisolated func makeUpload(in folder: String) throws -> any BackendUpload { MemoryUpload(backend: self) }
+
+    fileprivate func store(_ path: String, _ bytes: [UInt8]) { objects[path] = bytes }
+
     /// Writes here are atomic in memory: nothing is ever left half-written.
     public func removeIncompleteWrites(_ prefix: String, olderThan cutoff: Date) -> Int { 0 }
 
@@ -61,4 +65,20 @@ private struct MemoryLock: BackendLock {
     let backend: InMemoryBackend
     let path: String
     func release() async { await backend.unlock(path) }
+}
+
+private actor MemoryUpload: BackendUpload {
+    let backend: InMemoryBackend
+    private var bytes: [UInt8] = []
+
+    init(backend: InMemoryBackend) { self.backend = backend }
+
+    func write(_ piece: [UInt8], at offset: Int) {
+        if bytes.count < offset + piece.count { bytes += [UInt8](repeating: 0, count: offset + piece.count - bytes.count) }
+        bytes.replaceSubrange(offset ..< offset + piece.count, with: piece)
+    }
+
+    func commit(as path: String) async { await backend.store(path, bytes) }
+
+    func abort() { bytes = [] }
 }

@@ -138,6 +138,15 @@ public struct LocalBackend: Backend {
         }
     }
 
+    public func makeUpload(in folder: String) throws -> any BackendUpload {
+        let directory = absolute(folder)
+        try Self.makeDirectories(directory)
+        let temp = directory + "/.tmp-" + UUID().uuidString.prefix(12).lowercased()
+        let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw Self.error(folder) }
+        return LocalUpload(backend: self, fd: fd, temp: temp)
+    }
+
     public func delete(_ path: String) async throws {
         let target = absolute(path)
         try await BlockingIO.run {
@@ -248,5 +257,63 @@ actor LockState {
     func take() -> Bool {
         defer { done = true }
         return !done
+    }
+}
+
+/// A local object written with pwrite into a temporary file, then fsynced, renamed into place
+/// and its folder fsynced: the same steps (and failure points) as ``LocalBackend/write(_:_:overwrite:)``.
+final class LocalUpload: BackendUpload {
+    private let backend: LocalBackend
+    private let fd: Int32
+    private let temp: String
+
+    init(backend: LocalBackend, fd: Int32, temp: String) {
+        self.backend = backend
+        self.fd = fd
+        self.temp = temp
+    }
+
+    func write(_ bytes: [UInt8], at offset: Int) async throws {
+        // A page-cache copy: brief enough to run in place; fsync waits in commit, off the pool.
+        try bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw LocalBackend.error(temp)
+                }
+                done += n
+            }
+        }
+    }
+
+    func commit(as path: String) async throws {
+        let target = backend.absolute(path)
+        let (fd, temp) = (self.fd, self.temp)
+        try await BlockingIO.run {
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { throw LocalBackend.error(path) }
+            let folder = LocalBackend.parent(target)
+            try LocalBackend.makeDirectories(folder)
+            do {
+                try Failpoint.reach("backend.write.before-rename")
+            } catch {
+                unlink(temp)
+                throw error
+            }
+            guard rename(temp, target) == 0 else {
+                let failure = LocalBackend.error(path)
+                unlink(temp)
+                throw failure
+            }
+            try LocalBackend.syncDirectory(folder, path: path)
+            try Failpoint.reach("backend.write.after-rename")
+        }
+    }
+
+    func abort() async {
+        close(fd)
+        unlink(temp)
     }
 }

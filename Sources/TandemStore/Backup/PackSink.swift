@@ -1,27 +1,40 @@
 import TandemCodecs
 import TandemCore
 
-/// The last stage of the backup pipeline: deduplicates by chunk ID and collects sealed blobs
-/// into packs; a full pack is made durable, then indexed (that order: an indexed blob is always
-/// on disk). Memory: the pack being built plus at most one being written; a worker that fills
-/// a pack while the previous one is still being written waits (back-pressure).
+/// The last stage of the backup pipeline: deduplicates by chunk ID and streams sealed blobs into
+/// packs. Each blob is written at its offset as soon as it arrives (``BackendUpload``), so no
+/// pack is ever held in memory; the pack's SHA-256 is updated in offset order on this actor. A
+/// full pack is committed (trailer, fsync, rename: durable), then indexed — an indexed blob is
+/// always on disk. One pack commits at a time.
 actor PackSink {
+    /// The pack being filled.
+    private struct OpenPack {
+        let number: Int
+        let upload: any BackendUpload
+        let hasher: Hasher256
+        var entries: [PackEntry] = []
+        var size = 0
+    }
+
     private let tenant: TenantRepository
     private let cipher: any AEADCipher
-    private var builder: PackBuilder
+    private let targetSize: Int
+    private var current: OpenPack?
+    private var opened = 0
+    private var writesInFlight: [Int: Int] = [:]
     private var known: Set<ChunkID>
     private(set) var bytesNew: Int64 = 0
     private(set) var chunksNew = 0
     private(set) var bytesStored: Int64 = 0
     private(set) var packsWritten = 0
-    private var writing = false
+    private var committing = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
     init(tenant: TenantRepository, known: Set<ChunkID>, packSize: Int) throws {
         self.tenant = tenant
         self.known = known
         cipher = try tenant.keys.suite.makeCipher(key: tenant.keys.dataKey)
-        builder = PackBuilder(targetSize: packSize)
+        targetSize = packSize
     }
 
     /// True the first time an ID is seen (the caller then seals and adds the chunk).
@@ -38,37 +51,101 @@ actor PackSink {
     /// Whether the ID is stored or being stored.
     func contains(_ id: ChunkID) -> Bool { known.contains(id) }
 
-    /// Appends a sealed blob; waits while the pack is full and the previous one is still being
-    /// written, so memory holds at most one pack being built and one being written.
+    /// Writes a sealed blob into the current pack; commits the pack once it is full. All
+    /// bookkeeping happens before the first suspension, so interleaved calls stay consistent.
     func add(_ blob: SealedBlob) async throws {
-        while builder.isFull && writing { await waitForWriter() }
-        builder.append(blob)
-        if builder.isFull { try await flush() }
+        var writes: [Reservation] = []
+        if current == nil {
+            opened += 1
+            current = OpenPack(number: opened, upload: try tenant.backend.makeUpload(in: "\(tenant.base)/packs"),
+                               hasher: Hasher256(.sha256))
+            writes.append(reserve(PackFormat.header()))
+        }
+        current!.entries.append(PackEntry(id: blob.id, type: blob.type, codec: blob.codec, offset: current!.size,
+                                          length: blob.bytes.count, rawLength: blob.rawLength))
+        writes.append(reserve(blob.bytes))
+        var full: OpenPack?
+        if current!.size >= targetSize {
+            full = current
+            current = nil
+        }
+        for write in writes { try await perform(write) }
+        // Committing waits for the previous commit: the worker that filled a pack waits, the
+        // others go on filling the next one. Nothing of a pack is held in memory meanwhile.
+        if let full { try await commit(full) }
     }
 
-    private func waitForWriter() async {
+    /// Commits the pack being filled, if any.
+    func flush() async throws {
+        if let pack = current {
+            current = nil
+            try await commit(pack)
+        }
+        while committing { await wait() }
+    }
+
+    /// A write claimed at an offset of a pack, to be performed.
+    private struct Reservation {
+        let upload: any BackendUpload
+        let pack: Int
+        let offset: Int
+        let bytes: [UInt8]
+    }
+
+    /// Claims the next bytes of the current pack: the offset and hash advance here, in order.
+    private func reserve(_ bytes: [UInt8]) -> Reservation {
+        let offset = current!.size
+        current!.size += bytes.count
+        current!.hasher.update(bytes)
+        writesInFlight[current!.number, default: 0] += 1
+        return Reservation(upload: current!.upload, pack: current!.number, offset: offset, bytes: bytes)
+    }
+
+    /// Writes reserved bytes (writes of one pack may finish in any order).
+    private func perform(_ write: Reservation) async throws {
+        defer {
+            writesInFlight[write.pack]! -= 1
+            wakeAll()
+        }
+        try await write.upload.write(write.bytes, at: write.offset)
+    }
+
+    private func commit(_ pack: OpenPack) async throws {
+        while committing { await wait() }
+        committing = true
+        defer {
+            committing = false
+            wakeAll()
+        }
+        while writesInFlight[pack.number, default: 0] > 0 { await wait() }
+        writesInFlight[pack.number] = nil
+        do {
+            try Failpoint.reach("backup.pack.before-write")
+            let trailer = try PackFormat.trailer(entries: pack.entries, cipher: cipher)
+            try await pack.upload.write(trailer, at: pack.size)
+            pack.hasher.update(trailer)
+            let name = Hex.encode(pack.hasher.finalize())
+            // Content-addressed: an existing pack of this name has these very bytes.
+            try await pack.upload.commit(as: tenant.packPath(name))
+            try Failpoint.reach("backup.pack.after-write")
+            let size = pack.size + trailer.count
+            try tenant.index.addPack(name: name, size: size, entries: pack.entries)
+            try Failpoint.reach("backup.index.after-commit")
+            bytesStored += Int64(size)
+            packsWritten += 1
+        } catch {
+            await pack.upload.abort()
+            throw error
+        }
+    }
+
+    private func wait() async {
         await withCheckedContinuation { waiting.append($0) }
     }
 
-    /// Writes the pack being built, if any, and indexes it; one pack is written at a time.
-    func flush() async throws {
-        while writing { await waitForWriter() }
-        guard !builder.isEmpty else { return }
-        writing = true
-        defer {
-            writing = false
-            let resumed = waiting
-            waiting.removeAll()
-            for waiter in resumed { waiter.resume() }
-        }
-        try Failpoint.reach("backup.pack.before-write")
-        let pack = try builder.finish(cipher: cipher)
-        // Content-addressed: an existing pack of this name has these very bytes.
-        try await tenant.backend.write(tenant.packPath(pack.name), pack.bytes, overwrite: true)
-        try Failpoint.reach("backup.pack.after-write")
-        try tenant.index.addPack(name: pack.name, size: pack.bytes.count, entries: pack.entries)
-        try Failpoint.reach("backup.index.after-commit")
-        bytesStored += Int64(pack.bytes.count)
-        packsWritten += 1
+    private func wakeAll() {
+        let resumed = waiting
+        waiting.removeAll()
+        for waiter in resumed { waiter.resume() }
     }
 }
