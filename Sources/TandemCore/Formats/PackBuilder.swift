@@ -8,13 +8,13 @@ public struct FinishedPack: Sendable {
     public let entries: [PackEntry]
 }
 
-/// Collects sealed blobs into one pack in memory until it reaches its target size.
+/// Collects sealed blobs into one pack in memory until it reaches its target size: for prune's
+/// repacking and tests (backups stream packs to disk instead, see `PackSink`).
 ///
 /// Pure: it only builds bytes. The store decides when a pack is written and makes it durable.
 public struct PackBuilder {
     /// A pack is finished once it holds at least this many bytes (default 16 MiB, the design's
-    /// lower bound: a backup holds one pack being built and one being written, so this sets
-    /// most of its memory; a 2 TiB tenant still needs only ~130,000 pack files).
+    /// lower bound; a 2 TiB tenant still needs only ~130,000 pack files).
     public let targetSize: Int
     private var buffer: [UInt8]
     private var entries: [PackEntry] = []

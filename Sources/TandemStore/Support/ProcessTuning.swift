@@ -4,9 +4,10 @@ import CTandemSystem
 public enum ProcessTuning {
     /// glibc's mmap threshold starts at 128 KiB and rises each time a large block is freed, so
     /// the pipeline's chunk-sized buffers migrate onto a heap that fragments and is rarely
-    /// trimmed: measured 131 MiB peak RSS backing up the 2 GiB standard image. A fixed 8 MiB
-    /// threshold (pack buffers get their own mappings and go back to the system when a pack is
-    /// written) with trimming past 8 MiB free measured 78 MiB, at the same speed.
+    /// trimmed: measured 131 MiB peak RSS backing up the 2 GiB standard image (with in-memory
+    /// packs at the time) against 78 MiB with a fixed 8 MiB threshold and trimming past 8 MiB
+    /// free, at the same speed. Buffers above 8 MiB (none in the default pipeline) get their
+    /// own mappings and go back to the system when freed.
     public static func apply() {
         _ = mallopt(M_MMAP_THRESHOLD, 8 << 20)
         _ = mallopt(M_TRIM_THRESHOLD, 8 << 20)
