@@ -29,13 +29,9 @@ import TandemCore
         _ = try await tenant.restore("latest", to: .path(dir.file("out.img")), options: RestoreOptions())
         expectSameBytes(read(dir.file("out.img")), image)
         let piped = dir.file("piped")
-        let fd = open(piped, O_WRONLY | O_CREAT, 0o600)
-        let saved = dup(1)
-        dup2(fd, 1)
-        _ = try await tenant.restore("latest", to: .standardOutput, options: RestoreOptions())
-        dup2(saved, 1)
-        close(fd)
-        close(saved)
+        try await withStandardOutput(to: piped) {
+            _ = try await tenant.restore("latest", to: .standardOutput, options: RestoreOptions())
+        }
         expectSameBytes(read(piped), image)
         // Unchanged data: the lists themselves dedupe too.
         let again = try await tenant.backup(.stream(path: dir.file("disk.img")), options: options(), now: Date())

@@ -142,13 +142,9 @@ import TandemCore
         #expect(Int(info.st_blocks) * 512 < image.count / 2, "restored image is not sparse: \(info.st_blocks) blocks")
         // To stdout (no holes possible) the zeros are written out.
         let piped = dir.file("piped")
-        let fd = open(piped, O_WRONLY | O_CREAT, 0o600)
-        let saved = dup(1)
-        dup2(fd, 1)
-        _ = try await tenant.restore("latest", to: .standardOutput, options: RestoreOptions())
-        dup2(saved, 1)
-        close(fd)
-        close(saved)
+        try await withStandardOutput(to: piped) {
+            _ = try await tenant.restore("latest", to: .standardOutput, options: RestoreOptions())
+        }
         expectSameBytes(read(piped), image)
     }
 }

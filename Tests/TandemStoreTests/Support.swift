@@ -81,3 +81,16 @@ func expectSameBytes(_ a: [UInt8]?, _ b: [UInt8]?, sourceLocation: SourceLocatio
     let first = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count)
     Issue.record("bytes differ: \(a.count) vs \(b.count) bytes, first difference at \(first)", sourceLocation: sourceLocation)
 }
+
+/// Runs `body` with standard output redirected into the file at `path`.
+func withStandardOutput(to path: String, _ body: () async throws -> Void) async rethrows {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let saved = dup(1)
+    dup2(fd, 1)
+    defer {
+        dup2(saved, 1)
+        close(fd)
+        close(saved)
+    }
+    try await body()
+}

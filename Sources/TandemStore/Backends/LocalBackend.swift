@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,29 +28,35 @@ public struct LocalBackend: Backend {
             let temp = folder + "/.tmp-" + UUID().uuidString.prefix(12).lowercased()
             let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o640)
             guard fd >= 0 else { throw Self.error(path) }
+            defer { close(fd) }
             do {
-                try Self.writeAll(fd, bytes, path: path)
-                guard fsync(fd) == 0 else { throw Self.error(path) }
-                close(fd)
-            } catch {
-                close(fd)
-                unlink(temp)
-                throw error
-            }
-            do {
-                try Failpoint.reach("backend.write.before-rename")
+                try Self.writeAll(fd, bytes, at: 0, path: path)
             } catch {
                 unlink(temp)
                 throw error
             }
-            guard rename(temp, target) == 0 else {
-                let failure = Self.error(path)
-                unlink(temp)
-                throw failure
-            }
-            try Self.syncDirectory(folder, path: path)
-            try Failpoint.reach("backend.write.after-rename")
+            try Self.publish(fd: fd, temp: temp, as: target, path: path)
         }
+    }
+
+    /// The end of every write: fsync the temporary file, rename it over `target`, fsync the
+    /// folder. The temporary file is gone afterwards either way; the caller closes `fd`.
+    static func publish(fd: Int32, temp: String, as target: String, path: String) throws {
+        do {
+            guard fsync(fd) == 0 else { throw error(path) }
+            try makeDirectories(parent(target))
+            try Failpoint.reach("backend.write.before-rename")
+        } catch {
+            unlink(temp)
+            throw error
+        }
+        guard rename(temp, target) == 0 else {
+            let failure = error(path)
+            unlink(temp)
+            throw failure
+        }
+        try syncDirectory(parent(target), path: path)
+        try Failpoint.reach("backend.write.after-rename")
     }
 
     public func read(_ path: String) async throws -> [UInt8] {
@@ -189,16 +196,17 @@ public struct LocalBackend: Backend {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+    /// pwrite all of `bytes` at `offset`, retrying short writes and EINTR.
+    static func writeAll(_ fd: Int32, _ bytes: some ContiguousBytes, at offset: Int, path: String) throws {
         try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw error(path)
                 }
-                offset += n
+                done += n
             }
         }
     }
@@ -266,6 +274,7 @@ final class LocalUpload: BackendUpload {
     private let backend: LocalBackend
     private let fd: Int32
     private let temp: String
+    private let closed = Atomic<Bool>(false)
 
     init(backend: LocalBackend, fd: Int32, temp: String) {
         self.backend = backend
@@ -275,45 +284,23 @@ final class LocalUpload: BackendUpload {
 
     func write(_ bytes: [UInt8], at offset: Int) async throws {
         // A page-cache copy: brief enough to run in place; fsync waits in commit, off the pool.
-        try bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw LocalBackend.error(temp)
-                }
-                done += n
-            }
-        }
+        try LocalBackend.writeAll(fd, bytes, at: offset, path: temp)
     }
 
     func commit(as path: String) async throws {
         let target = backend.absolute(path)
         let (fd, temp) = (self.fd, self.temp)
-        try await BlockingIO.run {
-            defer { close(fd) }
-            guard fsync(fd) == 0 else { throw LocalBackend.error(path) }
-            let folder = LocalBackend.parent(target)
-            try LocalBackend.makeDirectories(folder)
-            do {
-                try Failpoint.reach("backend.write.before-rename")
-            } catch {
-                unlink(temp)
-                throw error
-            }
-            guard rename(temp, target) == 0 else {
-                let failure = LocalBackend.error(path)
-                unlink(temp)
-                throw failure
-            }
-            try LocalBackend.syncDirectory(folder, path: path)
-            try Failpoint.reach("backend.write.after-rename")
-        }
+        defer { closeOnce() }
+        try await BlockingIO.run { try LocalBackend.publish(fd: fd, temp: temp, as: target, path: path) }
+    }
+
+    /// Closes the descriptor exactly once, whichever of commit and abort comes first.
+    private func closeOnce() {
+        if closed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged { close(fd) }
     }
 
     func abort() async {
-        close(fd)
+        closeOnce()
         unlink(temp)
     }
 }

@@ -39,16 +39,10 @@ final class PositionalWriter: Sendable {
     }
 
     private func writeAll(_ bytes: ArraySlice<UInt8>, at offset: Int) throws {
-        try bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno)))
-                }
-                done += n
-            }
+        do {
+            try LocalBackend.writeAll(fd, bytes, at: offset, path: path)
+        } catch {
+            throw RepositoryError.targetUnwritable(path, "\(error)")
         }
         // Start writeback every 64 MiB so the final fsync has little left to wait for.
         let total = written.add(bytes.count, ordering: .relaxed).newValue
