@@ -52,6 +52,8 @@ import Testing
         #expect(badSource.status == 5 && badSource.stderr.contains("nothing-here"))
         let noSnapshot = try cli.run(["restore"] + repo + ["--tenant", "a", "latest", "--target", scratch.file("o")])
         #expect(noSnapshot.status == 5)
+        let badWorkers = try cli.run(["backup"] + repo + ["--tenant", "a", "--workers", "0", scratch.file("x")])
+        #expect(badWorkers.status == 64 && badWorkers.stderr.contains("--workers"))
         let keepNothing = try cli.run(["forget"] + repo + ["--tenant", "a", "--keep-last", "0"])
         #expect(keepNothing.status == 64 && keepNothing.stderr.contains("keeps nothing"))
         // A repository of a newer format names the problem and exits 6.

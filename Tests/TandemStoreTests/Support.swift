@@ -45,11 +45,15 @@ func imageBytes(_ count: Int, seed: UInt64) -> [UInt8] {
 let passphrase = KeySecret.passphrase(Array("test passphrase".utf8))
 
 /// A fresh local repository with one tenant.
+/// A fixed master key, so chunk boundaries (keyed by it) and every count derived from them are
+/// the same on every run.
+let testMaster = SecretKey(bytes: Array(100..<132))
+
 func makeTenant(_ dir: TemporaryDirectory, name: String = "acme", suite: CryptoSuite = .aes256gcm,
                 compression: Compression = .zstd(level: 3), chunker: ChunkerParameters = .defaultCDC) async throws -> TenantRepository {
     let repository = try await Repository.initialize(backend: LocalBackend(root: dir.file("repo")), now: Date())
     return try await TenantRepository.create(in: repository, name: name, suite: suite, chunker: chunker,
-                                             compression: compression, secret: passphrase, now: Date())
+                                             compression: compression, secret: passphrase, now: Date(), master: testMaster)
 }
 
 func reopen(_ dir: TemporaryDirectory, name: String = "acme", secret: KeySecret = passphrase) async throws -> TenantRepository {

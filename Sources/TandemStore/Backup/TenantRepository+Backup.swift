@@ -32,8 +32,9 @@ public enum BackupSource: Sendable, Equatable {
 public struct BackupOptions: Sendable {
     public var tags: [String: String] = [:]
     public var hostname: String = ProcessInfo.processInfo.hostName
-    /// Chunks sealed in parallel; the default is one worker per core.
-    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Chunks sealed in parallel; the default is two per core, so one can wait on the feed,
+    /// the dedup check or a write while the other computes.
+    public var workers = 2 * ProcessInfo.processInfo.activeProcessorCount
     /// Target pack size in bytes.
     public var packSize = 16 << 20
     public var includeXattrs = false

@@ -45,15 +45,17 @@ public final class TenantRepository: Sendable {
         }
     }
 
-    /// Creates a tenant with a fresh random master key, wrapped in one key slot for `secret`.
+    /// Creates a tenant with a fresh random master key (or the given one, for a tenant that
+    /// must share keys with its copy at another site), wrapped in one key slot for `secret`.
     public static func create(in repository: Repository, name: String, suite: CryptoSuite, chunker: ChunkerParameters,
                               compression: Compression, secret: KeySecret, now: Date,
-                              indexPath: String? = nil) async throws -> TenantRepository {
+                              indexPath: String? = nil, master: SecretKey? = nil) async throws -> TenantRepository {
         try validateName(name)
         try chunker.validate()
         let base = "tenants/\(name)"
         if try await repository.backend.exists("\(base)/tenant.json") { throw RepositoryError.tenantExists(name) }
-        let master = SecretKey.random(count: 32)
+        let master = master ?? SecretKey.random(count: 32)
+        guard master.count == 32 else { throw CodecError.invalidKeyLength(expected: 32, got: master.count) }
         let slot = try KeyWrapping.wrap(master: master, secret: secret, suite: suite, tenant: name, createdAt: now)
         try await repository.backend.write("\(base)/keys/\(slot.id)", try JSON.encode(slot), overwrite: false)
         let settings = TenantSettings(format: TenantSettings.currentFormat, name: name, suite: suite, chunker: chunker,

@@ -14,7 +14,9 @@ public enum RestoreTarget: Sendable, Equatable {
 
 /// How a restore runs.
 public struct RestoreOptions: Sendable {
-    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Tasks fetching and opening chunks: two per core, so one can wait for a read while the
+    /// other decrypts.
+    public var workers = 2 * ProcessInfo.processInfo.activeProcessorCount
     /// Replace an existing regular file (stream snapshots).
     public var overwrite = false
     /// Restore only this path of a tree snapshot (a file, or a directory with everything below it).

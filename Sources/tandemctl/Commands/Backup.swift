@@ -17,12 +17,14 @@ struct Backup: AsyncParsableCommand {
     @Option(name: .customLong("tag"), help: ArgumentHelp("Tag the snapshot (repeatable).", valueName: "K=V")) var tags: [String] = []
     @Option(help: "Host name recorded in the snapshot.") var hostname: String?
     @Flag(help: "Keep extended attributes of directory trees.") var xattrs = false
+    @Option(help: "Chunks sealed in parallel (default: two per core).") var workers: Int?
     @Flag(help: "Print the result as one JSON document.") var json = false
 
     func validate() throws {
         for tag in tags where !tag.contains("=") || tag.hasPrefix("=") {
             throw ValidationError("--tag '\(tag)' is not K=V")
         }
+        if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must lie within 1...256") }
     }
 
     /// `backup --json`: the fields scripts rely on.
@@ -50,6 +52,7 @@ struct Backup: AsyncParsableCommand {
             }, uniquingKeysWith: { _, last in last })
             if let hostname { options.hostname = hostname }
             options.includeXattrs = xattrs
+            if let workers { options.workers = workers }
             var total: Int?
             if case .stream(let path) = kind { total = Self.size(path) }
             let configured = options

@@ -13,10 +13,12 @@ struct Restore: AsyncParsableCommand {
     @Option(help: "Where to restore: a path, or '-' for stdout.") var target: String
     @Option(help: "Restore only this path of a tree snapshot.") var path: String?
     @Flag(help: "Replace an existing regular file (stream snapshots).") var overwrite = false
+    @Option(help: "Chunks fetched and verified in parallel (default: two per core).") var workers: Int?
     @Flag(help: "Print the result as JSON.") var json = false
 
     func validate() throws {
         if json && target == "-" { throw ValidationError("--json cannot be used with --target - (stdout carries the data)") }
+        if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must lie within 1...256") }
     }
 
     func run() async throws {
@@ -25,6 +27,7 @@ struct Restore: AsyncParsableCommand {
             var options = RestoreOptions()
             options.overwrite = overwrite
             options.only = path
+            if let workers { options.workers = workers }
             let destination: RestoreTarget = target == "-" ? .standardOutput : .path(target)
             let configured = options
             let result = try await ProgressMeter.run(label: "restore", total: nil) { meter in
