@@ -37,6 +37,9 @@ public final class IndexDatabase: Sendable {
     /// recreated empty, since the caller reconciles it from the backend anyway.
     public init(path: String) throws {
         var configuration = Configuration()
+        // Several tandem processes may share a tenant (backups hold the lock shared): wait for
+        // another's transaction instead of failing with SQLITE_BUSY.
+        configuration.busyMode = .timeout(30)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
