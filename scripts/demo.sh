@@ -22,7 +22,7 @@ with open(sys.argv[1], "wb") as f:
         else: f.write(bytes(1 << 20))
 PY
 mkdir -p "$demo/etc"
-cp -r Config Sources "$demo/etc/" 2>/dev/null || true
+cp -r Sources Makefile "$demo/etc/"
 
 step "$tandemctl" init --repo "$demo/repo"
 step "$tandemctl" tenant create --repo "$demo/repo" --tenant finance --compression zstd:1
@@ -36,7 +36,7 @@ with open(sys.argv[1], "r+b") as f:
     for _ in range(20):
         f.seek(r.randrange(0, 95 << 20) & ~4095); f.write(r.randbytes(8192))
 PY
-echo "changed" >> "$demo/etc/Config/README.md" 2>/dev/null || echo "changed" > "$demo/etc/changed.txt"
+echo "changed" >> "$demo/etc/Makefile"
 step "$tandemctl" backup --repo "$demo/repo" --tenant finance "$demo/disk.img" --tag kind=vm
 step "$tandemctl" backup --repo "$demo/repo" --tenant finance "$demo/etc"
 step "$tandemctl" snapshots --repo "$demo/repo" --tenant finance
