@@ -41,10 +41,12 @@ let package = Package(
         .executableTarget(name: "tandem-bench",
                           dependencies: ["TandemStore",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Helpers shared by the test targets.
+        .target(name: "TandemTestSupport", path: "Tests/TandemTestSupport"),
         .testTarget(name: "TandemCodecsTests", dependencies: ["TandemCodecs"]),
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
-        .testTarget(name: "TandemStoreTests", dependencies: ["TandemStore", "CTandemSystem"], swiftSettings: failpoints),
-        .testTarget(name: "EndToEndTests", dependencies: ["TandemStore", "tandemctl"]),
+        .testTarget(name: "TandemStoreTests", dependencies: ["TandemStore", "CTandemSystem", "TandemTestSupport"], swiftSettings: failpoints),
+        .testTarget(name: "EndToEndTests", dependencies: ["TandemStore", "tandemctl", "TandemTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TandemTestSupport
 
 /// The command-line contract other tools rely on: exact forms, `--json` documents, exit statuses.
 @Suite struct CLIContractTests {

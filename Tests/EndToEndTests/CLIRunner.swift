@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import TandemTestSupport
 
 /// Runs the real `tandemctl` binary, built beside this test bundle, as a child process.
 struct CLIRunner {
@@ -108,15 +109,3 @@ func sampleBytes(_ count: Int, seed: UInt64) -> Data {
     return out.prefix(count)
 }
 
-
-/// Expects equal bytes; on failure reports sizes and the first differing offset instead of
-/// handing megabytes to the test library's diff.
-func expectSameBytes(_ a: Data?, _ b: Data?, sourceLocation: SourceLocation = #_sourceLocation) {
-    guard let a, let b else {
-        Issue.record("missing bytes: \(a == nil ? "first" : "second") is nil", sourceLocation: sourceLocation)
-        return
-    }
-    if a == b { return }
-    let first = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count)
-    Issue.record("bytes differ: \(a.count) vs \(b.count) bytes, first difference at \(first)", sourceLocation: sourceLocation)
-}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TandemTestSupport
 
 /// kill -9 at every named write step of backup, forget and prune (failure points compiled into
 /// the debug build): afterwards `check` is clean, no committed snapshot is lost, restores are

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import TandemTestSupport
 import TandemCodecs
 import TandemCore
 @testable import TandemStore
@@ -73,18 +74,6 @@ func smallPacks() -> BackupOptions {
     return options
 }
 
-
-/// Expects equal bytes; on failure reports sizes and the first differing offset instead of
-/// handing megabytes to the test library's diff.
-func expectSameBytes(_ a: [UInt8]?, _ b: [UInt8]?, sourceLocation: SourceLocation = #_sourceLocation) {
-    guard let a, let b else {
-        Issue.record("missing bytes: \(a == nil ? "first" : "second") is nil", sourceLocation: sourceLocation)
-        return
-    }
-    if a == b { return }
-    let first = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count)
-    Issue.record("bytes differ: \(a.count) vs \(b.count) bytes, first difference at \(first)", sourceLocation: sourceLocation)
-}
 
 /// Runs `body` with standard output redirected into the file at `path`.
 func withStandardOutput(to path: String, _ body: () async throws -> Void) async rethrows {
