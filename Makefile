@@ -1,15 +1,24 @@
-# Tandem: `make run` (demo on the embedded default) and `make test` (the whole suite).
+# Tandem: `make run` (tandemd on the embedded default) and `make test` (the whole suite).
 # Both install the Debian packages they need first.
 
 SHELL := /bin/bash
 export PATH := $(PATH):/opt/swift/usr/bin
 
-APT_PACKAGES := libzstd-dev liblz4-dev libssl-dev libsqlite3-dev pkg-config
+APT_PACKAGES := libzstd-dev liblz4-dev libssl-dev libsqlite3-dev pkg-config systemd util-linux curl
+# Tests also check the metrics page with promtool and the unit with systemd-analyze.
+TEST_PACKAGES := prometheus
 BENCH_PACKAGES := restic borgbackup python3-numpy
 SWIFT_TEST_FLAGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench-deps build release run test bench clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DOCDIR ?= $(PREFIX)/share/doc/tandem
+
+.PHONY: deps test-deps bench-deps build release run demo test install bench clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -17,6 +26,14 @@ deps:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+test-deps: deps
+	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 bench-deps: deps
@@ -32,18 +49,48 @@ build: deps
 release: deps
 	swift build -c release
 
-# The main job on the embedded default: a local repository, a backup of a sample image and a
-# directory, a second (deduplicated) backup, restores compared byte for byte, and a full check.
+# tandemd in the foreground on the embedded default (Config/demo: a repository under
+# .tandem-demo/, one tenant backing up Sources/ every minute). Ctrl-C stops it cleanly.
 run: release
+	scripts/run-demo-daemon.sh
+
+# The storage engine alone, offline: an image and a directory backed up twice, restored and
+# compared byte for byte, and a full check.
+demo: release
 	scripts/demo.sh .build/release/tandemctl
 
-test: deps
+test: test-deps
 	swift build --build-tests
 	swift test $(SWIFT_TEST_FLAGS)
 
 # Speed, memory and size against restic and Borg on the standard data sets (see README).
 bench: bench-deps release
 	scripts/bench.sh
+
+# Binaries, the systemd unit, sysusers and tmpfiles entries, and example configuration.
+# Then: edit /etc/tandem/tandem.yaml, add policies to /etc/tandem/tenants.d, and
+# `systemctl enable --now tandemd`.
+install: release
+	install -D -m 0755 .build/release/tandemd $(DESTDIR)$(PREFIX)/bin/tandemd
+	install -D -m 0755 .build/release/tandemctl $(DESTDIR)$(PREFIX)/bin/tandemctl
+	install -d -m 0755 $(DESTDIR)$(SYSTEMD_UNITDIR)
+	sed 's#/usr/local/bin/#$(PREFIX)/bin/#g' systemd/tandemd.service > $(DESTDIR)$(SYSTEMD_UNITDIR)/tandemd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNITDIR)/tandemd.service
+	install -D -m 0644 systemd/sysusers.d/tandem.conf $(DESTDIR)$(SYSUSERSDIR)/tandem.conf
+	install -D -m 0644 systemd/tmpfiles.d/tandem.conf $(DESTDIR)$(TMPFILESDIR)/tandem.conf
+	install -D -m 0644 systemd/tandemd.service.d/block-devices.conf.example $(DESTDIR)$(DOCDIR)/examples/block-devices.conf.example
+	install -D -m 0644 Config/tandem.yaml $(DESTDIR)$(DOCDIR)/examples/tandem.yaml
+	install -D -m 0644 Config/tenants.d/finance.yaml $(DESTDIR)$(DOCDIR)/examples/tenants.d/finance.yaml
+	install -D -m 0644 Config/tenants.d/records.yaml $(DESTDIR)$(DOCDIR)/examples/tenants.d/records.yaml
+	@if [ ! -e $(DESTDIR)/etc/tandem/tandem.yaml ]; then \
+	  install -D -m 0640 Config/tandem.yaml $(DESTDIR)/etc/tandem/tandem.yaml && \
+	  install -d -m 0750 $(DESTDIR)/etc/tandem/tenants.d; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+	  systemd-sysusers $(SYSUSERSDIR)/tandem.conf && \
+	  systemd-tmpfiles --create $(TMPFILESDIR)/tandem.conf && \
+	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
 
 clean:
 	rm -rf .build

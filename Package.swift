@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "tandemctl", targets: ["tandemctl"]),
+        .executable(name: "tandemd", targets: ["tandemd"]),
         .executable(name: "tandem-bench", targets: ["tandem-bench"]),
         .library(name: "TandemCore", targets: ["TandemCore"]),
         .library(name: "TandemStore", targets: ["TandemStore"]),
@@ -17,6 +18,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System-library shims: a modulemap and a small header each.
@@ -35,8 +42,27 @@ let package = Package(
         .target(name: "TandemStore",
                 dependencies: ["TandemCore", "CTandemSystem", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: failpoints),
+        // Site config and tenant policies: YAML in, validated values out, errors with file:line.
+        .target(name: "TandemPolicy", dependencies: ["TandemCore", .product(name: "Yams", package: "Yams")]),
+        // The service: scheduler, job runner, control API, metrics, audit log, systemd notify.
+        .target(name: "TandemDaemon",
+                dependencies: ["TandemStore", "TandemPolicy", "CTandemSystem",
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                               .product(name: "UnixSignals", package: "swift-service-lifecycle")]),
+        .executableTarget(name: "tandemd",
+                          dependencies: ["TandemDaemon",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "tandemctl",
-                          dependencies: ["TandemStore",
+                          dependencies: ["TandemStore", "TandemPolicy",
+                                         .product(name: "NIOCore", package: "swift-nio"),
+                                         .product(name: "NIOPosix", package: "swift-nio"),
+                                         .product(name: "NIOHTTP1", package: "swift-nio"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "tandem-bench",
                           dependencies: ["TandemStore",
@@ -46,7 +72,9 @@ let package = Package(
         .testTarget(name: "TandemCodecsTests", dependencies: ["TandemCodecs"]),
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
         .testTarget(name: "TandemStoreTests", dependencies: ["TandemStore", "CTandemSystem", "TandemTestSupport"], swiftSettings: failpoints),
-        .testTarget(name: "EndToEndTests", dependencies: ["TandemStore", "tandemctl", "TandemTestSupport"]),
+        .testTarget(name: "TandemPolicyTests", dependencies: ["TandemPolicy", "TandemCore"]),
+        .testTarget(name: "TandemDaemonTests", dependencies: ["TandemDaemon", "TandemPolicy", "TandemStore", "TandemTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TandemStore", "tandemctl", "tandemd", "TandemTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,19 +7,24 @@ import TandemStore
 struct Tandemctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandemctl",
-        abstract: "Back up, restore and check Tandem repositories.",
+        abstract: "Back up, restore and check Tandem repositories, offline or through tandemd.",
         discussion: """
-            Keys: tenant commands read the passphrase from TANDEM_PASSPHRASE, or use --key-file.
+            Offline (--repo DIR): tenant commands read the passphrase from TANDEM_PASSPHRASE, or use --key-file.
+            Through the daemon (no --repo): status, backup now, snapshots, restore, check, prune, policy, audit and
+            reload talk to tandemd on --socket PATH, $TANDEM_SOCKET or /run/tandem/control.sock; the daemon
+            decides by your uid which tenants you may see.
 
             Exit status: 0 success; 1 unexpected error; 3 damage found (check) or damaged data;
             4 wrong passphrase or key file; 5 not found (repository, tenant, snapshot, source);
             6 repository or object of a newer format; 7 I/O error (disk full, permission);
             8 repository locked by another tandem process; 9 already exists / refused;
+            10 tandemd not reachable; 11 refused by tandemd (not your tenant, not an operator);
+            12 quota exceeded; 13 a daemon backup job failed; 2 invalid configuration;
             64 bad command line; 130 interrupted.
             """,
         subcommands: [
             Init.self, TenantCommand.self, Backup.self, Snapshots.self, Restore.self, Check.self,
-            Forget.self, Prune.self, KeyCommand.self,
+            Forget.self, Prune.self, KeyCommand.self, Status.self, PolicyCommand.self, Audit.self, Reload.self,
         ]
     )
 

@@ -98,16 +98,18 @@ extension CLIRunner.Outcome {
     @Test func helpNamesEverySubcommandAndExitStatus() throws {
         let help = try CLIRunner(repo: "/nonexistent").run(["--help"])
         #expect(help.status == 0)
-        for command in ["init", "tenant", "backup", "snapshots", "restore", "check", "forget", "prune", "key"] {
+        for command in ["init", "tenant", "backup", "snapshots", "restore", "check", "forget", "prune", "key", "status", "policy",
+                        "audit", "reload"] {
             #expect(help.stdout.contains("  \(command) "), "help lacks \(command)")
         }
         for status in ["3 damage found", "4 wrong passphrase", "5 not found", "6 repository or object of a newer format",
-                       "8 repository locked", "64 bad command line"] {
+                       "8 repository locked", "64 bad command line", "10 tandemd not reachable", "11 refused by tandemd",
+                       "12 quota exceeded", "2 invalid configuration"] {
             #expect(help.stdout.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: " ").contains(status),
                     "help lacks exit status '\(status)'")
         }
         let backup = try CLIRunner(repo: "/nonexistent").run(["backup", "--help"])
-        #expect(backup.stdout.contains("USAGE: tandemctl backup --repo <DIR> --tenant <tenant>"))
+        #expect(backup.stdout.contains("USAGE: tandemctl backup [--repo <DIR>] [--socket <PATH>] --tenant <tenant>"))
     }
 
     @Test func secretsNeverReachTheOutput() throws {

@@ -14,6 +14,8 @@ struct CLIRunner {
 
     let repo: String
     var environment: [String: String]
+    /// Run as this uid (through setpriv; the tests run as root in CI).
+    var uid: UInt32?
 
     static var binary: String {
         var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -36,8 +38,13 @@ struct CLIRunner {
     @discardableResult
     func run(_ arguments: [String], extraEnvironment: [String: String] = [:], stdin: Data? = nil) throws -> Outcome {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
+        if let uid {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", Self.binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = arguments
+        }
         process.environment = environment.merging(extraEnvironment) { _, new in new }
         // Output goes to files, so a large restore to stdout can never fill a pipe and block.
         let outPath = NSTemporaryDirectory() + "tandem-out-" + UUID().uuidString

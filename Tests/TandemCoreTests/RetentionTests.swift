@@ -26,7 +26,7 @@ import TandemCore
     @Test func rulesCombineWithReasons() {
         let decisions = Retention.decide(snapshots, policy: RetentionPolicy(keepLast: 2, keepDaily: 2, keepMonthly: 2),
                                          timeZone: utc, now: snapshots[0].time)
-        #expect(decisions[0].reasons == ["last snapshot", "daily snapshot", "monthly snapshot"])
+        #expect(decisions[0].reasons == ["newest snapshot", "last snapshot", "daily snapshot", "monthly snapshot"])
         #expect(decisions[1].reasons == ["last snapshot"])
         #expect(decisions[4].reasons == ["daily snapshot"])
         let february = decisions.first { $0.keep && $0.reasons == ["monthly snapshot"] }

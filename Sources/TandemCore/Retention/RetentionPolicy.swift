@@ -48,10 +48,15 @@ public enum RetentionError: Error, Equatable, CustomStringConvertible {
 public struct RetentionCandidate: Sendable, Equatable {
     public let id: String
     public let time: Date
+    /// Whether the manifest's authentication tag verified under the tenant key. Retention
+    /// ignores the others entirely: they neither fill a keep bucket (a forged snapshot cannot
+    /// push a real one out) nor get removed (check reports them).
+    public let authenticated: Bool
 
-    public init(id: String, time: Date) {
+    public init(id: String, time: Date, authenticated: Bool = true) {
         self.id = id
         self.time = time
+        self.authenticated = authenticated
     }
 }
 
@@ -66,12 +71,15 @@ public struct RetentionDecision: Sendable, Equatable, Codable {
 /// Applies a ``RetentionPolicy``: a pure function of the snapshots, the policy, the time zone the
 /// buckets are counted in, and now.
 public enum Retention {
-    /// Decisions newest first. Snapshots with equal times are ordered by ID so the result is stable.
+    /// Decisions newest first, one per authenticated snapshot (unauthenticated ones are left
+    /// out: see ``RetentionCandidate/authenticated``). Snapshots with equal times are ordered by
+    /// ID so the result is stable. The newest snapshot is always kept, whatever the rules say,
+    /// so retention can never leave a source with no snapshot at all.
     public static func decide(_ snapshots: [RetentionCandidate], policy: RetentionPolicy, timeZone: TimeZone,
                               now: Date) -> [RetentionDecision] {
         var calendar = Calendar(identifier: .iso8601)
         calendar.timeZone = timeZone
-        let ordered = snapshots.sorted { ($0.time, $0.id) > ($1.time, $1.id) }
+        let ordered = snapshots.filter(\.authenticated).sorted { ($0.time, $0.id) > ($1.time, $1.id) }
         struct Rule {
             let name: String
             var remaining: Int
@@ -101,7 +109,7 @@ public enum Retention {
         var decisions: [RetentionDecision] = []
         for snapshot in ordered {
             sequence += 1
-            var reasons: [String] = []
+            var reasons: [String] = sequence == 1 ? ["newest snapshot"] : []
             if let within = policy.keepWithin, within > 0, now.timeIntervalSince(snapshot.time) < within {
                 reasons.append("within \(Int(within))s")
             }

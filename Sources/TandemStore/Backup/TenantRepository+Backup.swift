@@ -13,6 +13,9 @@ public enum BackupSource: Sendable, Equatable {
     case standardInput
     /// A directory tree.
     case tree(path: String)
+    /// An open descriptor (a command's output pipe), recorded under `name`. The caller owns
+    /// and closes it.
+    case descriptor(Int32, name: String)
 
     /// Classifies a command-line SOURCE: `-`, a directory, or anything else readable as a stream.
     public static func classify(_ argument: String) throws -> BackupSource {
@@ -38,6 +41,11 @@ public struct BackupOptions: Sendable {
     /// Target pack size in bytes.
     public var packSize = 16 << 20
     public var includeXattrs = false
+    /// Patterns left out of a tree backup (see ``ExcludeRules``).
+    public var excludes: [String] = []
+    /// Runs after every chunk is stored and before the manifest is written; throwing here
+    /// (a dump command that exited non-zero, say) leaves no snapshot.
+    public var beforeCommit: @Sendable () async throws -> Void = {}
     /// References per chunk-list blob (and the most kept inline); lowered only by tests.
     public var chunkListLimit = ChunkList.inlineLimit
     /// Called with the number of bytes just read (from several tasks; keep it cheap).
@@ -79,13 +87,17 @@ extension TenantRepository {
         var warnings: [String] = []
         var manifest: SnapshotManifest
         switch source {
-        case .stream, .standardInput:
+        case .stream, .standardInput, .descriptor:
             let input: FeedInput
             let name: String
-            if case .stream(let path) = source {
+            switch source {
+            case .stream(let path):
                 input = .path(path)
                 name = path
-            } else {
+            case .descriptor(let fd, let label):
+                input = .descriptor(fd, name: label)
+                name = label
+            default:
                 input = .descriptor(0, name: "standard input")
                 name = "-"
             }
@@ -98,7 +110,8 @@ extension TenantRepository {
             manifest = SnapshotManifest(tenant: name == "-" ? self.name : self.name, time: now, hostname: options.hostname,
                                         source: name, kind: .stream, tags: options.tags, stream: chunks)
         case .tree(let root):
-            var scanner = TreeScanner(root: root, includeXattrs: options.includeXattrs)
+            var scanner = TreeScanner(root: root, includeXattrs: options.includeXattrs,
+                                      excludes: try ExcludeRules(options.excludes))
             var entries = try scanner.scan()
             warnings += scanner.warnings
             let parent = try await parentSnapshot(source: root)
@@ -142,6 +155,8 @@ extension TenantRepository {
                                         tags: options.tags, parent: parent?.id, tree: entries)
         }
         try await sink.flush()
+        try await options.beforeCommit()
+        try Task.checkCancellation()
         summary.bytesNew = await sink.bytesNew
         summary.chunksNew = await sink.chunksNew
         summary.seconds = clock().timeIntervalSince(started)

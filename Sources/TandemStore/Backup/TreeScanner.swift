@@ -10,12 +10,14 @@ import Glibc
 struct TreeScanner {
     let root: String
     let includeXattrs: Bool
+    let excludes: ExcludeRules
     /// Entries that were skipped (sockets, devices, unreadable folders), with why.
     private(set) var warnings: [String] = []
 
-    init(root: String, includeXattrs: Bool) {
+    init(root: String, includeXattrs: Bool, excludes: ExcludeRules = ExcludeRules()) {
         self.root = root
         self.includeXattrs = includeXattrs
+        self.excludes = excludes
     }
 
     mutating func scan() throws -> [TreeEntry] {
@@ -49,6 +51,7 @@ struct TreeScanner {
         for name in names {
             let child = relative.isEmpty ? name : relative + "/" + name
             guard let entry = try entry(relative: child) else { continue }
+            if excludes.excludes(child, isDirectory: entry.type == .directory) { continue }
             entries.append(entry)
             if entry.type == .directory { try walk(child, into: &entries) }
         }

@@ -9,6 +9,7 @@ public enum RepositoryError: Error, Equatable, CustomStringConvertible {
     case snapshotNotFound(String)
     case ambiguousSnapshot(String, candidates: [String])
     case sourceUnreadable(String, String)
+    case invalidExclude(String)
     case targetExists(String)
     case targetUnwritable(String, String)
     case notAStream(String)
@@ -28,6 +29,7 @@ public enum RepositoryError: Error, Equatable, CustomStringConvertible {
         case .ambiguousSnapshot(let ref, let candidates):
             "snapshot prefix '\(ref)' is ambiguous: \(candidates.prefix(5).map { String($0.prefix(12)) }.joined(separator: ", "))"
         case .sourceUnreadable(let path, let why): "cannot read source \(path): \(why)"
+        case .invalidExclude(let pattern): "exclude pattern '\(pattern)' matches nothing useful (empty after removing slashes)"
         case .targetExists(let path): "restore target \(path) already exists and is not an empty directory"
         case .targetUnwritable(let path, let why): "cannot write restore target \(path): \(why)"
         case .notAStream(let id): "snapshot \(id.prefix(12)) is a directory tree; restore it to a directory, not to '-'"

@@ -6,14 +6,17 @@ import TandemStore
 import Glibc
 #endif
 
-/// `tandemctl backup --repo DIR --tenant T SOURCE`.
+/// `tandemctl backup --repo DIR --tenant T SOURCE` (offline), or
+/// `tandemctl backup now --tenant T [--source S]` (asks tandemd to run the policy's sources).
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Back up a file, block device, directory, or stdin ('-') as a new snapshot.")
 
-    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var location: RepositoryChoice
     @OptionGroup var tenant: TenantOptions
-    @Argument(help: "An image file, block device, directory, or '-' for stdin.") var source: String
+    @Argument(help: "An image file, block device, directory, or '-' for stdin; 'now' (without --repo) asks tandemd.") var source: String
+    @Option(name: .customLong("source"), help: "With 'backup now': only this source of the tenant's policy.") var policySource: String?
+    @Flag(name: .customLong("no-wait"), help: "With 'backup now': return once the jobs are queued.") var noWait = false
     @Option(name: .customLong("tag"), help: ArgumentHelp("Tag the snapshot (repeatable).", valueName: "K=V")) var tags: [String] = []
     @Option(help: "Host name recorded in the snapshot.") var hostname: String?
     @Flag(help: "Keep extended attributes of directory trees.") var xattrs = false
@@ -21,6 +24,10 @@ struct Backup: AsyncParsableCommand {
     @Flag(help: "Print the result as one JSON document.") var json = false
 
     func validate() throws {
+        if location.offline == nil && source != "now" {
+            throw ValidationError("without --repo DIR, backup asks tandemd: use 'backup now --tenant T [--source S]'")
+        }
+        if location.offline != nil && policySource != nil { throw ValidationError("--source goes with 'backup now' (the daemon's policy)") }
         for tag in tags where !tag.contains("=") || tag.hasPrefix("=") {
             throw ValidationError("--tag '\(tag)' is not K=V")
         }
@@ -43,6 +50,10 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         try await Failure.guarded {
+            guard let repository = location.offline else {
+                return try await DaemonBackup(client: location.daemon.client(), tenant: tenant.tenant, source: policySource,
+                                              wait: !noWait, json: json).run()
+            }
             let kind = try BackupSource.classify(source)
             let repo = try await tenant.open(repository)
             var options = BackupOptions()

@@ -13,7 +13,7 @@ struct Check: AsyncParsableCommand {
             with --read-data, each pack's SHA-256 against its name. Exits 3 when anything is damaged.
             """)
 
-    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var location: RepositoryChoice
     @Option(help: "Check only this tenant.") var tenant: String?
     @Option(name: .customLong("key-file"), help: ArgumentHelp("Unlock with this key file instead of TANDEM_PASSPHRASE.", valueName: "FILE"))
     var keyFile: String?
@@ -29,6 +29,20 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         try await Failure.guarded {
+            guard let repository = location.offline else {
+                guard let tenant else { throw ValidationError("through the daemon, check needs --tenant T (or use --repo DIR)") }
+                let report = try await location.daemon.client().post("/v1/tenants/\(tenant)/check", body: CheckRequest(readData: readData),
+                                                                     as: CheckReport.self)
+                if json {
+                    try JSONOutput.print(Output(ok: report.ok, tenants: [report], keyless: []))
+                } else {
+                    print("tenant \(tenant): \(report.packs) packs, \(report.blobs) blobs, \(report.snapshots) snapshots: "
+                          + (report.ok ? "no problems" : "\(report.problems.count) problem(s)"))
+                    for problem in report.problems { print("  \(problem)") }
+                }
+                if !report.ok { throw ExitCode(3) }
+                return
+            }
             let repo = try await repository.open()
             let names: [String]
             if let tenant { names = [tenant] } else { names = try await repo.tenantNames() }

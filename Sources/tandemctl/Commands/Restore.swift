@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
+import TandemCore
 import TandemStore
 
-/// `tandemctl restore --repo DIR --tenant T SNAPSHOT --target PATH`.
+/// `tandemctl restore [--repo DIR] --tenant T SNAPSHOT --target PATH`.
 struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a snapshot to a file, device or directory, or a stream snapshot to stdout ('--target -').")
 
-    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var location: RepositoryChoice
     @OptionGroup var tenant: TenantOptions
     @Argument(help: "Snapshot ID, unique ID prefix, or 'latest'.") var snapshot: String
     @Option(help: "Where to restore: a path, or '-' for stdout.") var target: String
@@ -17,12 +18,26 @@ struct Restore: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.") var json = false
 
     func validate() throws {
+        if location.offline == nil && target == "-" {
+            throw ValidationError("--target - needs --repo DIR: the daemon restores to a path")
+        }
         if json && target == "-" { throw ValidationError("--json cannot be used with --target - (stdout carries the data)") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must lie within 1...256") }
     }
 
     func run() async throws {
         try await Failure.guarded {
+            guard let repository = location.offline else {
+                let absolute = target.hasPrefix("/") ? target : FileManager.default.currentDirectoryPath + "/" + target
+                let request = RestoreRequest(snapshot: snapshot, target: (absolute as NSString).standardizingPath, path: path, overwrite: overwrite)
+                let result = try await location.daemon.client().post("/v1/tenants/\(tenant.tenant)/restore", body: request,
+                                                                     as: DaemonRestoreResult.self)
+                for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+                if json { return try JSONOutput.print(result) }
+                print("restored snapshot \(result.snapshotId.prefix(12)): \(Human.bytes(result.bytesRestored)) in "
+                      + String(format: "%.2f s", result.seconds) + " to \(request.target) (by tandemd)")
+                return
+            }
             let repo = try await tenant.open(repository)
             var options = RestoreOptions()
             options.overwrite = overwrite
@@ -44,4 +59,13 @@ struct Restore: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The daemon's restore answer (``RestoreResult`` as JSON, keys snake_case).
+struct DaemonRestoreResult: Codable {
+    let snapshotId: String
+    let bytesRestored: Int64
+    let files: Int
+    let seconds: Double
+    let warnings: [String]
 }

@@ -1,17 +1,29 @@
 import ArgumentParser
 import Foundation
+import TandemCore
 import TandemStore
 
-/// `tandemctl snapshots --repo DIR --tenant T`.
+/// `tandemctl snapshots [--repo DIR] --tenant T`.
 struct Snapshots: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List a tenant's snapshots, oldest first.")
 
-    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var location: RepositoryChoice
     @OptionGroup var tenant: TenantOptions
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() async throws {
         try await Failure.guarded {
+            guard let repository = location.offline else {
+                let response = try await location.daemon.client().get("/v1/tenants/\(tenant.tenant)/snapshots", as: SnapshotsResponse.self)
+                if json { return try JSONOutput.print(response.snapshots) }
+                print("ID            TIME                  KIND    SIZE        SOURCE")
+                for s in response.snapshots {
+                    let size = Human.bytes(s.bytes).padding(toLength: 11, withPad: " ", startingAt: 0)
+                    print("\(s.id.prefix(12))  \(ISO8601DateFormatter().string(from: s.time))  \(s.kind.padding(toLength: 6, withPad: " ", startingAt: 0))  \(size) \(s.source)")
+                }
+                print("\(response.snapshots.count) snapshot(s)")
+                return
+            }
             let snapshots = try await tenant.open(repository).snapshots()
             if json {
                 try JSONOutput.print(snapshots)

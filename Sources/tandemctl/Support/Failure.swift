@@ -13,7 +13,7 @@ enum Failure {
             case .damaged: 3
             case .notARepository, .unknownTenant, .snapshotNotFound, .sourceUnreadable, .keySlotNotFound: 5
             case .alreadyInitialized, .tenantExists, .targetExists, .lastKeySlot, .ambiguousSnapshot, .notAStream: 9
-            case .invalidTenantName: 64
+            case .invalidTenantName, .invalidExclude: 64
             case .targetUnwritable: 7
             }
         case let error as FormatError:
@@ -31,6 +31,22 @@ enum Failure {
             }
         case is ChunkerParameterError, is CompressionParseError, is RetentionError, is ValidationError: 64
         case is CancellationError: 130
+        case let error as DaemonCallError:
+            switch error {
+            case .unreachable: 10
+            case .malformed: 1
+            case .refused(_, let answer):
+                switch answer.error {
+                case "forbidden": 11
+                case "not_found": 5
+                case "quota_exceeded": 12
+                case "busy": 8
+                case "bad_request": 64
+                case "invalid_config": 2
+                case "conflict": 9
+                default: 1
+                }
+            }
         default: 1
         }
     }

@@ -1,0 +1,263 @@
+import Foundation
+
+/// The control API's request and response bodies, shared by `tandemd` and `tandemctl`.
+/// JSON with snake_case keys and ISO 8601 times (see ``ControlJSON``); fields are only ever
+/// added, so older clients keep working.
+
+/// `GET /v1/status`.
+public struct StatusResponse: Codable, Sendable, Equatable {
+    public var site: String
+    public var role: String
+    public var version: String
+    public var startedAt: Date
+    /// The caller's role as the daemon saw it: `operator` or `tenant`.
+    public var caller: String
+    public var tenants: [TenantStatus]
+    public var jobs: [JobStatus]
+    /// Where the Prometheus endpoint listens (nil when disabled).
+    public var metricsAddress: String?
+
+    public init(site: String, role: String, version: String, startedAt: Date, caller: String,
+                tenants: [TenantStatus], jobs: [JobStatus]) {
+        self.site = site
+        self.role = role
+        self.version = version
+        self.startedAt = startedAt
+        self.caller = caller
+        self.tenants = tenants
+        self.jobs = jobs
+    }
+}
+
+/// One tenant in `status`.
+public struct TenantStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var lastBackup: LastBackup?
+    public var nextRun: Date?
+    public var quotaUsedBytes: Int64
+    public var quotaLimitBytes: Int64?
+    public var quotaSoftBytes: Int64?
+    public var snapshots: Int
+    public var failures: Int
+
+    public init(name: String, lastBackup: LastBackup?, nextRun: Date?, quotaUsedBytes: Int64, quotaLimitBytes: Int64?,
+                quotaSoftBytes: Int64?, snapshots: Int, failures: Int) {
+        self.name = name
+        self.lastBackup = lastBackup
+        self.nextRun = nextRun
+        self.quotaUsedBytes = quotaUsedBytes
+        self.quotaLimitBytes = quotaLimitBytes
+        self.quotaSoftBytes = quotaSoftBytes
+        self.snapshots = snapshots
+        self.failures = failures
+    }
+}
+
+/// The outcome of a tenant's most recent backup run.
+public struct LastBackup: Codable, Sendable, Equatable {
+    public var time: Date
+    public var source: String
+    public var snapshotId: String?
+    /// `success` or `failed`.
+    public var result: String
+    public var message: String?
+    public var seconds: Double
+
+    public init(time: Date, source: String, snapshotId: String?, result: String, message: String?, seconds: Double) {
+        self.time = time
+        self.source = source
+        self.snapshotId = snapshotId
+        self.result = result
+        self.message = message
+        self.seconds = seconds
+    }
+}
+
+/// A job the daemon runs or ran: a backup of one source, a check, a prune.
+public struct JobStatus: Codable, Sendable, Equatable {
+    public var id: String
+    public var tenant: String
+    /// `backup`, `check`, `prune`, `restore`.
+    public var kind: String
+    public var source: String?
+    /// `queued`, `running`, `succeeded`, `failed`, `cancelled`.
+    public var state: String
+    /// Why it started: a schedule's name, or `manual`.
+    public var trigger: String
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var bytesDone: Int64
+    public var snapshotId: String?
+    public var message: String?
+
+    public init(id: String, tenant: String, kind: String, source: String?, state: String, trigger: String,
+                startedAt: Date?, finishedAt: Date?, bytesDone: Int64, snapshotId: String?, message: String?) {
+        self.id = id
+        self.tenant = tenant
+        self.kind = kind
+        self.source = source
+        self.state = state
+        self.trigger = trigger
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.bytesDone = bytesDone
+        self.snapshotId = snapshotId
+        self.message = message
+    }
+
+    public var isFinished: Bool { ["succeeded", "failed", "cancelled"].contains(state) }
+}
+
+/// `POST /v1/tenants/T/backup`.
+public struct BackupRequest: Codable, Sendable, Equatable {
+    /// One source, or nil for all of the tenant's sources.
+    public var source: String?
+
+    public init(source: String? = nil) { self.source = source }
+}
+
+/// `POST /v1/tenants/T/backup`'s answer: the jobs started.
+public struct JobsResponse: Codable, Sendable, Equatable {
+    public var jobs: [JobStatus]
+
+    public init(jobs: [JobStatus]) { self.jobs = jobs }
+}
+
+/// `POST /v1/tenants/T/restore`.
+public struct RestoreRequest: Codable, Sendable, Equatable {
+    public var snapshot: String
+    public var target: String
+    public var path: String?
+    public var overwrite: Bool
+
+    public init(snapshot: String, target: String, path: String? = nil, overwrite: Bool = false) {
+        self.snapshot = snapshot
+        self.target = target
+        self.path = path
+        self.overwrite = overwrite
+    }
+}
+
+/// `POST /v1/tenants/T/check`.
+public struct CheckRequest: Codable, Sendable, Equatable {
+    public var readData: Bool
+
+    public init(readData: Bool = false) { self.readData = readData }
+}
+
+/// A snapshot as `snapshots` lists it.
+public struct SnapshotItem: Codable, Sendable, Equatable {
+    public var id: String
+    public var time: Date
+    public var source: String
+    public var kind: String
+    public var hostname: String
+    public var tags: [String: String]
+    public var bytes: Int64
+
+    public init(id: String, time: Date, source: String, kind: String, hostname: String, tags: [String: String], bytes: Int64) {
+        self.id = id
+        self.time = time
+        self.source = source
+        self.kind = kind
+        self.hostname = hostname
+        self.tags = tags
+        self.bytes = bytes
+    }
+}
+
+/// `GET /v1/tenants/T/snapshots`.
+public struct SnapshotsResponse: Codable, Sendable, Equatable {
+    public var tenant: String
+    public var snapshots: [SnapshotItem]
+
+    public init(tenant: String, snapshots: [SnapshotItem]) {
+        self.tenant = tenant
+        self.snapshots = snapshots
+    }
+}
+
+/// An error body: every non-2xx answer carries one.
+public struct ErrorResponse: Codable, Sendable, Equatable, Error, CustomStringConvertible {
+    /// A stable machine-readable code: `forbidden`, `not_found`, `bad_request`, `quota_exceeded`,
+    /// `busy`, `failed`.
+    public var error: String
+    public var message: String
+
+    public init(error: String, message: String) {
+        self.error = error
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// `GET /v1/tenants/T/policy`: the policy file as written, and when it next runs.
+public struct PolicyDocument: Codable, Sendable, Equatable {
+    public var tenant: String
+    public var file: String
+    public var text: String
+    public var nextRun: Date?
+
+    public init(tenant: String, file: String, text: String, nextRun: Date?) {
+        self.tenant = tenant
+        self.file = file
+        self.text = text
+        self.nextRun = nextRun
+    }
+}
+
+/// `GET /v1/audit/verify`.
+public struct AuditVerifyResponse: Codable, Sendable, Equatable {
+    public var records: Int
+    public var intact: Bool
+    public var breakAt: Int?
+    public var reason: String?
+    public var unreadableLines: [Int]
+
+    public init(records: Int, intact: Bool, breakAt: Int?, reason: String?, unreadableLines: [Int]) {
+        self.records = records
+        self.intact = intact
+        self.breakAt = breakAt
+        self.reason = reason
+        self.unreadableLines = unreadableLines
+    }
+}
+
+/// JSON coding for the control API: snake_case keys, ISO 8601 times with fractional seconds.
+public enum ControlJSON {
+    public static func encoder(pretty: Bool = false) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(formatTime(date))
+        }
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = parseTime(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an ISO 8601 time")
+            }
+            return date
+        }
+        return decoder
+    }
+
+    /// `2026-11-26T13:20:18.123Z`.
+    public static func formatTime(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    public static func parseTime(_ text: String) -> Date? {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+            ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import TandemCore
+import TandemPolicy
+import TandemStore
+
+extension Daemon {
+    /// Runs one job to its end and records the outcome. Never throws: a failure is the job's
+    /// result, logged and counted, and the daemon goes on.
+    func execute(_ job: Job) async {
+        switch job.kind {
+        case .backup(let source):
+            await executeBackup(job, sourceName: source)
+        }
+    }
+
+    private func executeBackup(_ job: Job, sourceName: String) async {
+        let started = clock.now()
+        var log = logger
+        log[metadataKey: "tenant"] = "\(job.tenant)"
+        log[metadataKey: "source"] = "\(sourceName)"
+        log[metadataKey: "job"] = "\(job.id)"
+        log.info("backup started", metadata: ["trigger": "\(job.trigger)"])
+        do {
+            let policy = try policy(job.tenant)
+            guard let source = policy.source(named: sourceName) else {
+                throw DaemonError.notFound("source '\(sourceName)' is no longer in tenant \(job.tenant)'s policy")
+            }
+            let tenant = try await openTenant(policy)
+            try checkQuota(policy, tenant: tenant)
+            let runner = BackupRunner(tenant: tenant, policy: policy, source: source, job: job, clock: clock,
+                                      logger: log, siteName: policies.site.siteName)
+            let result = try await runner.run()
+            let seconds = clock.now().timeIntervalSince(started)
+            log.notice("backup committed", metadata: [
+                "snapshot": "\(result.snapshotID.prefix(12))", "bytes_read": "\(result.summary.bytesRead)",
+                "bytes_new": "\(result.summary.bytesNew)", "seconds": "\(String(format: "%.2f", seconds))",
+            ])
+            for warning in result.warnings.prefix(20) { log.warning("entry skipped", metadata: ["why": "\(warning)"]) }
+            recordOutcome(job, source: source, started: started, seconds: seconds, snapshotID: result.snapshotID, error: nil)
+            metrics.backupSucceeded(tenant: job.tenant, seconds: seconds, bytesRead: result.summary.bytesRead,
+                                    bytesNew: result.summary.bytesNew, at: clock.now())
+            // Retention runs inside the job, so no other job of the tenant starts meanwhile
+            // (prune needs the tenant to itself) and "idle" means retention is done too.
+            await applyRetentionWhenFree(policy, tenant: tenant, after: job, logger: log)
+            await refreshUsage(policy, tenant: tenant)
+            finish(job, state: "succeeded", snapshotID: result.snapshotID, message: nil)
+        } catch is CancellationError {
+            log.warning("backup cancelled; no snapshot was written")
+            recordOutcome(job, source: nil, started: started, seconds: clock.now().timeIntervalSince(started), snapshotID: nil,
+                          error: "cancelled")
+            finish(job, state: "cancelled", snapshotID: nil, message: "cancelled (daemon stopping); no snapshot was written")
+        } catch {
+            let message = Self.describe(error)
+            log.error("backup failed; no snapshot was written", metadata: ["error": "\(message)"])
+            recordOutcome(job, source: nil, started: started, seconds: clock.now().timeIntervalSince(started), snapshotID: nil,
+                          error: message)
+            metrics.backupFailed(tenant: job.tenant)
+            finish(job, state: "failed", snapshotID: nil, message: message)
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        String(describing: error)
+    }
+
+    private func recordOutcome(_ job: Job, source: PolicySource?, started: Date, seconds: Double, snapshotID: String?, error: String?) {
+        var outcome = outcomes[job.tenant] ?? TenantOutcome()
+        outcome.lastBackup = LastBackup(time: started, source: job.source ?? "", snapshotId: snapshotID,
+                                        result: error == nil ? "success" : "failed", message: error, seconds: seconds)
+        if error == nil { outcome.lastSuccess = clock.now() } else if error != "cancelled" { outcome.failures += 1 }
+        outcomes[job.tenant] = outcome
+    }
+
+    /// Opens the tenant with its policy's key, creating it in the repository on first use.
+    func openTenant(_ policy: TenantPolicy) async throws -> TenantRepository {
+        let secret = try await KeyLoader.load(policy.key, tenant: policy.tenant)
+        do {
+            return try await TenantRepository.open(in: repository, name: policy.tenant, secret: secret)
+        } catch RepositoryError.unknownTenant {
+            let created = try await TenantRepository.create(in: repository, name: policy.tenant, suite: policy.suite,
+                                                            chunker: policy.chunker, compression: policy.compression,
+                                                            secret: secret, now: clock.now())
+            logger.notice("tenant created in the repository", metadata: ["tenant": "\(policy.tenant)", "suite": "\(policy.suite.rawValue)"])
+            await record(actor: "daemon", role: "daemon", action: "tenant-create", tenant: policy.tenant,
+                         detail: "suite=\(policy.suite.rawValue) chunker=\(policy.chunker) compression=\(policy.compression)", result: "ok")
+            return created
+        } catch KeySlotError.wrongKey {
+            throw DaemonError.forbidden("tenant \(policy.tenant): the key from its policy opens none of the tenant's key slots")
+        }
+    }
+
+    /// Refuses a backup before it starts when the hard quota is reached; warns above the soft one.
+    func checkQuota(_ policy: TenantPolicy, tenant: TenantRepository) throws {
+        let used = (try? tenant.index.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
+        metrics.quota(tenant: policy.tenant, used: used, limit: policy.quota.hard)
+        if let hard = policy.quota.hard, used >= hard {
+            metrics.quotaRefused(tenant: policy.tenant)
+            throw DaemonError.quotaExceeded("tenant \(policy.tenant) stores \(ByteCount.format(used)) at site \(policies.site.siteName), at or above its hard quota of \(ByteCount.format(hard)); backup refused before it started (forget/prune old snapshots or raise quota.hard in \(policy.file))")
+        }
+        if let soft = policy.quota.soft, used >= soft {
+            logger.warning("tenant above its soft quota", metadata: ["tenant": "\(policy.tenant)", "used": "\(used)", "soft": "\(soft)"])
+        }
+    }
+
+    /// Retention (forget, then prune) after a successful backup; deferred while another job of
+    /// the tenant runs, since prune needs the tenant to itself.
+    private func applyRetentionWhenFree(_ policy: TenantPolicy, tenant: TenantRepository, after job: Job, logger log: Logger) async {
+        guard policy.retention(forSite: policies.site.siteName) != nil else { return }
+        if tenantBusy(job.tenant, except: job) || queue.contains(where: { $0.tenant == job.tenant }) {
+            retentionPending.insert(job.tenant)
+            return
+        }
+        retentionPending.remove(job.tenant)
+        retentionRunning.insert(job.tenant)
+        await applyRetention(policy, tenant: tenant, logger: log)
+        retentionRunning.remove(job.tenant)
+    }
+
+    /// Forget by the site's retention rules, then prune what no snapshot needs.
+    func applyRetention(_ policy: TenantPolicy, tenant: TenantRepository, logger log: Logger) async {
+        guard let rules = policy.retention(forSite: policies.site.siteName) else { return }
+        do {
+            let forget = try await tenant.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone)
+            if !forget.removed.isEmpty {
+                let pruned = try await tenant.prune()
+                log.notice("retention applied", metadata: ["removed": "\(forget.removed.count)", "packs_deleted": "\(pruned.packsDeleted)"])
+            }
+        } catch {
+            log.error("retention failed; snapshots are kept until the next run", metadata: ["error": "\(Self.describe(error))"])
+        }
+    }
+
+    func refreshUsage(_ policy: TenantPolicy, tenant: TenantRepository) async {
+        let used = (try? tenant.index.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
+        let snapshots = (try? tenant.index.snapshots()) ?? []
+        let read = snapshots.reduce(Int64(0)) { $0 + $1.size }
+        metrics.usage(tenant: policy.tenant, stored: used, snapshots: snapshots.count, logicalBytes: read, quota: policy.quota.hard)
+    }
+}
+
+/// Byte counts for messages: `1.5 GiB`.
+enum ByteCount {
+    static func format(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}

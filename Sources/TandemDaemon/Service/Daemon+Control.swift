@@ -1,0 +1,143 @@
+import Foundation
+import TandemCore
+import TandemPolicy
+import TandemStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Daemon {
+    /// The tenant's index, read without its key (nil before its first backup).
+    func index(for tenant: String) throws -> IndexDatabase? {
+        guard case .local(let root) = policies.site.repository else { return nil }
+        let path = "\(root)/tenants/\(tenant)/index.sqlite"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try IndexDatabase(path: path)
+    }
+
+    public func status(for caller: Caller, metricsAddress: String?) -> StatusResponse {
+        var tenants: [TenantStatus] = []
+        for policy in policies.tenants where caller.may(actOn: policy.tenant) {
+            let index = try? index(for: policy.tenant)
+            let used = (try? index?.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
+            let snapshots = (try? index?.snapshots().count) ?? 0
+            let outcome = outcomes[policy.tenant]
+            tenants.append(TenantStatus(name: policy.tenant, lastBackup: outcome?.lastBackup, nextRun: nextRun(policy),
+                                        quotaUsedBytes: used, quotaLimitBytes: policy.quota.hard,
+                                        quotaSoftBytes: policy.quota.soft, snapshots: snapshots, failures: outcome?.failures ?? 0))
+        }
+        let visibleJobs = entries.values.filter { caller.may(actOn: $0.job.tenant) && !["succeeded", "failed", "cancelled"].contains($0.state) }
+            .map { $0.status() }.sorted { $0.id < $1.id }
+        var response = StatusResponse(site: policies.site.siteName, role: policies.site.role.rawValue, version: TandemVersion.current,
+                                      startedAt: startedAt, caller: caller.roleName, tenants: tenants, jobs: visibleJobs)
+        response.metricsAddress = metricsAddress
+        return response
+    }
+
+    /// `backup now`: queues the tenant's sources (or one), audited.
+    public func backupNow(tenant: String, source: String?, caller: Caller) async throws -> [JobStatus] {
+        let policy = try policy(tenant)
+        let names = source.map { [$0] } ?? policy.sources.map(\.name)
+        var jobs: [JobStatus] = []
+        do {
+            for name in names {
+                let job = try enqueueBackup(tenant: tenant, source: name, trigger: "manual")
+                if let status = self.job(job.id) { jobs.append(status) }
+            }
+        } catch {
+            await record(actor: caller.actor, role: caller.roleName, action: "backup", tenant: tenant,
+                         detail: "source=\(source ?? "all")", result: "refused: \(error)")
+            throw error
+        }
+        await record(actor: caller.actor, role: caller.roleName, action: "backup", tenant: tenant,
+                     detail: "source=\(source ?? "all") jobs=\(jobs.map(\.id).joined(separator: ","))", result: "ok")
+        return jobs
+    }
+
+    public func snapshots(tenant: String) throws -> SnapshotsResponse {
+        _ = try policy(tenant)
+        let records = try index(for: tenant)?.snapshots() ?? []
+        return SnapshotsResponse(tenant: tenant, snapshots: records.map {
+            SnapshotItem(id: $0.id, time: $0.time, source: $0.source, kind: $0.kind.rawValue, hostname: $0.hostname,
+                         tags: $0.tags, bytes: $0.size)
+        })
+    }
+
+    /// Restores into `target`. A tenant caller may only restore below a directory it owns
+    /// (the daemon writes as its own user, so this stops a tenant from using it to write
+    /// where the tenant could not).
+    public func restore(tenant: String, request: RestoreRequest, caller: Caller) async throws -> RestoreResult {
+        let policy = try policy(tenant)
+        guard request.target.hasPrefix("/") else { throw DaemonError.badRequest("restore target must be an absolute path, got '\(request.target)'") }
+        if !caller.isOperator { try Self.checkOwnedParent(request.target, uid: caller.uid) }
+        let detail = "snapshot=\(request.snapshot) target=\(request.target)" + (request.path.map { " path=\($0)" } ?? "")
+        do {
+            let repo = try await openTenant(policy)
+            var options = RestoreOptions()
+            options.overwrite = request.overwrite
+            options.only = request.path
+            let summary = try await repo.restore(request.snapshot, to: .path(request.target), options: options)
+            await record(actor: caller.actor, role: caller.roleName, action: "restore", tenant: tenant, detail: detail, result: "ok")
+            return summary
+        } catch {
+            await record(actor: caller.actor, role: caller.roleName, action: "restore", tenant: tenant, detail: detail,
+                         result: "failed: \(Self.describe(error))")
+            throw error
+        }
+    }
+
+    static func checkOwnedParent(_ target: String, uid: UInt32) throws {
+        let parent = (target as NSString).deletingLastPathComponent
+        var info = stat()
+        guard lstat(parent, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw DaemonError.forbidden("restore target's parent \(parent) is not a directory")
+        }
+        guard info.st_uid == uid else {
+            throw DaemonError.forbidden("a tenant may restore only into a directory it owns; \(parent) belongs to uid \(info.st_uid)")
+        }
+    }
+
+    public func check(tenant: String, readData: Bool, caller: Caller) async throws -> CheckReport {
+        let policy = try policy(tenant)
+        let repo = try await openTenant(policy)
+        let report = try await repo.check(readData: readData)
+        await record(actor: caller.actor, role: caller.roleName, action: "check", tenant: tenant,
+                     detail: "read_data=\(readData)", result: report.problems.isEmpty ? "ok" : "problems: \(report.problems.count)")
+        return report
+    }
+
+    /// Retention now: forget by the site's rules, then prune. Refused while a backup of the
+    /// tenant runs.
+    public func prune(tenant: String, caller: Caller) async throws -> PruneReport {
+        let policy = try policy(tenant)
+        if runningKeys.contains(where: { $0.hasPrefix("\(tenant)/") }) {
+            throw DaemonError.busy("tenant \(tenant) has a backup running; prune needs the tenant to itself, try again when it ends")
+        }
+        let repo = try await openTenant(policy)
+        do {
+            if let rules = policy.retention(forSite: policies.site.siteName) {
+                _ = try await repo.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone)
+            }
+            let report = try await repo.prune()
+            await refreshUsage(policy, tenant: repo)
+            await record(actor: caller.actor, role: caller.roleName, action: "prune", tenant: tenant,
+                         detail: "packs_deleted=\(report.packsDeleted) bytes_after=\(report.bytesAfter)", result: "ok")
+            return report
+        } catch {
+            await record(actor: caller.actor, role: caller.roleName, action: "prune", tenant: tenant, detail: "",
+                         result: "failed: \(Self.describe(error))")
+            throw error
+        }
+    }
+
+    public func policyText(tenant: String) throws -> PolicyDocument {
+        let policy = try policy(tenant)
+        let text = (try? String(contentsOfFile: policy.file, encoding: .utf8)) ?? ""
+        return PolicyDocument(tenant: tenant, file: policy.file, text: text, nextRun: nextRun(policy))
+    }
+}
+
+/// The version `status` reports.
+public enum TandemVersion {
+    public static let current = "0.3.0"
+}

@@ -1,0 +1,65 @@
+import Foundation
+import TandemCore
+import TandemPolicy
+
+extension Daemon {
+    func planner(for policy: TenantPolicy) -> SchedulePlanner {
+        SchedulePlanner(entries: policy.schedules.map { SchedulePlanner.Entry(name: $0.name, trigger: $0.trigger, sources: $0.sources) },
+                        window: policy.window, windowZone: policy.timeZone)
+    }
+
+    /// Queues every schedule whose start time has come and moves its mark; returns how many
+    /// runs were queued. Missed slots (downtime) collapse into one run.
+    @discardableResult
+    public func fireDueSchedules() async -> Int {
+        let now = clock.now()
+        var queued = 0
+        var changed = false
+        for policy in policies.tenants {
+            let planner = planner(for: policy)
+            var tenantMarks = marks[policy.tenant] ?? [:]
+            for entry in planner.entries where tenantMarks[entry.name] == nil {
+                tenantMarks[entry.name] = SchedulePlanner.initialMark(at: now)
+                changed = true
+            }
+            for entry in planner.startsDue(marks: tenantMarks, now: now) {
+                for source in entry.sources {
+                    do {
+                        try enqueueBackup(tenant: policy.tenant, source: source, trigger: entry.name)
+                        queued += 1
+                    } catch {
+                        logger.error("scheduled run not queued", metadata: ["tenant": "\(policy.tenant)", "error": "\(error)"])
+                    }
+                }
+                tenantMarks[entry.name] = SchedulePlanner.markStarted(at: now)
+                changed = true
+            }
+            marks[policy.tenant] = tenantMarks
+        }
+        if changed { await saveMarks() }
+        return queued
+    }
+
+    /// When the scheduler must look again: the earliest next start of any schedule.
+    public func nextWake() -> Date? {
+        let now = clock.now()
+        return policies.tenants.compactMap { planner(for: $0).nextWake(marks: marks[$0.tenant] ?? [:], now: now) }.min()
+    }
+
+    /// The next start of one tenant's schedules.
+    func nextRun(_ policy: TenantPolicy) -> Date? {
+        planner(for: policy).nextWake(marks: marks[policy.tenant] ?? [:], now: clock.now())
+    }
+
+    /// `policy simulate`: the runs of the next `days` days and what retention at this site
+    /// would keep of them and of the existing snapshots.
+    public func simulate(tenant: String, days: Int) throws -> SimulationReport {
+        let policy = try policy(tenant)
+        let now = clock.now()
+        let until = now.addingTimeInterval(Double(days) * 86400)
+        let existing = (try? index(for: tenant)?.snapshots()) ?? []
+        return PolicySimulation.run(policy: policy, site: policies.site.siteName, from: now, until: until,
+                                    marks: marks[tenant] ?? [:],
+                                    existing: existing.map { RetentionSimulator.Existing(time: $0.time, source: $0.source) })
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Logging
+import TandemCore
+import TandemPolicy
+import TandemStore
+
+/// The daemon's state and the single place it changes: the loaded configuration, the job
+/// queue, per-tenant outcomes, and schedule marks. The services (scheduler, job runner,
+/// control server, reload, watchdog) all act through this actor; the heavy work (backups)
+/// runs off it, inside the store's own pipeline.
+public actor Daemon {
+    public let configPath: String
+    public let clock: any DaemonClock
+    public let logger: Logger
+    public let startedAt: Date
+    public private(set) var policies: PolicySet
+    let repository: Repository
+    public let audit: AuditLog
+    let marksFile: String
+    let metrics: DaemonMetrics
+
+    /// Schedule marks per tenant, per schedule name.
+    var marks: [String: [String: SchedulePlanner.Mark]] = [:]
+    /// Queued jobs, in the order they will start (priority, then arrival).
+    var queue: [Job] = []
+    /// Every job still queued or running, and the last finished ones, by ID.
+    var entries: [String: JobEntry] = [:]
+    var finishedOrder: [String] = []
+    /// `tenant/source` keys of running jobs.
+    var runningKeys: Set<String> = []
+    var runningCount = 0
+    /// Tenants whose retention waits for their other jobs to end.
+    var retentionPending: Set<String> = []
+    /// Tenants whose retention (forget + prune) runs now: none of their jobs may start.
+    var retentionRunning: Set<String> = []
+    var outcomes: [String: TenantOutcome] = [:]
+    var waiter: CheckedContinuation<Job?, Never>?
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    var shuttingDown = false
+    var jobCounter = 0
+    let nudges: AsyncStream<Void>
+    let nudgeContinuation: AsyncStream<Void>.Continuation
+
+    /// What the daemon remembers about a tenant's runs.
+    struct TenantOutcome: Sendable {
+        var lastBackup: LastBackup?
+        var lastSuccess: Date?
+        var failures = 0
+    }
+
+    /// Opens (or creates) the repository and state directory named by `policies`.
+    public static func open(policies: PolicySet, configPath: String, clock: any DaemonClock,
+                            logger: Logger) async throws -> Daemon {
+        let state = policies.site.stateDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        } catch {
+            throw DaemonError.io("cannot create state directory \(state): \(error.localizedDescription)")
+        }
+        let repository: Repository
+        switch policies.site.repository {
+        case .local(let path):
+            let backend = LocalBackend(root: path)
+            if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config")) {
+                repository = try await Repository.open(backend: backend)
+            } else {
+                repository = try await Repository.initialize(backend: backend, now: clock.now())
+                logger.notice("initialized a new repository", metadata: ["path": "\(path)"])
+            }
+        }
+        let audit = try AuditLog(path: (state as NSString).appendingPathComponent("audit.log"))
+        return Daemon(policies: policies, configPath: configPath, clock: clock, logger: logger, repository: repository,
+                      audit: audit)
+    }
+
+    private init(policies: PolicySet, configPath: String, clock: any DaemonClock, logger: Logger,
+                 repository: Repository, audit: AuditLog) {
+        self.policies = policies
+        self.configPath = configPath
+        self.clock = clock
+        self.logger = logger
+        self.repository = repository
+        self.audit = audit
+        startedAt = clock.now()
+        marksFile = (policies.site.stateDirectory as NSString).appendingPathComponent("schedule-marks.json")
+        metrics = DaemonMetrics()
+        (nudges, nudgeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        marks = Self.loadMarks(marksFile)
+    }
+
+    /// Policies of tenants known to this site.
+    func policy(_ tenant: String) throws -> TenantPolicy {
+        guard let policy = policies.tenant(tenant) else {
+            throw DaemonError.notFound("no tenant '\(tenant)' on site \(policies.site.siteName) (configured: \(policies.tenants.map(\.tenant).joined(separator: ", ")))")
+        }
+        return policy
+    }
+
+    // MARK: Reload
+
+    /// Re-reads the configuration. A configuration that does not validate is refused and the
+    /// running one kept; running and queued jobs are never dropped.
+    @discardableResult
+    public func reload(actor: String = "signal:SIGHUP") async -> Result<PolicySet, DaemonError> {
+        let result: Result<PolicySet, DaemonError>
+        do {
+            let loaded = try PolicySet.load(configPath: configPath)
+            if loaded.site.repository != policies.site.repository || loaded.site.stateDirectory != policies.site.stateDirectory {
+                result = .failure(.config("repository and state_directory cannot change on reload; restart tandemd to move them"))
+            } else {
+                result = .success(loaded)
+            }
+        } catch {
+            result = .failure(.config(error.description))
+        }
+        switch result {
+        case .success(let loaded):
+            let before = Set(policies.tenants.map(\.tenant))
+            policies = loaded
+            let now = clock.now()
+            for tenant in loaded.tenants where marks[tenant.tenant] == nil { marks[tenant.tenant] = [:] }
+            _ = now
+            nudgeContinuation.yield()
+            let added = Set(loaded.tenants.map(\.tenant)).subtracting(before)
+            logger.notice("configuration reloaded", metadata: ["tenants": "\(loaded.tenants.count)", "added": "\(added.sorted().joined(separator: ","))"])
+            await record(actor: actor, role: "operator", action: "reload", tenant: nil, detail: configPath, result: "ok")
+        case .failure(let error):
+            logger.error("configuration reload refused; keeping the running configuration", metadata: ["error": "\(error.description)"])
+            await record(actor: actor, role: "operator", action: "reload", tenant: nil, detail: configPath,
+                         result: "refused: \(error.description)")
+        }
+        return result
+    }
+
+    /// Appends to the audit log; a failure to audit is logged loudly (the action already happened).
+    func record(actor: String, role: String, action: String, tenant: String?, detail: String, result: String) async {
+        do {
+            try await audit.append(time: clock.now(), actor: actor, role: role, action: action, tenant: tenant,
+                                   detail: detail, result: result)
+        } catch {
+            logger.critical("cannot write the audit log", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Marks
+
+    static func loadMarks(_ path: String) -> [String: [String: SchedulePlanner.Mark]] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let marks = try? ControlJSON.decoder().decode([String: [String: SchedulePlanner.Mark]].self, from: data) else { return [:] }
+        return marks
+    }
+
+    func saveMarks() async {
+        do {
+            let bytes = Array(try ControlJSON.encoder(pretty: true).encode(marks))
+            let state = policies.site.stateDirectory
+            try await LocalBackend(root: state).write((marksFile as NSString).lastPathComponent, bytes, overwrite: true)
+        } catch {
+            logger.error("cannot save schedule marks", metadata: ["error": "\(error)"])
+        }
+    }
+}
+

@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TandemPolicy
+
+/// Starts `tandemd`: loads and validates the configuration, opens the daemon, and runs its
+/// services in one group until SIGTERM/SIGINT (graceful: reverse order, running backups
+/// cancelled without a partial snapshot).
+///
+/// Service order (shutdown runs it backwards): metrics, job runner, scheduler, reload,
+/// control socket, systemd notifier.
+public enum DaemonRunner {
+    public static func run(configPath: String, clock: any DaemonClock = SystemClock(), logger: Logger) async throws {
+        let policies: PolicySet
+        do {
+            policies = try PolicySet.load(configPath: configPath)
+        } catch {
+            for problem in error.errors { logger.critical("configuration error", metadata: ["error": "\(problem)"]) }
+            throw DaemonError.config(error.description)
+        }
+        let daemon = try await Daemon.open(policies: policies, configPath: policies.site.file, clock: clock, logger: logger)
+        await daemon.started()
+        let notifier = SystemdNotifier()
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
+        let metricsBox = AddressBox()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let address = policies.site.metricsAddress {
+            services.append(.init(service: MetricsService(daemon: daemon, address: address, logger: logger, bound: metricsBox),
+                                  serviceName: "metrics"))
+        }
+        services += [
+            .init(service: JobRunnerService(daemon: daemon), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "jobs"),
+            .init(service: SchedulerService(daemon: daemon), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "scheduler"),
+            .init(service: ReloadService(daemon: daemon, notifier: notifier), successTerminationBehavior: .gracefullyShutdownGroup,
+                  serviceName: "reload"),
+            .init(service: ControlService(daemon: daemon, path: policies.site.controlSocket, logger: logger, metrics: metricsBox,
+                                          ready: readyContinuation),
+                  successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "control"),
+            .init(service: NotifierService(daemon: daemon, notifier: notifier, ready: ready),
+                  successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "systemd"),
+        ]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        try await group.run()
+        await daemon.stopped()
+    }
+}
+
+/// The metrics endpoint's bound address, once known (port 0 picks a free port).
+actor AddressBox {
+    private(set) var address: String?
+    func set(_ value: String) { address = value }
+}
+
+/// The control API on the Unix socket (mode 0666: the daemon authorizes each connection by
+/// its peer's uid, not by file permissions).
+struct ControlService: Service {
+    let daemon: Daemon
+    let path: String
+    let logger: Logger
+    let metrics: AddressBox
+    let ready: AsyncStream<Void>.Continuation
+
+    func run() async throws {
+        let router = ControlRouter(daemon: daemon, logger: logger, metricsAddress: { await metrics.address })
+        let server = HTTPServer(listener: .unix(path: path, mode: 0o666), logger: logger) { await router.handle($0) }
+        try await untilGracefulShutdown {
+            try await server.serve { address in
+                logger.notice("control socket listening", metadata: ["path": "\(path)"])
+                ready.yield()
+            }
+        }
+        unlink(path)
+    }
+}
+
+/// Prometheus text format at `/metrics` on a loopback TCP port.
+struct MetricsService: Service {
+    let daemon: Daemon
+    let address: HostPort
+    let logger: Logger
+    let bound: AddressBox
+
+    func run() async throws {
+        let metrics = daemon.metrics
+        let server = HTTPServer(listener: .tcp(host: address.host, port: address.port), logger: logger) { request in
+            guard request.method == .GET, request.path == "/metrics" else {
+                return HTTPResponse(status: .notFound, contentType: "text/plain", body: Array("try /metrics\n".utf8))
+            }
+            return HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(metrics.render().utf8))
+        }
+        try await untilGracefulShutdown {
+            try await server.serve { socketAddress in
+                let text = "\(socketAddress.ipAddress ?? address.host):\(socketAddress.port ?? address.port)"
+                await bound.set(text)
+                logger.notice("metrics listening", metadata: ["address": "\(text)"])
+            }
+        }
+    }
+}
+
+extension Daemon {
+    /// Logged, audited and measured once at start: the tenants and their metric series.
+    func started() async {
+        for policy in policies.tenants {
+            metrics.declare(tenant: policy.tenant, quota: policy.quota.hard)
+            if let index = try? index(for: policy.tenant) {
+                let used = (try? index.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
+                let snapshots = (try? index.snapshots()) ?? []
+                metrics.usage(tenant: policy.tenant, stored: used, snapshots: snapshots.count,
+                              logicalBytes: snapshots.reduce(Int64(0)) { $0 + $1.size }, quota: policy.quota.hard)
+            }
+        }
+        logger.notice("tandemd starting", metadata: ["site": "\(policies.site.siteName)", "tenants": "\(policies.tenants.count)",
+                                                      "config": "\(configPath)", "version": "\(TandemVersion.current)"])
+        await record(actor: "daemon", role: "daemon", action: "start", tenant: nil, detail: "config=\(configPath)", result: "ok")
+    }
+
+    func stopped() async {
+        await record(actor: "daemon", role: "daemon", action: "stop", tenant: nil, detail: "", result: "ok")
+        logger.notice("tandemd stopped")
+    }
+}

@@ -1,0 +1,11 @@
+import TandemCore
+
+/// Durations in config files (`15m`, `1h30m`, `7d`), parsed and printed by the core's
+/// ``IntervalText``.
+enum PolicyDuration {
+    static func parse(_ text: String) throws(DurationError) -> Double {
+        try IntervalText.parseDuration(text)
+    }
+
+    static func format(_ seconds: Double) -> String { IntervalText.formatDuration(seconds) }
+}

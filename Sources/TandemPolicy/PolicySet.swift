@@ -1,0 +1,96 @@
+import Foundation
+
+/// A whole configuration: the site config and every tenant policy in its tenants directory,
+/// validated together (a tenant named in two files is an error naming both). The daemon loads
+/// one at start and on every SIGHUP; `tandemctl policy validate` loads it the same way.
+public struct PolicySet: Sendable, Equatable {
+    public let site: SiteConfig
+    /// Sorted by tenant name.
+    public let tenants: [TenantPolicy]
+
+    public init(site: SiteConfig, tenants: [TenantPolicy]) {
+        self.site = site
+        self.tenants = tenants.sorted { $0.tenant < $1.tenant }
+    }
+
+    public func tenant(_ name: String) -> TenantPolicy? { tenants.first { $0.tenant == name } }
+
+    /// Loads `configPath` and every `*.yaml`/`*.yml` in its tenants directory, reporting every
+    /// problem in every file at once.
+    public static func load(configPath: String) throws(ConfigErrors) -> PolicySet {
+        let path = absolutePath(configPath)
+        let site = try SiteConfig.parse(try readText(path), file: path)
+        var errors: [ConfigError] = []
+        var tenants: [TenantPolicy] = []
+        let files: [String]
+        do {
+            files = try FileManager.default.contentsOfDirectory(atPath: site.tenantsDirectory)
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+                .filter { !$0.hasPrefix(".") }
+                .sorted()
+                .map { (site.tenantsDirectory as NSString).appendingPathComponent($0) }
+        } catch {
+            throw ConfigErrors([ConfigError(file: path, line: 0, column: 0, field: "tenants_directory",
+                                            message: "cannot list \(site.tenantsDirectory): \(reason(error))")])
+        }
+        for file in files {
+            do {
+                let policy = try TenantPolicy.parse(try readText(file), file: file)
+                if let earlier = tenants.first(where: { $0.tenant == policy.tenant }) {
+                    errors.append(ConfigError(file: file, line: 1, column: 1, field: "tenant",
+                                              message: "tenant '\(policy.tenant)' is already defined in \(earlier.file)"))
+                } else {
+                    tenants.append(policy)
+                }
+            } catch {
+                errors += error.errors
+            }
+        }
+        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        return PolicySet(site: site, tenants: tenants)
+    }
+
+    /// Validates one file on its own: a site config (has `site:`) or a tenant policy.
+    public static func validateFile(_ path: String) throws(ConfigErrors) -> ValidatedFile {
+        let absolute = absolutePath(path)
+        let text = try readText(absolute)
+        if text.range(of: #"(?m)^site\s*:"#, options: .regularExpression) != nil {
+            return .site(try SiteConfig.parse(text, file: absolute))
+        }
+        return .tenant(try TenantPolicy.parse(text, file: absolute))
+    }
+
+    /// What ``validateFile(_:)`` found.
+    public enum ValidatedFile: Sendable {
+        case site(SiteConfig)
+        case tenant(TenantPolicy)
+    }
+
+    static func readText(_ path: String) throws(ConfigErrors) -> String {
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw ConfigErrors([ConfigError(file: path, line: 0, column: 0, field: "", message: "not UTF-8 text")])
+            }
+            return text
+        } catch let error as ConfigErrors {
+            throw error
+        } catch {
+            throw ConfigErrors([ConfigError(file: path, line: 0, column: 0, field: "", message: "cannot read: \(reason(error))")])
+        }
+    }
+
+    static func absolutePath(_ path: String) -> String {
+        let joined = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return (joined as NSString).standardizingPath
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoSuchFileError || ns.code == 260 { return "no such file" }
+        return ns.localizedDescription
+    }
+}

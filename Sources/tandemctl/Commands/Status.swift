@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import TandemCore
+
+/// `tandemctl status`: the site, each visible tenant's last and next run and quota use, and
+/// running jobs.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the daemon's site, tenants, last and next runs, quota use and jobs.")
+
+    @OptionGroup var daemon: DaemonOptions
+    @Flag(help: "Print the daemon's answer as JSON.") var json = false
+
+    func run() async throws {
+        try await Failure.guarded {
+            let client = daemon.client()
+            if json {
+                FileHandle.standardOutput.write(Data(try await client.call(.GET, "/v1/status", body: nil)))
+                return
+            }
+            let status = try await client.get("/v1/status", as: StatusResponse.self)
+            print("site \(status.site) (\(status.role)), tandemd \(status.version), up since \(Self.time(status.startedAt)); you are: \(status.caller)")
+            if let metrics = status.metricsAddress { print("metrics: http://\(metrics)/metrics") }
+            print("")
+            print("TENANT           LAST BACKUP                        NEXT RUN              QUOTA USED")
+            for t in status.tenants {
+                let last = t.lastBackup.map { "\(Self.time($0.time)) \($0.result)" } ?? "never"
+                let next = t.nextRun.map(Self.time) ?? "-"
+                let quota = Human.bytes(t.quotaUsedBytes) + (t.quotaLimitBytes.map { " of \(Human.bytes($0))" } ?? "")
+                print(t.name.padding(toLength: 16, withPad: " ", startingAt: 0) + " "
+                      + last.padding(toLength: 34, withPad: " ", startingAt: 0) + " "
+                      + next.padding(toLength: 21, withPad: " ", startingAt: 0) + " " + quota)
+                if let message = t.lastBackup?.message { print("  last error: \(message)") }
+            }
+            if !status.jobs.isEmpty {
+                print("")
+                print("JOBS")
+                for job in status.jobs {
+                    print("  \(job.id)  \(job.tenant)/\(job.source ?? "-")  \(job.state)  \(Human.bytes(job.bytesDone))  (\(job.trigger))")
+                }
+            }
+        }
+    }
+
+    static func time(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle().year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon))
+    }
+}

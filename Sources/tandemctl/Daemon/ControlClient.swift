@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import TandemCore
+
+/// `--socket PATH` (or TANDEM_SOCKET): where the local `tandemd` listens. Commands given
+/// no `--repo` talk to the daemon through it.
+struct DaemonOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The daemon's control socket (default: $TANDEM_SOCKET or /run/tandem/control.sock).",
+                                            valueName: "PATH"))
+    var socket: String?
+
+    var socketPath: String {
+        socket ?? ProcessInfo.processInfo.environment["TANDEM_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? "/run/tandem/control.sock"
+    }
+
+    func client() -> ControlClient { ControlClient(socketPath: socketPath) }
+}
+
+/// Why a daemon request failed: unreachable, or an error answer.
+enum DaemonCallError: Error, CustomStringConvertible {
+    case unreachable(String, String)
+    case refused(status: Int, ErrorResponse)
+    case malformed(String)
+
+    var description: String {
+        switch self {
+        case .unreachable(let path, let why):
+            "cannot reach tandemd at \(path): \(why) (is it running? use --repo DIR to work offline, or --socket PATH)"
+        case .refused(_, let error): error.message
+        case .malformed(let why): "tandemd sent an answer tandemctl cannot read: \(why)"
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 client for the control socket, on SwiftNIO: one connection per request.
+struct ControlClient: Sendable {
+    let socketPath: String
+
+    func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
+        try decode(T.self, try await call(.GET, path, body: nil))
+    }
+
+    func post<T: Decodable>(_ path: String, body: some Encodable, as type: T.Type) async throws -> T {
+        let bytes = Array(try ControlJSON.encoder().encode(body))
+        return try decode(T.self, try await call(.POST, path, body: bytes))
+    }
+
+    /// The raw body of a successful answer (for `--json`, printed as the daemon sent it).
+    func call(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> [UInt8] {
+        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(unixDomainSocketPath: socketPath) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw DaemonCallError.unreachable(socketPath, Self.reason(error))
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            var headers = HTTPHeaders()
+            headers.add(name: "Host", value: "tandemd")
+            headers.add(name: "Connection", value: "close")
+            headers.add(name: "Content-Length", value: String(body?.count ?? 0))
+            if body != nil { headers.add(name: "Content-Type", value: "application/json") }
+            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
+            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            try await outbound.write(.end(nil))
+            var status: HTTPResponseStatus?
+            var received: [UInt8] = []
+            for try await part in inbound {
+                switch part {
+                case .head(let head): status = head.status
+                case .body(let buffer): received += buffer.readableBytesView
+                case .end:
+                    guard let status else { throw DaemonCallError.malformed("no response head") }
+                    if (200..<300).contains(Int(status.code)) { return received }
+                    let error = (try? ControlJSON.decoder().decode(ErrorResponse.self, from: Data(received)))
+                        ?? ErrorResponse(error: "failed", message: "HTTP \(status.code) \(String(decoding: received, as: UTF8.self))")
+                    throw DaemonCallError.refused(status: Int(status.code), error)
+                }
+            }
+            throw DaemonCallError.malformed("the connection closed before the answer ended")
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+        do { return try ControlJSON.decoder().decode(T.self, from: Data(bytes)) } catch {
+            throw DaemonCallError.malformed("\(error)")
+        }
+    }
+
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        let text = "\(error)"
+        if text.contains("connection refused") || text.contains("ECONNREFUSED") { return "connection refused" }
+        if text.contains("No such file") || text.contains("ENOENT") { return "no such socket" }
+        return text
+    }
+}

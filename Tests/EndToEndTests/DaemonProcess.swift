@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+
+/// A real `tandemd` process on a temporary site: config, tenant policies, data, and its
+/// standard error captured to a file.
+final class DaemonProcess {
+    let root: String
+    let process = Process()
+    var configPath: String { root + "/etc/tandem.yaml" }
+    var socket: String { root + "/run/control.sock" }
+    var logPath: String { root + "/tandemd.log" }
+    var keyFile: String { root + "/etc/k1.key" }
+    var repository: String { root + "/repository" }
+
+    static var binary: String { (CLIRunner.binary as NSString).deletingLastPathComponent + "/tandemd" }
+
+    init(policies: [String: String], files: [String: Data] = [:]) throws {
+        root = NSTemporaryDirectory() + "tandem-d-" + UUID().uuidString.prefix(8).lowercased()
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/etc/tenants.d", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
+        try Data((0..<48).map { UInt8(($0 * 31 + 7) & 0xff) }).write(to: URL(fileURLWithPath: keyFile))
+        for (name, bytes) in files {
+            let path = root + "/data/" + name
+            try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try bytes.write(to: URL(fileURLWithPath: path))
+        }
+        try """
+        site: e2e
+        repository: {path: ../repository}
+        state_directory: ../state
+        control: {socket: ../run/control.sock}
+        metrics: {listen: "127.0.0.1:0"}
+        log_level: debug
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        for (name, text) in policies { try writePolicy(name, text) }
+    }
+
+    deinit {
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func writePolicy(_ name: String, _ text: String) throws {
+        let expanded = text.replacingOccurrences(of: "$ROOT", with: root).replacingOccurrences(of: "$KEY", with: keyFile)
+        try expanded.write(toFile: root + "/etc/tenants.d/\(name).yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// Starts tandemd and waits (up to 30 s) until its control socket answers.
+    func start(environment extra: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["--config", configPath]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        environment.removeValue(forKey: "NOTIFY_SOCKET")
+        environment.merge(extra) { $1 }
+        process.environment = environment
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if log.contains("tandemd ready") { return }
+            if !process.isRunning { throw DaemonFailure(description: "tandemd exited \(process.terminationStatus) at start: \(log)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw DaemonFailure(description: "tandemd not ready within 30 s: \(log)")
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Sends a signal.
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// SIGTERM, then waits up to `timeout`; returns the exit status.
+    @discardableResult
+    func stop(timeout: TimeInterval = 30) throws -> Int32 {
+        signal(SIGTERM)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        guard !process.isRunning else { throw DaemonFailure(description: "tandemd did not stop within \(timeout) s") }
+        return process.terminationStatus
+    }
+
+    /// A tandemctl runner aimed at this daemon's socket.
+    func cli(uid: UInt32? = nil) -> CLIRunner {
+        var runner = CLIRunner(repo: repository)
+        runner.environment["TANDEM_SOCKET"] = socket
+        runner.uid = uid
+        return runner
+    }
+
+    /// Waits until `condition` holds, polling every 100 ms, up to `timeout` seconds.
+    func wait(_ what: String, timeout: TimeInterval = 60, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw DaemonFailure(description: "timed out waiting for \(what); log:\n\(log.suffix(3000))")
+    }
+}
+
+struct DaemonFailure: Error, CustomStringConvertible {
+    let description: String
+}

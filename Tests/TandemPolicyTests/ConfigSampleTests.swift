@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+@testable import TandemPolicy
+import TandemCore
+
+/// The package root, from this file's path.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+@Suite struct ConfigSampleTests {
+    @Test func theExampleSiteConfigAndItsTenantsParse() throws {
+        let set = try PolicySet.load(configPath: packageRoot + "/Config/tandem.yaml")
+        #expect(set.site.siteName == "home-a")
+        #expect(set.site.peers.map(\.name) == ["home-b", "remote"])
+        #expect(set.tenants.map(\.tenant) == ["finance", "records"])
+        let finance = try #require(set.tenant("finance"))
+        #expect(finance.sources.map(\.name) == ["ledger-db", "documents", "ledger-vm"])
+        #expect(finance.schedules.count == 2)
+        #expect(finance.retention(forSite: "remote")?.keepYearly == 7)
+        #expect(finance.retention(forSite: "home-a")?.keepLast == 4)
+        #expect(finance.quota.hard == 2 << 40)
+        #expect(finance.key == .command(["/usr/local/bin/kms-fetch", "--key", "tandem/finance"]))
+        #expect(finance.source(named: "ledger-vm")?.pre == [.shell("lvcreate --snapshot --name ledger-snap --size 10G vg0/ledger")])
+        let records = try #require(set.tenant("records"))
+        let window = try TimeWindow(parsing: "22:00-06:00")
+        #expect(records.suite == .sm4 && records.window == window)
+    }
+
+    @Test func theDemoConfigParses() throws {
+        let set = try PolicySet.load(configPath: packageRoot + "/Config/demo/tandem.yaml")
+        #expect(set.site.siteName == "demo")
+        #expect(set.site.controlSocket.hasSuffix("/.tandem-demo/control.sock"))
+        #expect(set.tenants.map(\.tenant) == ["demo"])
+    }
+
+    /// Every file under Config/ that is not an invalid sample parses.
+    @Test func everyExampleFileUnderConfigParses() throws {
+        let root = packageRoot + "/Config"
+        let files = FileManager.default.enumerator(atPath: root)!.compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".yaml") && !$0.hasPrefix("samples/invalid") }
+        #expect(files.count >= 4)
+        for file in files {
+            #expect(throws: Never.self, "\(file)") { _ = try PolicySet.validateFile(root + "/" + file) }
+        }
+    }
+
+    static var invalidSamples: [String] {
+        let root = packageRoot + "/Config/samples/invalid"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return entries.sorted().map { entry in
+            var isDirectory: ObjCBool = false
+            FileManager.default.fileExists(atPath: root + "/" + entry, isDirectory: &isDirectory)
+            return isDirectory.boolValue ? "\(entry)/tandem.yaml" : entry
+        }
+    }
+
+    /// Each invalid sample fails, and its first line says which message it must produce.
+    @Test(arguments: invalidSamples)
+    func invalidSampleFailsWithItsExpectedMessage(_ name: String) throws {
+        let path = packageRoot + "/Config/samples/invalid/" + name
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let first = try #require(text.split(separator: "\n").first)
+        #expect(first.hasPrefix("# expect: "), "\(name) must start with '# expect: MESSAGE'")
+        let expected = String(first.dropFirst("# expect: ".count))
+        do {
+            if name.hasSuffix("/tandem.yaml") {
+                _ = try PolicySet.load(configPath: path)
+            } else {
+                _ = try PolicySet.validateFile(path)
+            }
+            Issue.record("\(name) validated but should fail with: \(expected)")
+        } catch {
+            #expect(error.description.contains(expected), "\(name): got \(error.description)")
+            // Every error names a file and a line.
+            for problem in error.errors {
+                #expect(problem.file.hasPrefix("/") && problem.line > 0, "\(problem)")
+            }
+        }
+    }
+
+    @Test func thereAreInvalidSamplesForEveryRequiredCase() {
+        let names = Set(Self.invalidSamples)
+        for required in ["malformed.yaml", "unknown-key.yaml", "bad-cron-minute.yaml", "wrong-type.yaml",
+                         "retention-keeps-nothing.yaml", "duplicate-tenant/tandem.yaml", "cron-never-fires.yaml"] {
+            #expect(names.contains(required), "missing sample \(required)")
+        }
+    }
+
+    @Test func errorsNameFileLineColumnAndField() throws {
+        let text = "tenant: t\nkey: {key_file: /k}\nsources:\n  - name: a\n    directory: /srv\nschedules:\n  - name: s\n    cron: \"61 * * * *\"\n    sources: [a]\n"
+        do {
+            _ = try TenantPolicy.parse(text, file: "/etc/tandem/tenants.d/t.yaml")
+            Issue.record("should fail")
+        } catch {
+            let problem = try #require(error.errors.first)
+            #expect(problem.line == 8 && problem.field == "schedules[0].cron")
+            #expect(problem.description == "/etc/tandem/tenants.d/t.yaml:8:11: schedules[0].cron: minute field '61' is out of range 0-59")
+        }
+    }
+
+    @Test func allProblemsOfAFileAreReportedAtOnce() throws {
+        let text = "tenant: t\nkey: {key_file: /k}\nsuite: rot13\npriority: 11\nsources:\n  - {name: a, directory: /srv}\nbogus: 1\n"
+        do {
+            _ = try TenantPolicy.parse(text, file: "/x.yaml")
+            Issue.record("should fail")
+        } catch {
+            #expect(Set(error.errors.map(\.field)) == ["suite", "priority", "bogus"])
+        }
+    }
+}
