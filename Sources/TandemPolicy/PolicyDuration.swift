@@ -8,4 +8,10 @@ enum PolicyDuration {
     }
 
     static func format(_ seconds: Double) -> String { IntervalText.formatDuration(seconds) }
+
+    /// Also accepts milliseconds (`500ms`), for heartbeat timing.
+    static func parseFraction(_ text: String) throws(DurationError) -> Double {
+        if text.hasSuffix("ms"), let value = Int(text.dropLast(2)), value > 0 { return Double(value) / 1000 }
+        return try IntervalText.parseDuration(text)
+    }
 }

@@ -21,12 +21,41 @@ extension SiteConfig {
         let name = map.required("site")?.parsed { text throws(NameError) in try PolicyNames.check(text, what: "site name") }
         let role = map["role"]?.choice(SiteRole.allCases.map(\.rawValue)).flatMap(SiteRole.init(rawValue:)) ?? .near
 
-        var repository: RepositoryLocation?
-        if let node = map.required("repository"), let repo = node.mapping(["backend", "path"]) {
-            let backend = repo["backend"]?.choice(["local"]) ?? "local"
-            if backend == "local", let p = path(repo.required("path")) { repository = .local(path: p) }
-        }
         let state = path(map["state_directory"]) ?? "/var/lib/tandem"
+        var repository: RepositoryLocation?
+        if let node = map.required("repository"),
+           let repo = node.mapping(["backend", "path", "endpoint", "bucket", "prefix", "region", "access_key", "secret_key_file",
+                                    "object_lock_days", "cache_directory"]) {
+            let backend = repo["backend"]?.choice(["local", "s3"]) ?? "local"
+            if backend == "local" {
+                for key in repo.keys where !["backend", "path"].contains(key) { repo[key]?.fail("'\(key)' applies to backend s3 only") }
+                if let p = path(repo.required("path")) { repository = .local(path: p) }
+            } else {
+                if repo["path"] != nil { repo["path"]?.fail("backend s3 takes endpoint, bucket and prefix, not path") }
+                let endpoint = repo.required("endpoint")?.parsed { text throws(PathError) in
+                    guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                        throw PathError(description: "'\(text)' is not an http:// or https:// URL")
+                    }
+                    return text
+                }
+                let bucket = repo.required("bucket")?.parsed { text throws(NameError) in
+                    let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+                    guard (3...63).contains(text.count), text.allSatisfy(allowed.contains) else {
+                        throw NameError(description: "bucket '\(text)' must be 3-63 lower-case letters, digits, '.' or '-'")
+                    }
+                    return text
+                }
+                let access = repo.required("access_key")?.string()
+                let secretFile = path(repo.required("secret_key_file"))
+                let lockDays = repo["object_lock_days"]?.int(in: 1...36500)
+                let cache = path(repo["cache_directory"]) ?? (state as NSString).appendingPathComponent("cache")
+                if let endpoint, let bucket, let access, let secretFile {
+                    repository = .s3(S3RepositorySettings(endpoint: endpoint, bucket: bucket, prefix: repo["prefix"]?.string() ?? "",
+                                                          region: repo["region"]?.string() ?? "us-east-1", accessKey: access,
+                                                          secretKeyFile: secretFile, objectLockDays: lockDays, cacheDirectory: cache))
+                }
+            }
+        }
         let tenants = path(map["tenants_directory"]) ?? (directory as NSString).appendingPathComponent("tenants.d")
 
         var socket = "/run/tandem/control.sock"
@@ -63,12 +92,13 @@ extension SiteConfig {
             }
         }
         var heartbeat = HeartbeatSettings()
-        if let node = map["heartbeat"], let h = node.mapping(["interval", "failover_after", "lease"]) {
-            heartbeat.interval = h["interval"]?.parsed(PolicyDuration.parse) ?? heartbeat.interval
-            heartbeat.failoverAfter = h["failover_after"]?.int(in: 1...100) ?? heartbeat.failoverAfter
-            heartbeat.lease = h["lease"]?.parsed(PolicyDuration.parse) ?? heartbeat.lease
-            if heartbeat.lease <= heartbeat.interval * Double(heartbeat.failoverAfter) {
-                (h["lease"] ?? node).fail("the lease (\(PolicyDuration.format(heartbeat.lease))) must be longer than interval × failover_after (\(PolicyDuration.format(heartbeat.interval * Double(heartbeat.failoverAfter))))")
+        if let node = map["heartbeat"], let h = node.mapping(["interval", "failover_after", "lease", "drift_margin"]) {
+            heartbeat.interval = h["interval"]?.parsed(PolicyDuration.parseFraction) ?? heartbeat.interval
+            heartbeat.failoverAfter = h["failover_after"]?.int(in: 1...1000) ?? heartbeat.failoverAfter
+            heartbeat.lease = h["lease"]?.parsed(PolicyDuration.parseFraction) ?? heartbeat.lease
+            heartbeat.driftMargin = h["drift_margin"]?.parsed(PolicyDuration.parseFraction) ?? heartbeat.driftMargin
+            do { _ = try heartbeat.leaseSettings() } catch {
+                (h["lease"] ?? node).fail(error.description)
             }
         }
         var jobs = 2

@@ -1,4 +1,5 @@
 import Foundation
+import TandemCore
 
 /// This site's configuration, from `/etc/tandem/tandem.yaml`: its name and role, where its
 /// repository lives, where the daemon listens, and (for the site link) its peers, TLS files
@@ -46,6 +47,32 @@ public enum SiteRole: String, Sendable, Equatable, CaseIterable {
 /// Where the repository is.
 public enum RepositoryLocation: Sendable, Equatable {
     case local(path: String)
+    case s3(S3RepositorySettings)
+}
+
+extension RepositoryLocation {
+    /// For logs: the path, or `s3 ENDPOINT/BUCKET/PREFIX`.
+    public var summary: String {
+        switch self {
+        case .local(let path): path
+        case .s3(let s): "s3 \(s.endpoint)/\(s.bucket)" + (s.prefix.isEmpty ? "" : "/\(s.prefix)")
+        }
+    }
+}
+
+/// A repository on an S3-compatible store. The secret key is read from a file at start, never
+/// written in the config.
+public struct S3RepositorySettings: Sendable, Equatable {
+    public var endpoint: String
+    public var bucket: String
+    public var prefix: String
+    public var region: String
+    public var accessKey: String
+    public var secretKeyFile: String
+    /// COMPLIANCE-mode object lock retention for every object, in days (nil: none).
+    public var objectLockDays: Int?
+    /// Local folder for index caches and upload staging.
+    public var cacheDirectory: String
 }
 
 /// A `host:port` pair.
@@ -118,8 +145,17 @@ public struct HeartbeatSettings: Sendable, Equatable {
     public var interval: TimeInterval = 1
     public var failoverAfter: Int = 3
     public var lease: TimeInterval = 10
+    /// The most two sites' clocks may drift apart over one lease (see TandemCore's
+    /// `LeaseSettings` for the timing argument).
+    public var driftMargin: TimeInterval = 0.5
 
     public init() {}
+
+    /// The validated lease timing these settings describe.
+    public func leaseSettings() throws(LeaseSettingsError) -> LeaseSettings {
+        try LeaseSettings(interval: .milliseconds(Int64(interval * 1000)), failoverAfter: failoverAfter,
+                          leaseDuration: .milliseconds(Int64(lease * 1000)), driftMargin: .milliseconds(Int64(driftMargin * 1000)))
+    }
 }
 
 /// How much the daemon logs.
