@@ -59,9 +59,13 @@ run: release
 demo: release
 	scripts/demo.sh .build/release/tandemctl
 
+# The S3 backend is tested against a real Ceph RADOS Gateway on loopback
+# (scripts/ceph/rgw-start.sh installs and starts it; ~30 s the first time, ~5 s after).
 test: test-deps
 	swift build --build-tests
-	swift test $(SWIFT_TEST_FLAGS)
+	@eval "$$(scripts/ceph/rgw-start.sh)" && \
+	status=0; TANDEM_REQUIRE_S3=1 swift test $(SWIFT_TEST_FLAGS) || status=$$?; \
+	scripts/ceph/rgw-stop.sh >&2 || true; exit $$status
 
 # Speed, memory and size against restic and Borg on the standard data sets (see README).
 bench: bench-deps release

@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "tandem-bench", targets: ["tandem-bench"]),
         .library(name: "TandemCore", targets: ["TandemCore"]),
         .library(name: "TandemStore", targets: ["TandemStore"]),
+        .library(name: "TandemS3", targets: ["TandemS3"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // System-library shims: a modulemap and a small header each.
@@ -42,11 +44,17 @@ let package = Package(
         .target(name: "TandemStore",
                 dependencies: ["TandemCore", "CTandemSystem", .product(name: "GRDB", package: "GRDB.swift")],
                 swiftSettings: failpoints),
+        // Repositories on S3-compatible object stores: SigV4, XML, paging, multipart, object lock.
+        .target(name: "TandemS3",
+                dependencies: ["TandemStore", "TandemCore", "TandemCodecs",
+                               .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio")]),
         // Site config and tenant policies: YAML in, validated values out, errors with file:line.
         .target(name: "TandemPolicy", dependencies: ["TandemCore", .product(name: "Yams", package: "Yams")]),
         // The service: scheduler, job runner, control API, metrics, audit log, systemd notify.
         .target(name: "TandemDaemon",
-                dependencies: ["TandemStore", "TandemPolicy", "CTandemSystem",
+                dependencies: ["TandemStore", "TandemPolicy", "TandemS3", "CTandemSystem",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -59,7 +67,7 @@ let package = Package(
                           dependencies: ["TandemDaemon",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "tandemctl",
-                          dependencies: ["TandemStore", "TandemPolicy",
+                          dependencies: ["TandemStore", "TandemPolicy", "TandemS3",
                                          .product(name: "NIOCore", package: "swift-nio"),
                                          .product(name: "NIOPosix", package: "swift-nio"),
                                          .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -68,10 +76,11 @@ let package = Package(
                           dependencies: ["TandemStore",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Helpers shared by the test targets.
-        .target(name: "TandemTestSupport", path: "Tests/TandemTestSupport"),
+        .target(name: "TandemTestSupport", dependencies: ["TandemStore"], path: "Tests/TandemTestSupport"),
         .testTarget(name: "TandemCodecsTests", dependencies: ["TandemCodecs"]),
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
         .testTarget(name: "TandemStoreTests", dependencies: ["TandemStore", "CTandemSystem", "TandemTestSupport"], swiftSettings: failpoints),
+        .testTarget(name: "TandemS3Tests", dependencies: ["TandemS3", "TandemStore", "TandemCore", "TandemTestSupport"]),
         .testTarget(name: "TandemPolicyTests", dependencies: ["TandemPolicy", "TandemCore"]),
         .testTarget(name: "TandemDaemonTests", dependencies: ["TandemDaemon", "TandemPolicy", "TandemStore", "TandemTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TandemStore", "tandemctl", "tandemd", "TandemTestSupport"]),

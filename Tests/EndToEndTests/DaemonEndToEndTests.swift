@@ -217,6 +217,38 @@ import TandemTestSupport
         #expect(try daemon.stop() == 0)
     }
 
+    /// Any tandemd may keep its repository on S3 (here the Ceph gateway `make test` starts):
+    /// the index lives in the local cache, and the data restores byte for byte.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["S3_ENDPOINT"] != nil, "no S3 gateway (make test starts one)"))
+    func tandemdKeepsItsRepositoryOnS3() throws {
+        let env = ProcessInfo.processInfo.environment
+        let secretFile = NSTemporaryDirectory() + "tandem-s3-secret-" + UUID().uuidString
+        try (env["S3_SECRET_KEY"] ?? "").write(toFile: secretFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: secretFile) }
+        let bucket = "tandem-e2e-\(UUID().uuidString.prefix(8).lowercased())"
+        let daemon = try DaemonProcess(policies: ["alpha": Self.basicPolicy.replacingOccurrences(of: "every: 2s", with: "every: 1h")],
+                                       files: Self.files, repository: """
+            {backend: s3, endpoint: "\(env["S3_ENDPOINT"]!)", bucket: \(bucket), prefix: site-a, region: "\(env["S3_REGION"] ?? "default")", access_key: "\(env["S3_ACCESS_KEY"]!)", secret_key_file: \(secretFile)}
+            """)
+        try daemon.start()
+        try daemon.wait("the first backup on S3") { daemon.log.contains("backup committed") }
+        let target = daemon.root + "/restored"
+        let restore = try daemon.cli().run(["restore", "--tenant", "alpha", "latest", "--target", target])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        for (name, bytes) in Self.files {
+            expectSameBytes(FileManager.default.contents(atPath: target + "/" + name.dropFirst("docs/".count)), bytes)
+        }
+        let check = try daemon.cli().run(["check", "--tenant", "alpha", "--read-data"])
+        #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+        #expect(try daemon.stop() == 0)
+        // Offline, tandemctl reads the same bucket with its own cache.
+        var offline = CLIRunner(repo: "")
+        offline.environment["XDG_CACHE_HOME"] = daemon.root + "/cli-cache"
+        let listed = try offline.jsonArray(["snapshots", "--repo", "s3:\(env["S3_ENDPOINT"]!)/\(bucket)/site-a", "--tenant", "alpha",
+                                            "--key-file", daemon.keyFile])
+        #expect(listed.count == 1)
+    }
+
     @Test func anInvalidConfigStopsTandemdAtStartWithItsLocation() throws {
         let daemon = try DaemonProcess(policies: ["alpha": "tenant: alpha\nkey: {key_file: /k}\nsources: 7\n"])
         #expect(throws: DaemonFailure.self) { try daemon.start() }

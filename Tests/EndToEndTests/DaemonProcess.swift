@@ -14,7 +14,7 @@ final class DaemonProcess {
 
     static var binary: String { (CLIRunner.binary as NSString).deletingLastPathComponent + "/tandemd" }
 
-    init(policies: [String: String], files: [String: Data] = [:]) throws {
+    init(policies: [String: String], files: [String: Data] = [:], repository: String = "{path: ../repository}") throws {
         root = NSTemporaryDirectory() + "tandem-d-" + UUID().uuidString.prefix(8).lowercased()
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/etc/tenants.d", withIntermediateDirectories: true)
@@ -27,7 +27,7 @@ final class DaemonProcess {
         }
         try """
         site: e2e
-        repository: {path: ../repository}
+        repository: \(repository)
         state_directory: ../state
         control: {socket: ../run/control.sock}
         metrics: {listen: "127.0.0.1:0"}

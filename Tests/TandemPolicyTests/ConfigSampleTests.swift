@@ -25,6 +25,17 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(records.suite == .sm4 && records.window == window)
     }
 
+    @Test func anS3SiteConfigParses() throws {
+        let set = try PolicySet.load(configPath: packageRoot + "/Config/samples/site-s3.yaml")
+        guard case .s3(let s3) = set.site.repository else {
+            Issue.record("expected an s3 repository")
+            return
+        }
+        #expect(s3.endpoint == "https://rgw.dr.example.org:7480" && s3.bucket == "tandem-remote" && s3.prefix == "repo")
+        #expect(s3.objectLockDays == 400 && s3.secretKeyFile == "/etc/tandem/s3.secret")
+        #expect(set.site.role == .remote)
+    }
+
     @Test func theDemoConfigParses() throws {
         let set = try PolicySet.load(configPath: packageRoot + "/Config/demo/tandem.yaml")
         #expect(set.site.siteName == "demo")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TandemTestSupport
 @testable import TandemStore
 
 /// The contract every backend must meet (restic's backend test suite is the model).
@@ -8,39 +9,11 @@ import Testing
         [("local", LocalBackend(root: dir.file("objects"))), ("memory", InMemoryBackend())]
     }
 
-    @Test func writeReadListDelete() async throws {
+    /// The shared contract (TandemTestSupport's ``BackendConformance``), for both backends.
+    @Test func backendsMeetTheContract() async throws {
         let dir = TemporaryDirectory()
         for (name, backend) in Self.backends(dir) {
-            try await backend.write("a/b/one", [1, 2, 3, 4, 5], overwrite: false)
-            try await backend.write("a/two", [9], overwrite: false)
-            #expect(try await backend.read("a/b/one") == [1, 2, 3, 4, 5], "\(name)")
-            #expect(try await backend.read("a/b/one", offset: 1, length: 3) == [2, 3, 4], "\(name)")
-            #expect(try await backend.size("a/b/one") == 5, "\(name)")
-            #expect(try await backend.list("a") == ["a/b/one", "a/two"], "\(name)")
-            #expect(try await backend.list("missing") == [], "\(name)")
-            await #expect(throws: BackendError.alreadyExists("a/two")) { try await backend.write("a/two", [8], overwrite: false) }
-            try await backend.write("a/two", [7], overwrite: true)
-            #expect(try await backend.read("a/two") == [7], "\(name)")
-            await #expect(throws: BackendError.shortRead("a/b/one")) { try await backend.read("a/b/one", offset: 3, length: 3) }
-            await #expect(throws: BackendError.notFound("nope")) { try await backend.read("nope") }
-            try await backend.delete("a/two")
-            try await backend.delete("a/two")
-            #expect(try await backend.exists("a/two") == false, "\(name)")
-            #expect(try await backend.list("a") == ["a/b/one"], "\(name)")
-        }
-    }
-
-    @Test func locksExcludeIncompatibleHolders() async throws {
-        let dir = TemporaryDirectory()
-        for (name, backend) in Self.backends(dir) {
-            let shared1 = try await backend.lock("lock", exclusive: false)
-            let shared2 = try await backend.lock("lock", exclusive: false)
-            await #expect(throws: BackendError.locked("lock"), "\(name)") { _ = try await backend.lock("lock", exclusive: true) }
-            await shared1.release()
-            await shared2.release()
-            let exclusive = try await backend.lock("lock", exclusive: true)
-            await #expect(throws: BackendError.locked("lock"), "\(name)") { _ = try await backend.lock("lock", exclusive: false) }
-            await exclusive.release()
+            try await BackendConformance(name: name, backend: backend).runAll()
         }
     }
 

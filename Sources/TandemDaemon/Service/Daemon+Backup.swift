@@ -74,13 +74,25 @@ extension Daemon {
 
     /// Opens the tenant with its policy's key, creating it in the repository on first use.
     func openTenant(_ policy: TenantPolicy) async throws -> TenantRepository {
+        // One opener per tenant at a time, so two jobs of a new tenant never both create it.
+        await acquireOpenGate(policy.tenant)
+        defer { releaseOpenGate(policy.tenant) }
         let secret = try await KeyLoader.load(policy.key, tenant: policy.tenant)
+        let indexPath = indexPath(for: policy.tenant)
+        try FileManager.default.createDirectory(atPath: (indexPath as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
         do {
-            return try await TenantRepository.open(in: repository, name: policy.tenant, secret: secret)
+            return try await TenantRepository.open(in: repository, name: policy.tenant, secret: secret, indexPath: indexPath)
         } catch RepositoryError.unknownTenant {
-            let created = try await TenantRepository.create(in: repository, name: policy.tenant, suite: policy.suite,
+            let created: TenantRepository
+            do {
+                created = try await TenantRepository.create(in: repository, name: policy.tenant, suite: policy.suite,
                                                             chunker: policy.chunker, compression: policy.compression,
-                                                            secret: secret, now: clock.now())
+                                                            secret: secret, now: clock.now(), indexPath: indexPath)
+            } catch RepositoryError.tenantExists {
+                // Another process created it a moment ago.
+                return try await TenantRepository.open(in: repository, name: policy.tenant, secret: secret, indexPath: indexPath)
+            }
             logger.notice("tenant created in the repository", metadata: ["tenant": "\(policy.tenant)", "suite": "\(policy.suite.rawValue)"])
             await record(actor: "daemon", role: "daemon", action: "tenant-create", tenant: policy.tenant,
                          detail: "suite=\(policy.suite.rawValue) chunker=\(policy.chunker) compression=\(policy.compression)", result: "ok")
@@ -136,6 +148,26 @@ extension Daemon {
         let snapshots = (try? tenant.index.snapshots()) ?? []
         let read = snapshots.reduce(Int64(0)) { $0 + $1.size }
         metrics.usage(tenant: policy.tenant, stored: used, snapshots: snapshots.count, logicalBytes: read, quota: policy.quota.hard)
+    }
+}
+
+extension Daemon {
+    func acquireOpenGate(_ tenant: String) async {
+        if openGates[tenant] == nil {
+            openGates[tenant] = []
+            return
+        }
+        await withCheckedContinuation { openGates[tenant, default: []].append($0) }
+    }
+
+    func releaseOpenGate(_ tenant: String) {
+        guard var waiting = openGates[tenant], !waiting.isEmpty else {
+            openGates[tenant] = nil
+            return
+        }
+        let next = waiting.removeFirst()
+        openGates[tenant] = waiting
+        next.resume()
     }
 }
 

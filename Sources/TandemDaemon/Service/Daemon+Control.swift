@@ -9,8 +9,7 @@ import Glibc
 extension Daemon {
     /// The tenant's index, read without its key (nil before its first backup).
     func index(for tenant: String) throws -> IndexDatabase? {
-        guard case .local(let root) = policies.site.repository else { return nil }
-        let path = "\(root)/tenants/\(tenant)/index.sqlite"
+        let path = indexPath(for: tenant)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         return try IndexDatabase(path: path)
     }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TandemCore
 import TandemPolicy
+import TandemS3
 import TandemStore
 
 /// The daemon's state and the single place it changes: the loaded configuration, the job
@@ -33,6 +34,8 @@ public actor Daemon {
     var retentionPending: Set<String> = []
     /// Tenants whose retention (forget + prune) runs now: none of their jobs may start.
     var retentionRunning: Set<String> = []
+    /// Tenants being opened now (present: held), with the jobs waiting their turn.
+    var openGates: [String: [CheckedContinuation<Void, Never>]] = [:]
     var outcomes: [String: TenantOutcome] = [:]
     var waiter: CheckedContinuation<Job?, Never>?
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
@@ -57,16 +60,16 @@ public actor Daemon {
         } catch {
             throw DaemonError.io("cannot create state directory \(state): \(error.localizedDescription)")
         }
+        let backend = try Self.makeBackend(policies.site.repository)
         let repository: Repository
-        switch policies.site.repository {
-        case .local(let path):
-            let backend = LocalBackend(root: path)
-            if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config")) {
-                repository = try await Repository.open(backend: backend)
-            } else {
-                repository = try await Repository.initialize(backend: backend, now: clock.now())
-                logger.notice("initialized a new repository", metadata: ["path": "\(path)"])
+        if try await backend.exists("config") {
+            repository = try await Repository.open(backend: backend)
+        } else {
+            if let s3 = backend as? S3Backend {
+                try await s3.createBucketIfMissing(objectLock: s3.configuration.objectLockDays != nil)
             }
+            repository = try await Repository.initialize(backend: backend, now: clock.now())
+            logger.notice("initialized a new repository", metadata: ["location": "\(policies.site.repository.summary)"])
         }
         let audit = try AuditLog(path: (state as NSString).appendingPathComponent("audit.log"))
         return Daemon(policies: policies, configPath: configPath, clock: clock, logger: logger, repository: repository,
@@ -86,6 +89,32 @@ public actor Daemon {
         metrics = DaemonMetrics()
         (nudges, nudgeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         marks = Self.loadMarks(marksFile)
+    }
+
+    /// The backend a site config names; an s3 secret key is read from its file here.
+    static func makeBackend(_ location: RepositoryLocation) throws -> any Backend {
+        switch location {
+        case .local(let path):
+            return LocalBackend(root: path)
+        case .s3(let settings):
+            guard let data = FileManager.default.contents(atPath: settings.secretKeyFile) else {
+                throw DaemonError.config("repository.secret_key_file \(settings.secretKeyFile) cannot be read")
+            }
+            let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            var configuration = S3Configuration(endpoint: settings.endpoint, bucket: settings.bucket, prefix: settings.prefix,
+                                                region: settings.region, accessKey: settings.accessKey, secretKey: secret,
+                                                objectLockDays: settings.objectLockDays)
+            configuration.stagingDirectory = settings.cacheDirectory + "/staging"
+            return S3Backend(configuration: configuration)
+        }
+    }
+
+    /// Where a tenant's index lives: inside a local repository, in the cache for s3.
+    func indexPath(for tenant: String) -> String {
+        switch policies.site.repository {
+        case .local(let root): "\(root)/tenants/\(tenant)/index.sqlite"
+        case .s3(let settings): "\(settings.cacheDirectory)/tenants/\(tenant)/index.sqlite"
+        }
     }
 
     /// Policies of tenants known to this site.

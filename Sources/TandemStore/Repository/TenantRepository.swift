@@ -60,8 +60,15 @@ public final class TenantRepository: Sendable {
         try await repository.backend.write("\(base)/keys/\(slot.id)", try JSON.encode(slot), overwrite: false)
         let settings = TenantSettings(format: TenantSettings.currentFormat, name: name, suite: suite, chunker: chunker,
                                       compression: compression, createdAt: now)
-        // The settings file is written last: it is what makes the tenant exist.
-        try await repository.backend.write("\(base)/tenant.json", try JSON.encode(settings), overwrite: false)
+        // The settings file is written last: it is what makes the tenant exist. If another
+        // process created the tenant meanwhile, our key slot wraps a master key nobody uses:
+        // remove it, or the same passphrase would open a slot with the wrong key.
+        do {
+            try await repository.backend.write("\(base)/tenant.json", try JSON.encode(settings), overwrite: false)
+        } catch BackendError.alreadyExists {
+            try? await repository.backend.delete("\(base)/keys/\(slot.id)")
+            throw RepositoryError.tenantExists(name)
+        }
         return try TenantRepository(repository: repository, settings: settings, master: master,
                                 index: try IndexDatabase(path: try resolveIndexPath(indexPath, repository, name)))
     }

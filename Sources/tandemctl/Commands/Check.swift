@@ -52,7 +52,10 @@ struct Check: AsyncParsableCommand {
             for name in names {
                 let opened: TenantRepository?
                 if let secret {
-                    do { opened = try await TenantRepository.open(in: repo, name: name, secret: secret) } catch KeySlotError.wrongKey where tenant == nil {
+                    do {
+                        opened = try await TenantRepository.open(in: repo, name: name, secret: secret,
+                                                                 indexPath: try repository.indexPath(tenant: name))
+                    } catch KeySlotError.wrongKey where tenant == nil {
                         opened = nil
                     }
                 } else if tenant != nil {

@@ -30,7 +30,7 @@ struct TenantCommand: AsyncParsableCommand {
                 let created = try await TenantRepository.create(
                     in: repo, name: tenant.tenant, suite: CryptoSuite(rawValue: suite)!,
                     chunker: try ChunkerParameters(parsing: chunker), compression: try Compression(parsing: compression),
-                    secret: try tenant.secret(), now: Date())
+                    secret: try tenant.secret(), now: Date(), indexPath: try repository.indexPath(tenant: tenant.tenant))
                 if json {
                     try JSONOutput.print(created.settings)
                 } else {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TandemCodecs
 import TandemCore
+import TandemS3
 import TandemStore
 
 /// Maps every error to one line on stderr and a distinct exit status (listed in `tandemctl --help`).
@@ -29,7 +30,7 @@ enum Failure {
             case .shortRead: 3
             case .noSpace, .permissionDenied, .io: 7
             }
-        case is ChunkerParameterError, is CompressionParseError, is RetentionError, is ValidationError: 64
+        case is ChunkerParameterError, is CompressionParseError, is RetentionError, is ValidationError, is S3AddressError: 64
         case is CancellationError: 130
         case let error as DaemonCallError:
             switch error {

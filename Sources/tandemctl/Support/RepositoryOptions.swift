@@ -1,16 +1,38 @@
 import ArgumentParser
 import Foundation
 import TandemCore
+import TandemS3
 import TandemStore
 
-/// `--repo DIR`: the repository every command works on.
+/// `--repo DIR` or `--repo s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX]`: the repository every
+/// command works on. An s3: repository keeps its index caches under
+/// `$XDG_CACHE_HOME/tandem` (or `~/.cache/tandem`).
 struct RepositoryOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Repository directory.", valueName: "DIR"))
+    @Option(name: .long, help: ArgumentHelp("Repository directory, or s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX] (credentials from S3_ACCESS_KEY/S3_SECRET_KEY).", valueName: "DIR"))
     var repo: String
 
-    func backend() -> LocalBackend { LocalBackend(root: repo) }
+    func s3() throws -> S3Configuration? {
+        try S3Configuration.parse(address: repo, environment: ProcessInfo.processInfo.environment)
+    }
 
-    func open() async throws -> Repository { try await Repository.open(backend: backend()) }
+    func backend() throws -> any Backend {
+        if let s3 = try s3() { return S3Backend(configuration: s3) }
+        return LocalBackend(root: repo)
+    }
+
+    func open() async throws -> Repository { try await Repository.open(backend: try backend()) }
+
+    /// Where a tenant's index lives: inside a local repository (nil: the default), or in the
+    /// local cache for an s3: one.
+    func indexPath(tenant: String) throws -> String? {
+        guard let s3 = try s3() else { return nil }
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
+        let folder = "\(base)/tandem/\(s3.cacheName)/\(tenant)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder + "/index.sqlite"
+    }
 }
 
 /// `--tenant T` and how to unlock it.
@@ -24,7 +46,8 @@ struct TenantOptions: ParsableArguments {
     func secret() throws -> KeySecret { try Secrets.read(keyFile: keyFile, variable: "TANDEM_PASSPHRASE") }
 
     func open(_ repository: RepositoryOptions) async throws -> TenantRepository {
-        try await TenantRepository.open(in: try await repository.open(), name: tenant, secret: try secret())
+        try await TenantRepository.open(in: try await repository.open(), name: tenant, secret: try secret(),
+                                        indexPath: try repository.indexPath(tenant: tenant))
     }
 }
 
