@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // System-library shims: a modulemap and a small header each.
@@ -50,11 +51,18 @@ let package = Package(
                                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio")]),
+        // Site links (mutual TLS, framed protocol), heartbeats, shipping to the remote site.
+        .target(name: "TandemSites",
+                dependencies: ["TandemStore", "TandemCore", "TandemPolicy",
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                               .product(name: "Logging", package: "swift-log")]),
         // Site config and tenant policies: YAML in, validated values out, errors with file:line.
         .target(name: "TandemPolicy", dependencies: ["TandemCore", .product(name: "Yams", package: "Yams")]),
         // The service: scheduler, job runner, control API, metrics, audit log, systemd notify.
         .target(name: "TandemDaemon",
-                dependencies: ["TandemStore", "TandemPolicy", "TandemS3", "CTandemSystem",
+                dependencies: ["TandemStore", "TandemPolicy", "TandemS3", "TandemSites", "CTandemSystem",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -81,6 +89,7 @@ let package = Package(
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"]),
         .testTarget(name: "TandemStoreTests", dependencies: ["TandemStore", "CTandemSystem", "TandemTestSupport"], swiftSettings: failpoints),
         .testTarget(name: "TandemS3Tests", dependencies: ["TandemS3", "TandemStore", "TandemCore", "TandemTestSupport"]),
+        .testTarget(name: "TandemSitesTests", dependencies: ["TandemSites", "TandemStore", "TandemCore", "TandemCodecs"]),
         .testTarget(name: "TandemPolicyTests", dependencies: ["TandemPolicy", "TandemCore"]),
         .testTarget(name: "TandemDaemonTests", dependencies: ["TandemDaemon", "TandemPolicy", "TandemStore", "TandemTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TandemStore", "tandemctl", "tandemd", "TandemTestSupport"]),

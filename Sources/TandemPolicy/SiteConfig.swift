@@ -137,7 +137,23 @@ public struct PeerSite: Sendable, Equatable {
 
 /// What a peer is to this site.
 public enum PeerRole: String, Sendable, Equatable, CaseIterable {
-    case twin, remote, witness
+    /// The other near site (from a near site).
+    case twin
+    /// The remote site (from a near site).
+    case remote
+    /// A witness only.
+    case witness
+    /// A near site (from the remote or witness site).
+    case near
+
+    /// The role such a peer states about itself on the link.
+    public var linkRole: String {
+        switch self {
+        case .twin, .near: "near"
+        case .remote: "remote"
+        case .witness: "witness"
+        }
+    }
 }
 
 /// Heartbeat and lease timing; both near sites must agree on these.
@@ -150,6 +166,11 @@ public struct HeartbeatSettings: Sendable, Equatable {
     public var driftMargin: TimeInterval = 0.5
 
     public init() {}
+
+    /// `interval_ms/failover_after/lease_ms/drift_ms`, compared by twins at the handshake.
+    public var fingerprint: String {
+        "\(Int(interval * 1000))/\(failoverAfter)/\(Int(lease * 1000))/\(Int(driftMargin * 1000))"
+    }
 
     /// The validated lease timing these settings describe.
     public func leaseSettings() throws(LeaseSettingsError) -> LeaseSettings {

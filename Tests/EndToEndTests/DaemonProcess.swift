@@ -14,7 +14,8 @@ final class DaemonProcess {
 
     static var binary: String { (CLIRunner.binary as NSString).deletingLastPathComponent + "/tandemd" }
 
-    init(policies: [String: String], files: [String: Data] = [:], repository: String = "{path: ../repository}") throws {
+    init(policies: [String: String], files: [String: Data] = [:], repository: String = "{path: ../repository}",
+         site: String = "e2e", extraSite: String = "") throws {
         root = NSTemporaryDirectory() + "tandem-d-" + UUID().uuidString.prefix(8).lowercased()
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/etc/tenants.d", withIntermediateDirectories: true)
@@ -26,7 +27,8 @@ final class DaemonProcess {
             try bytes.write(to: URL(fileURLWithPath: path))
         }
         try """
-        site: e2e
+        site: \(site)
+        \(extraSite)
         repository: \(repository)
         state_directory: ../state
         control: {socket: ../run/control.sock}

@@ -16,6 +16,8 @@ public struct StatusResponse: Codable, Sendable, Equatable {
     public var jobs: [JobStatus]
     /// Where the Prometheus endpoint listens (nil when disabled).
     public var metricsAddress: String?
+    /// Peer sites and their links (operators only).
+    public var peers: [PeerStatus]?
 
     public init(site: String, role: String, version: String, startedAt: Date, caller: String,
                 tenants: [TenantStatus], jobs: [JobStatus]) {
@@ -39,6 +41,14 @@ public struct TenantStatus: Codable, Sendable, Equatable {
     public var quotaSoftBytes: Int64?
     public var snapshots: Int
     public var failures: Int
+    /// Now minus the time of the newest snapshot complete at the remote site (nil: none yet,
+    /// or no remote site).
+    public var remoteRpoSeconds: Double?
+    /// Age of the oldest committed snapshot not yet complete there (0: caught up).
+    public var remoteLagSeconds: Double?
+    public var remotePendingSnapshots: Int?
+    public var remotePendingBytes: Int64?
+    public var remoteError: String?
 
     public init(name: String, lastBackup: LastBackup?, nextRun: Date?, quotaUsedBytes: Int64, quotaLimitBytes: Int64?,
                 quotaSoftBytes: Int64?, snapshots: Int, failures: Int) {
@@ -50,6 +60,27 @@ public struct TenantStatus: Codable, Sendable, Equatable {
         self.quotaSoftBytes = quotaSoftBytes
         self.snapshots = snapshots
         self.failures = failures
+    }
+}
+
+/// A peer site as `status` shows it.
+public struct PeerStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var role: String
+    public var address: String
+    /// Whether this site's heartbeat connection to it is up.
+    public var heartbeatLinkUp: Bool
+    /// Since its last heartbeat reached this site (nil: never).
+    public var lastHeartbeatAgeSeconds: Double?
+    public var lastError: String?
+
+    public init(name: String, role: String, address: String, heartbeatLinkUp: Bool, lastHeartbeatAgeSeconds: Double?, lastError: String?) {
+        self.name = name
+        self.role = role
+        self.address = address
+        self.heartbeatLinkUp = heartbeatLinkUp
+        self.lastHeartbeatAgeSeconds = lastHeartbeatAgeSeconds
+        self.lastError = lastError
     }
 }
 

@@ -40,6 +40,14 @@ extension Daemon {
             recordOutcome(job, source: source, started: started, seconds: seconds, snapshotID: result.snapshotID, error: nil)
             metrics.backupSucceeded(tenant: job.tenant, seconds: seconds, bytesRead: result.summary.bytesRead,
                                     bytesNew: result.summary.bytesNew, at: clock.now())
+            if let shipper {
+                do {
+                    try await shipper.committed(tenant: job.tenant, snapshot: result.snapshotID, time: started, now: clock.now())
+                    shipNudgeContinuation.yield()
+                } catch {
+                    log.error("cannot queue the snapshot for the remote site; it will be found at the next reconcile", metadata: ["error": "\(error)"])
+                }
+            }
             // Retention runs inside the job, so no other job of the tenant starts meanwhile
             // (prune needs the tenant to itself) and "idle" means retention is done too.
             await applyRetentionWhenFree(policy, tenant: tenant, after: job, logger: log)
@@ -133,7 +141,9 @@ extension Daemon {
     func applyRetention(_ policy: TenantPolicy, tenant: TenantRepository, logger log: Logger) async {
         guard let rules = policy.retention(forSite: policies.site.siteName) else { return }
         do {
-            let forget = try await tenant.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone)
+            let unshipped = await shipper?.unshipped(policy.tenant) ?? []
+            let forget = try await tenant.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone,
+                                                 protect: unshipped, protectReason: "not yet at the remote site")
             if !forget.removed.isEmpty {
                 let pruned = try await tenant.prune()
                 log.notice("retention applied", metadata: ["removed": "\(forget.removed.count)", "packs_deleted": "\(pruned.packsDeleted)"])

@@ -14,22 +14,42 @@ extension Daemon {
         return try IndexDatabase(path: path)
     }
 
-    public func status(for caller: Caller, metricsAddress: String?) -> StatusResponse {
+    public func status(for caller: Caller, metricsAddress: String?) async -> StatusResponse {
         var tenants: [TenantStatus] = []
         for policy in policies.tenants where caller.may(actOn: policy.tenant) {
             let index = try? index(for: policy.tenant)
             let used = (try? index?.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
             let snapshots = (try? index?.snapshots().count) ?? 0
             let outcome = outcomes[policy.tenant]
-            tenants.append(TenantStatus(name: policy.tenant, lastBackup: outcome?.lastBackup, nextRun: nextRun(policy),
-                                        quotaUsedBytes: used, quotaLimitBytes: policy.quota.hard,
-                                        quotaSoftBytes: policy.quota.soft, snapshots: snapshots, failures: outcome?.failures ?? 0))
+            var item = TenantStatus(name: policy.tenant, lastBackup: outcome?.lastBackup, nextRun: nextRun(policy),
+                                    quotaUsedBytes: used, quotaLimitBytes: policy.quota.hard,
+                                    quotaSoftBytes: policy.quota.soft, snapshots: snapshots, failures: outcome?.failures ?? 0)
+            if let shipper {
+                let queue = await shipper.queue(policy.tenant)
+                let now = clock.now()
+                item.remoteRpoSeconds = queue.remoteRPO(now: now)
+                item.remoteLagSeconds = queue.lag(now: now)
+                item.remotePendingSnapshots = queue.pending.count
+                item.remotePendingBytes = queue.pendingBytes
+                item.remoteError = queue.lastError
+            }
+            tenants.append(item)
         }
         let visibleJobs = entries.values.filter { caller.may(actOn: $0.job.tenant) && !["succeeded", "failed", "cancelled"].contains($0.state) }
             .map { $0.status() }.sorted { $0.id < $1.id }
         var response = StatusResponse(site: policies.site.siteName, role: policies.site.role.rawValue, version: TandemVersion.current,
                                       startedAt: startedAt, caller: caller.roleName, tenants: tenants, jobs: visibleJobs)
         response.metricsAddress = metricsAddress
+        if caller.isOperator {
+            let now = clock.now()
+            response.peers = policies.site.peers.map { peer in
+                let state = peerState[peer.name]
+                return PeerStatus(name: peer.name, role: peer.role.rawValue, address: "\(peer.address)",
+                                  heartbeatLinkUp: state?.outgoingUp ?? false,
+                                  lastHeartbeatAgeSeconds: state?.lastHeartbeat.map { now.timeIntervalSince($0) },
+                                  lastError: state?.lastError)
+            }
+        }
         return response
     }
 
@@ -115,7 +135,8 @@ extension Daemon {
         let repo = try await openTenant(policy)
         do {
             if let rules = policy.retention(forSite: policies.site.siteName) {
-                _ = try await repo.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone)
+                _ = try await repo.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone,
+                                          protect: await shipper?.unshipped(tenant) ?? [], protectReason: "not yet at the remote site")
             }
             let report = try await repo.prune()
             await refreshUsage(policy, tenant: repo)

@@ -3,6 +3,7 @@ import Logging
 import TandemCore
 import TandemPolicy
 import TandemS3
+import TandemSites
 import TandemStore
 
 /// The daemon's state and the single place it changes: the loaded configuration, the job
@@ -43,6 +44,12 @@ public actor Daemon {
     var jobCounter = 0
     let nudges: AsyncStream<Void>
     let nudgeContinuation: AsyncStream<Void>.Continuation
+    /// Wakes the shipper when a snapshot commits.
+    let shipNudges: AsyncStream<Void>
+    let shipNudgeContinuation: AsyncStream<Void>.Continuation
+    /// Ships to the remote site (a near site with a remote peer and TLS files).
+    var shipper: Shipper?
+    var peerState: [String: PeerState] = [:]
 
     /// What the daemon remembers about a tenant's runs.
     struct TenantOutcome: Sendable {
@@ -88,6 +95,7 @@ public actor Daemon {
         marksFile = (policies.site.stateDirectory as NSString).appendingPathComponent("schedule-marks.json")
         metrics = DaemonMetrics()
         (nudges, nudgeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (shipNudges, shipNudgeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         marks = Self.loadMarks(marksFile)
     }
 
@@ -110,11 +118,18 @@ public actor Daemon {
     }
 
     /// Where a tenant's index lives: inside a local repository, in the cache for s3.
-    func indexPath(for tenant: String) -> String {
-        switch policies.site.repository {
-        case .local(let root): "\(root)/tenants/\(tenant)/index.sqlite"
-        case .s3(let settings): "\(settings.cacheDirectory)/tenants/\(tenant)/index.sqlite"
+    func indexPath(for tenant: String) -> String { Self.indexPath(for: tenant, in: policies.site.repository) }
+
+    nonisolated static func indexPath(for tenant: String, in location: RepositoryLocation) -> String {
+        switch location {
+        case .local(let root): return "\(root)/tenants/\(tenant)/index.sqlite"
+        case .s3(let settings): return "\(settings.cacheDirectory)/tenants/\(tenant)/index.sqlite"
         }
+    }
+
+    func setShipper(_ shipper: Shipper?) async {
+        self.shipper = shipper
+        for policy in policies.tenants { await shipper?.setBandwidth(tenant: policy.tenant, bytesPerSecond: policy.bandwidth) }
     }
 
     /// Policies of tenants known to this site.

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import TandemPolicy
+import TandemSites
 
 /// Starts `tandemd`: loads and validates the configuration, opens the daemon, and runs its
 /// services in one group until SIGTERM/SIGINT (graceful: reverse order, running backups
@@ -28,6 +29,24 @@ public enum DaemonRunner {
         if let address = policies.site.metricsAddress {
             services.append(.init(service: MetricsService(daemon: daemon, address: address, logger: logger, bound: metricsBox),
                                   serviceName: "metrics"))
+        }
+        if let links = try SiteLinks(site: policies.site) {
+            let location = policies.site.repository
+            if let shipper = links.shipper(backend: daemon.repository.backend, logger: logger,
+                                           indexPath: { Daemon.indexPath(for: $0, in: location) }) {
+                await daemon.setShipper(shipper)
+                services.append(.init(service: ShipperService(daemon: daemon, shipper: shipper, retry: 30),
+                                      successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "shipper"))
+            }
+            if let listen = policies.site.listenAddress {
+                services.append(.init(service: LinkService(daemon: daemon, links: links, listen: listen,
+                                                           receiver: RemoteReceiver(backend: daemon.repository.backend)),
+                                      successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "links"))
+            }
+            if !policies.site.peers.isEmpty {
+                services.append(.init(service: HeartbeatService(daemon: daemon, links: links),
+                                      successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "heartbeats"))
+            }
         }
         services += [
             .init(service: JobRunnerService(daemon: daemon), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "jobs"),

@@ -21,11 +21,15 @@ extension TenantRepository {
     /// Applies `policy` to each source's snapshots separately (one image's history never
     /// crowds out another's) and removes the manifests it does not keep. Only manifests go:
     /// the data they alone referenced is reclaimed by ``prune(options:)``.
-    public func forget(policy: RetentionPolicy, dryRun: Bool, now: Date, timeZone: TimeZone = .current) async throws -> ForgetReport {
+    /// Snapshots in `protect` are kept whatever the rules say (the daemon protects those the
+    /// remote site does not hold yet), with the reason given.
+    public func forget(policy: RetentionPolicy, dryRun: Bool, now: Date, timeZone: TimeZone = .current,
+                       protect: Set<String> = [], protectReason: String = "protected") async throws -> ForgetReport {
         try policy.validate()
         let lock = try await lock(exclusive: true)
         do {
-            let report = try await runForget(policy: policy, dryRun: dryRun, now: now, timeZone: timeZone)
+            let report = try await runForget(policy: policy, dryRun: dryRun, now: now, timeZone: timeZone, protect: protect,
+                                             protectReason: protectReason)
             await lock.release()
             return report
         } catch {
@@ -34,7 +38,8 @@ extension TenantRepository {
         }
     }
 
-    private func runForget(policy: RetentionPolicy, dryRun: Bool, now: Date, timeZone: TimeZone) async throws -> ForgetReport {
+    private func runForget(policy: RetentionPolicy, dryRun: Bool, now: Date, timeZone: TimeZone, protect: Set<String>,
+                           protectReason: String) async throws -> ForgetReport {
         try await reconcile()
         let snapshots = try index.snapshots()
         let groups = Dictionary(grouping: snapshots, by: { "\($0.kind.rawValue):\($0.source)" })
@@ -44,8 +49,9 @@ extension TenantRepository {
             let source = group[0].source
             for verdict in Retention.decide(group.map { RetentionCandidate(id: $0.id, time: $0.time) }, policy: policy,
                                             timeZone: timeZone, now: now) {
-                decisions.append(ForgetDecision(id: verdict.id, time: verdict.time, source: source, keep: verdict.keep,
-                                                reasons: verdict.reasons))
+                let protected = protect.contains(verdict.id)
+                decisions.append(ForgetDecision(id: verdict.id, time: verdict.time, source: source, keep: verdict.keep || protected,
+                                                reasons: verdict.reasons + (protected ? [protectReason] : [])))
             }
         }
         var report = ForgetReport(dryRun: dryRun, decisions: decisions, removed: [])

@@ -1,0 +1,121 @@
+import Foundation
+
+/// One unit on a site link (version 1). Layout, all integers big-endian:
+///
+/// | offset | size | field |
+/// |---|---|---|
+/// | 0 | 4 | magic `TDLK` |
+/// | 4 | 1 | frame format version (1) |
+/// | 5 | 1 | kind (``LinkFrame/Kind``) |
+/// | 6 | 2 | reserved, 0 |
+/// | 8 | 4 | header length H (≤ 64 KiB) |
+/// | 12 | 4 | body length B (≤ 64 MiB) |
+/// | 16 | H | header: one JSON document (``LinkMessage``) |
+/// | 16+H | B | body: raw bytes (a pack, a manifest), empty for most messages |
+///
+/// Heartbeats travel on their own connection, so they never queue behind a pack's body.
+public struct LinkFrame: Sendable, Equatable {
+    public enum Kind: UInt8, Sendable {
+        case hello = 1, welcome = 2, refuse = 3, heartbeat = 4, request = 5, response = 6
+    }
+
+    public static let magic: [UInt8] = Array("TDLK".utf8)
+    public static let formatVersion: UInt8 = 1
+    public static let headerSize = 16
+    public static let maximumHeader = 64 << 10
+    public static let maximumBody = 64 << 20
+
+    public var kind: Kind
+    public var header: [UInt8]
+    public var body: [UInt8]
+
+    public init(kind: Kind, header: [UInt8], body: [UInt8] = []) {
+        self.kind = kind
+        self.header = header
+        self.body = body
+    }
+
+    /// The frame's bytes.
+    public func encoded() -> [UInt8] {
+        var out = Self.magic
+        out.reserveCapacity(Self.headerSize + header.count + body.count)
+        out.append(Self.formatVersion)
+        out.append(kind.rawValue)
+        out += [0, 0]
+        for value in [UInt32(header.count), UInt32(body.count)] {
+            out += [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+        }
+        return out + header + body
+    }
+}
+
+/// Why bytes from a peer are not a frame. The link is closed on any of these: a peer that
+/// sends garbage is not talked to further.
+public enum LinkFrameError: Error, Equatable, CustomStringConvertible {
+    case badMagic
+    case unsupportedFormat(UInt8)
+    case unknownKind(UInt8)
+    case headerTooLarge(Int)
+    case bodyTooLarge(Int)
+    case malformedMessage(String)
+
+    public var description: String {
+        switch self {
+        case .badMagic: "not a Tandem site link (bad magic)"
+        case .unsupportedFormat(let v): "frame format \(v) is not supported (this site speaks 1)"
+        case .unknownKind(let k): "unknown frame kind \(k)"
+        case .headerTooLarge(let n): "frame header of \(n) bytes exceeds \(LinkFrame.maximumHeader)"
+        case .bodyTooLarge(let n): "frame body of \(n) bytes exceeds \(LinkFrame.maximumBody)"
+        case .malformedMessage(let why): "malformed message: \(why)"
+        }
+    }
+}
+
+/// Cuts frames out of a byte stream fed in any pieces (resumable, like the chunker): lengths
+/// are checked against the limits before anything is buffered for them.
+public struct LinkFrameDecoder: Sendable {
+    private var buffer: [UInt8] = []
+    private var start = 0
+
+    public init() {}
+
+    /// Adds bytes received from the peer.
+    public mutating func feed(_ bytes: some Collection<UInt8>) {
+        if start > 0 && start >= buffer.count / 2 {
+            buffer.removeFirst(start)
+            start = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// The next complete frame, nil if more bytes are needed; throws on bytes that cannot be one.
+    public mutating func next() throws(LinkFrameError) -> LinkFrame? {
+        let available = buffer.count - start
+        guard available >= LinkFrame.headerSize else {
+            // Check the magic as soon as it is there, so garbage fails fast.
+            for i in 0..<min(available, 4) where buffer[start + i] != LinkFrame.magic[i] { throw .badMagic }
+            return nil
+        }
+        let h = start
+        guard Array(buffer[h..<h + 4]) == LinkFrame.magic else { throw .badMagic }
+        guard buffer[h + 4] == LinkFrame.formatVersion else { throw .unsupportedFormat(buffer[h + 4]) }
+        guard let kind = LinkFrame.Kind(rawValue: buffer[h + 5]) else { throw .unknownKind(buffer[h + 5]) }
+        func u32(_ at: Int) -> Int {
+            Int(buffer[at]) << 24 | Int(buffer[at + 1]) << 16 | Int(buffer[at + 2]) << 8 | Int(buffer[at + 3])
+        }
+        let headerLength = u32(h + 8)
+        let bodyLength = u32(h + 12)
+        guard headerLength <= LinkFrame.maximumHeader else { throw .headerTooLarge(headerLength) }
+        guard bodyLength <= LinkFrame.maximumBody else { throw .bodyTooLarge(bodyLength) }
+        let total = LinkFrame.headerSize + headerLength + bodyLength
+        guard available >= total else { return nil }
+        let headerStart = h + LinkFrame.headerSize
+        let frame = LinkFrame(kind: kind, header: Array(buffer[headerStart..<headerStart + headerLength]),
+                              body: Array(buffer[headerStart + headerLength..<h + total]))
+        start += total
+        return frame
+    }
+
+    /// Bytes received but not yet part of a returned frame.
+    public var pending: Int { buffer.count - start }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TandemCore
+import TandemPolicy
+import TandemSites
+import TandemStore
+
+/// What the daemon needs for its site links, built once from the site config.
+struct SiteLinks: Sendable {
+    let tls: LinkTLS
+    let site: SiteConfig
+
+    init?(site: SiteConfig) throws {
+        guard let files = site.tls else { return nil }
+        tls = try LinkTLS(files: files)
+        self.site = site
+    }
+
+    var ownLinkRole: String { site.role == .near ? "near" : site.role.rawValue }
+
+    func hello(channel: String) -> LinkHello {
+        LinkHello(site: site.siteName, role: ownLinkRole, protocolMin: LinkHandshake.protocolMin,
+                  protocolMax: LinkHandshake.protocolMax, features: LinkHandshake.features, channel: channel,
+                  safety: site.heartbeat.fingerprint)
+    }
+
+    var expectedPeers: [LinkHandshake.Expected] {
+        site.peers.map { LinkHandshake.Expected(site: $0.name, role: $0.role.linkRole, sameSafety: $0.role == .twin) }
+    }
+
+    /// The shipper toward the remote peer, for a near site that has one.
+    func shipper(backend: any Backend, logger: Logger, indexPath: @escaping @Sendable (String) -> String) -> Shipper? {
+        guard site.role == .near, let remote = site.peers.first(where: { $0.role == .remote }) else { return nil }
+        return Shipper(backend: backend, stateDirectory: site.stateDirectory,
+                       remote: .init(site: remote.name, host: remote.address.host, port: remote.address.port, tls: tls,
+                                     hello: hello(channel: "bulk")),
+                       logger: logger, indexPath: indexPath)
+    }
+}
+
+/// Accepts peers' links: heartbeats on control connections; on bulk connections, shipped
+/// packs and manifests, stored by a ``TandemSites/RemoteReceiver`` (append-only, no keys).
+struct LinkService: Service {
+    let daemon: Daemon
+    let links: SiteLinks
+    let listen: HostPort
+    let receiver: RemoteReceiver
+
+    func run() async throws {
+        let logger = daemon.logger
+        let server = LinkServer(host: listen.host, port: listen.port, tls: links.tls, localSite: links.site.siteName,
+                                localSafety: links.site.heartbeat.fingerprint, peers: links.expectedPeers, logger: logger,
+                                onRequest: { peer, request, body in
+                                    // Only the remote site stores what peers ship; a near site's
+                                    // bulk link is for the twin mirror, not built yet.
+                                    guard links.site.role == .remote else {
+                                        return LinkResponse(id: request.id, ok: false,
+                                                            error: "site \(links.site.siteName) is not a remote site; it stores no shipped data")
+                                    }
+                                    return await receiver.handle(peer: peer, request: request, body: body)
+                                },
+                                onHeartbeat: { peer, _ in await daemon.heard(from: peer) })
+        try await untilGracefulShutdown {
+            try await server.serve { address in
+                logger.notice("site link listening", metadata: ["address": "\(address)"])
+            }
+        }
+    }
+}
+
+/// Sends heartbeats to every peer on a control connection each, reconnecting after failures.
+struct HeartbeatService: Service {
+    let daemon: Daemon
+    let links: SiteLinks
+
+    func run() async throws {
+        let interval = links.site.heartbeat.interval
+        try await untilGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for peer in links.site.peers {
+                    group.addTask {
+                        var sequence: UInt64 = 0
+                        while !Task.isCancelled {
+                            do {
+                                try await LinkConnection.with(host: peer.address.host, port: peer.address.port, peer: peer.name,
+                                                              tls: links.tls, hello: links.hello(channel: "control")) { connection in
+                                    await daemon.linkUp(peer.name)
+                                    while !Task.isCancelled {
+                                        sequence += 1
+                                        try await connection.send(.heartbeat(LinkHeartbeat(site: links.site.siteName, sequence: sequence)))
+                                        try await Task.sleep(for: .seconds(interval))
+                                    }
+                                }
+                            } catch {
+                                await daemon.linkDown(peer.name, error: "\(error)")
+                                try? await Task.sleep(for: .seconds(interval))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Ships committed snapshots to the remote site: at once when a backup commits, and every
+/// `retry` seconds while anything is pending or failed.
+struct ShipperService: Service {
+    let daemon: Daemon
+    let shipper: Shipper
+    let retry: Double
+
+    func run() async throws {
+        let nudges = await daemon.shipNudges
+        try await untilGracefulShutdown {
+            while !Task.isCancelled {
+                let tenants = await daemon.policies.tenants.map(\.tenant)
+                let clock = daemon.clock
+                await shipper.shipAll(tenants: tenants, now: { clock.now() })
+                await daemon.checkRemoteRPO()
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { try? await Task.sleep(for: .seconds(retry)) }
+                    group.addTask {
+                        var iterator = nudges.makeAsyncIterator()
+                        _ = await iterator.next()
+                    }
+                    await group.next()
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+}
+
+extension Daemon {
+    func heard(from peer: String) {
+        peerState[peer, default: PeerState()].lastHeartbeat = clock.now()
+    }
+
+    func linkUp(_ peer: String) {
+        if peerState[peer]?.outgoingUp != true { logger.notice("heartbeat link up", metadata: ["peer": "\(peer)"]) }
+        peerState[peer, default: PeerState()].outgoingUp = true
+        peerState[peer, default: PeerState()].lastError = nil
+    }
+
+    func linkDown(_ peer: String, error: String) {
+        if peerState[peer]?.outgoingUp != false { logger.warning("heartbeat link down", metadata: ["peer": "\(peer)", "error": "\(error)"]) }
+        peerState[peer, default: PeerState()].outgoingUp = false
+        peerState[peer, default: PeerState()].lastError = error
+    }
+
+    /// Logs and counts tenants whose remote RPO exceeds their policy's `remote_rpo`.
+    func checkRemoteRPO() async {
+        guard let shipper else { return }
+        let now = clock.now()
+        for policy in policies.tenants {
+            let queue = await shipper.queue(policy.tenant)
+            let rpo = queue.remoteRPO(now: now)
+            metrics.remote(tenant: policy.tenant, rpo: rpo, lag: queue.lag(now: now), pending: queue.pending.count,
+                           pendingBytes: queue.pendingBytes, objective: policy.remoteRPO)
+            if let objective = policy.remoteRPO, (rpo ?? .infinity) > objective, !queue.pending.isEmpty || rpo != nil {
+                logger.warning("remote RPO objective exceeded", metadata: [
+                    "tenant": "\(policy.tenant)", "rpo_seconds": "\(rpo.map { Int($0) }.map(String.init) ?? "none at remote")",
+                    "objective_seconds": "\(Int(objective))"])
+            }
+        }
+    }
+}
+
+/// What this site knows of a peer's link.
+struct PeerState: Sendable {
+    var lastHeartbeat: Date?
+    var outgoingUp = false
+    var lastError: String?
+}

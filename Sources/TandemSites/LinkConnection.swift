@@ -1,0 +1,86 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+import TandemCore
+
+/// A link connection this site opened to a peer: TLS (the peer's certificate must be for
+/// `peer`), then hello/welcome, then requests answered in order. One request is in flight at
+/// a time per connection; that bound is the shipping window. The connection lives for one
+/// ``LinkConnection/with(host:port:peer:tls:hello:timeout:_:)`` scope and is closed after it.
+public final class LinkConnection: @unchecked Sendable {
+    // @unchecked: used only inside its `with` scope by the one task that opened it.
+    private var iterator: NIOAsyncChannelInboundStream<LinkFrame>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<LinkFrame>
+    public let peer: String
+    public private(set) var welcome = LinkWelcome(site: "", protocolVersion: 0, features: [])
+    private var nextID: UInt64 = 1
+
+    private init(iterator: NIOAsyncChannelInboundStream<LinkFrame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<LinkFrame>,
+                 peer: String) {
+        self.iterator = iterator
+        self.outbound = outbound
+        self.peer = peer
+    }
+
+    /// Connects, verifies the peer's certificate name, says hello, and runs `body`.
+    public static func with<T: Sendable>(host: String, port: Int, peer: String, tls: LinkTLS, hello: LinkHello,
+                                         timeout: TimeAmount = .seconds(10),
+                                         isolation: isolated (any Actor)? = #isolation,
+                                         _ body: (LinkConnection) async throws -> T) async throws -> T {
+        let channel: NIOAsyncChannel<LinkFrame, LinkFrame>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(timeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let handler = try NIOSSLClientHandler(context: tls.client, serverHostname: peer)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LinkFrameInboundDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(LinkFrameOutboundEncoder()))
+                        return try NIOAsyncChannel<LinkFrame, LinkFrame>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw LinkError.closed("cannot connect to \(peer) at \(host):\(port): \(error)")
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            let connection = LinkConnection(iterator: inbound.makeAsyncIterator(), outbound: outbound, peer: peer)
+            do {
+                try await connection.handshake(hello, host: host, port: port)
+            } catch let error as NIOSSLError {
+                throw LinkError.tls("handshake with \(peer) at \(host):\(port) failed: \(error)")
+            }
+            return try await body(connection)
+        }
+    }
+
+    private func handshake(_ hello: LinkHello, host: String, port: Int) async throws {
+        try await outbound.write(LinkMessage.hello(hello).frame())
+        guard let frame = try await iterator.next() else { throw LinkError.closed("\(peer) closed the link during the handshake") }
+        switch try LinkMessage.decode(frame) {
+        case .welcome(let welcome): self.welcome = welcome
+        case .refuse(let refusal): throw LinkError.refused(refusal.description)
+        default: throw LinkError.protocolViolation("\(peer) answered hello with \(frame.kind)")
+        }
+    }
+
+    /// Sends a request (and its body) and waits for its response.
+    public func request(_ request: LinkRequest, body: [UInt8] = []) async throws -> LinkResponse {
+        var message = request
+        message.id = nextID
+        nextID += 1
+        try await outbound.write(LinkMessage.request(message).frame(body: body))
+        guard let frame = try await iterator.next() else { throw LinkError.closed("\(peer) closed the link") }
+        guard case .response(let response) = try LinkMessage.decode(frame), response.id == message.id else {
+            throw LinkError.protocolViolation("\(peer) answered request \(message.id) with something else")
+        }
+        return response
+    }
+
+    /// Sends a message that needs no answer (heartbeats).
+    public func send(_ message: LinkMessage) async throws {
+        try await outbound.write(message.frame())
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import TandemCodecs
+import TandemCore
+import TandemStore
+
+/// The remote site's side of shipping: it stores what near sites send into its own
+/// repository without any tenant key, and only ever adds.
+///
+/// - A pack is stored only if its bytes hash to its name (SHA-256); a manifest only if its
+///   bytes hash to its snapshot ID. A tenant's settings and key slots are stored once; a
+///   different version of an existing one is refused (a compromised near site cannot
+///   replace them). Nothing is ever overwritten or deleted on request.
+/// - `complete` records a snapshot as held here (`tenants/T/complete/ID`) only when its
+///   manifest and every pack it names are present, each having been verified on arrival.
+public actor RemoteReceiver {
+    let backend: any Backend
+    private var known: [String: Set<String>] = [:]
+
+    public init(backend: any Backend) {
+        self.backend = backend
+    }
+
+    public func handle(peer: String, request: LinkRequest, body: [UInt8]) async -> LinkResponse {
+        do {
+            switch request.op {
+            case "lack":
+                let have = try await packs(request.tenant)
+                return LinkResponse(id: request.id, ok: true, missing: (request.packs ?? []).filter { !have.contains($0) })
+            case "put_pack":
+                try await putPack(tenant: request.tenant, name: request.name!, body: body)
+            case "put_object":
+                try await putObject(tenant: request.tenant, path: request.path!, body: body)
+            case "complete":
+                try await complete(tenant: request.tenant, snapshot: request.snapshot!, time: request.snapshotTime ?? Date(),
+                                   packs: request.packs ?? [])
+            case "completed":
+                return LinkResponse(id: request.id, ok: true, completed: try await completed(request.tenant))
+            default:
+                return LinkResponse(id: request.id, ok: false, error: "unknown op \(request.op)")
+            }
+            return LinkResponse(id: request.id, ok: true)
+        } catch {
+            return LinkResponse(id: request.id, ok: false, error: "\(error)")
+        }
+    }
+
+    private func packs(_ tenant: String) async throws -> Set<String> {
+        if let cached = known[tenant] { return cached }
+        let names = Set(try await backend.list("tenants/\(tenant)/packs").compactMap { $0.split(separator: "/").last.map(String.init) }
+            .filter(LinkNames.isHash))
+        known[tenant] = names
+        return names
+    }
+
+    private func putPack(tenant: String, name: String, body: [UInt8]) async throws {
+        guard Hex.encode(Hasher256.hash(.sha256, body)) == name else {
+            throw ReceiveError.mismatch("pack \(name.prefix(12)) of tenant \(tenant): its bytes do not hash to its name (altered or truncated in transit)")
+        }
+        let path = "tenants/\(tenant)/packs/\(name.prefix(2))/\(name)"
+        do { try await backend.write(path, body, overwrite: false) } catch BackendError.alreadyExists {}
+        _ = try await packs(tenant)
+        known[tenant, default: []].insert(name)
+    }
+
+    private func putObject(tenant: String, path: String, body: [UInt8]) async throws {
+        if path.hasPrefix("snapshots/") {
+            let id = String(path.dropFirst("snapshots/".count))
+            guard Hex.encode(Hasher256.hash(.sha256, body)) == id else {
+                throw ReceiveError.mismatch("manifest \(id.prefix(12)) of tenant \(tenant): its bytes do not hash to its ID")
+            }
+        }
+        guard body.count <= 16 << 20 else { throw ReceiveError.mismatch("object \(path) of \(body.count) bytes is too large") }
+        let full = "tenants/\(tenant)/\(path)"
+        do {
+            try await backend.write(full, body, overwrite: false)
+        } catch BackendError.alreadyExists {
+            guard try await backend.read(full) == body else {
+                throw ReceiveError.appendOnly("\(full) exists with different contents; the remote site never replaces an object")
+            }
+        }
+    }
+
+    private func complete(tenant: String, snapshot: String, time: Date, packs needed: [String]) async throws {
+        guard try await backend.exists("tenants/\(tenant)/snapshots/\(snapshot)") else {
+            throw ReceiveError.incomplete("snapshot \(snapshot.prefix(12)) of \(tenant): its manifest has not arrived")
+        }
+        let have = try await packs(tenant)
+        let lacking = needed.filter { !have.contains($0) }
+        guard lacking.isEmpty else {
+            throw ReceiveError.incomplete("snapshot \(snapshot.prefix(12)) of \(tenant): \(lacking.count) pack(s) not here yet")
+        }
+        let record = Array(try ControlJSON.encoder().encode(CompleteRecord(snapshot: snapshot, time: time, packs: needed.count)))
+        do { try await backend.write("tenants/\(tenant)/complete/\(snapshot)", record, overwrite: false) } catch BackendError.alreadyExists {}
+    }
+
+    private func completed(_ tenant: String) async throws -> [String: Date] {
+        var out: [String: Date] = [:]
+        for path in try await backend.list("tenants/\(tenant)/complete") {
+            guard let record = try? ControlJSON.decoder().decode(CompleteRecord.self, from: Data(try await backend.read(path))) else { continue }
+            out[record.snapshot] = record.time
+        }
+        return out
+    }
+
+    struct CompleteRecord: Codable {
+        let snapshot: String
+        let time: Date
+        let packs: Int
+    }
+}
+
+/// Why the remote refused something a near site sent.
+enum ReceiveError: Error, CustomStringConvertible {
+    case mismatch(String)
+    case appendOnly(String)
+    case incomplete(String)
+
+    var description: String {
+        switch self {
+        case .mismatch(let m), .appendOnly(let m), .incomplete(let m): m
+        }
+    }
+}

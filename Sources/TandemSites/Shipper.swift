@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import TandemCore
+import TandemStore
+
+/// Ships each tenant's committed snapshots to the remote site, in commit order: asks which
+/// packs the remote lacks, sends only those (through the tenant's and the site's token
+/// buckets), then the tenant's settings and key slots, then the manifest, then `complete`.
+/// The queue is saved after every snapshot, so an interruption re-sends at most the pack in
+/// flight (the remote keeps what it verified). Needs no tenant key: packs, manifests and the
+/// catalog's times are read as stored.
+public actor Shipper {
+    /// How to reach the remote site.
+    public struct Remote: Sendable {
+        public var site: String
+        public var host: String
+        public var port: Int
+        public var tls: LinkTLS
+        public var hello: LinkHello
+
+        public init(site: String, host: String, port: Int, tls: LinkTLS, hello: LinkHello) {
+            self.site = site
+            self.host = host
+            self.port = port
+            self.tls = tls
+            self.hello = hello
+        }
+    }
+
+    let backend: any Backend
+    let store: LocalBackend
+    let remote: Remote
+    let logger: Logger
+    let indexPath: @Sendable (String) -> String
+    private var queues: [String: ShippingQueue] = [:]
+    private var buckets: [String: TokenBucket] = [:]
+    private var siteBucket: TokenBucket?
+    private var started = ContinuousClock.now
+
+    /// `stateDirectory/shipping` holds the queues; `indexPath` gives a tenant's catalog.
+    public init(backend: any Backend, stateDirectory: String, remote: Remote, logger: Logger,
+                siteBandwidth: Int? = nil, indexPath: @escaping @Sendable (String) -> String) {
+        self.backend = backend
+        store = LocalBackend(root: stateDirectory + "/shipping")
+        self.remote = remote
+        self.logger = logger
+        self.indexPath = indexPath
+        siteBucket = siteBandwidth.map { TokenBucket(bytesPerSecond: $0) }
+    }
+
+    public func setBandwidth(tenant: String, bytesPerSecond: Int?) {
+        if let bytesPerSecond { buckets[tenant] = buckets[tenant] ?? TokenBucket(bytesPerSecond: bytesPerSecond) } else { buckets[tenant] = nil }
+    }
+
+    public func queue(_ tenant: String) async -> ShippingQueue {
+        if let queue = queues[tenant] { return queue }
+        let loaded = await ShippingQueue.load(store, tenant: tenant)
+        queues[tenant] = loaded
+        return loaded
+    }
+
+    /// Snapshot IDs retention must keep at this site because the remote does not hold them yet.
+    public func unshipped(_ tenant: String) async -> Set<String> { Set(await queue(tenant).pending.map(\.snapshot)) }
+
+    /// A snapshot was committed: queue it (durably) for shipping.
+    public func committed(tenant: String, snapshot: String, time: Date, now: Date) async throws {
+        var queue = await queue(tenant)
+        queue.add(snapshot: snapshot, time: time, committedAt: now)
+        try await queue.save(store, tenant: tenant)
+        queues[tenant] = queue
+    }
+
+    /// Adds every snapshot in the tenant's catalog that the queue and the remote do not know
+    /// (after a crash between commit and enqueue, or a fresh start); run before shipping.
+    private func reconcile(_ tenant: String, completed: [String: Date], queue: inout ShippingQueue, now: Date) throws {
+        let path = indexPath(tenant)
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        for record in try IndexDatabase(path: path).snapshots() where completed[record.id] == nil {
+            queue.add(snapshot: record.id, time: record.time, committedAt: record.time)
+        }
+        queue.pending.removeAll { completed[$0.snapshot] != nil }
+        queue.completeCount = completed.count
+        queue.newestComplete = completed.values.max()
+        _ = now
+    }
+
+    /// Ships everything pending for `tenants`; returns the snapshots completed at the remote.
+    /// Errors are recorded per tenant (``ShippingQueue/lastError``) and logged, not thrown.
+    @discardableResult
+    public func shipAll(tenants: [String], now: @Sendable () -> Date) async -> Int {
+        var shipped = 0
+        do {
+            shipped = try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,
+                                                    hello: remote.hello) { connection in
+                var count = 0
+                for tenant in tenants {
+                    count += try await ship(tenant, over: connection, now: now)
+                }
+                return count
+            }
+        } catch {
+            logger.warning("shipping to the remote site failed; will retry", metadata: ["remote": "\(remote.site)", "error": "\(error)"])
+            for tenant in tenants {
+                var queue = await queue(tenant)
+                queue.lastError = "\(error)"
+                queues[tenant] = queue
+            }
+        }
+        return shipped
+    }
+
+    private func ship(_ tenant: String, over connection: LinkConnection, now: @Sendable () -> Date) async throws -> Int {
+        var queue = await queue(tenant)
+        let completed = try await connection.request(LinkRequest(id: 0, op: "completed", tenant: tenant))
+        guard completed.ok else { throw LinkError.remote(completed.error ?? "completed failed") }
+        try reconcile(tenant, completed: completed.completed ?? [:], queue: &queue, now: now())
+        var shipped = 0
+        while let entry = queue.pending.first {
+            guard try await backend.exists("tenants/\(tenant)/snapshots/\(entry.snapshot)") else {
+                logger.error("a queued snapshot is gone locally before it reached the remote", metadata: ["tenant": "\(tenant)", "snapshot": "\(entry.snapshot.prefix(12))"])
+                queue.pending.removeFirst()
+                continue
+            }
+            let sizes = Dictionary(uniqueKeysWithValues: try await localPacks(tenant).map { ($0.name, $0.path) })
+            let names = sizes.keys.sorted()
+            let lack = try await connection.request(LinkRequest(id: 0, op: "lack", tenant: tenant, packs: names))
+            guard lack.ok, let missing = lack.missing else { throw LinkError.remote(lack.error ?? "lack failed") }
+            queue.pendingBytes = 0
+            for name in missing {
+                let bytes = try await backend.read(sizes[name]!)
+                await pace(tenant, bytes.count)
+                let sent = try await connection.request(LinkRequest(id: 0, op: "put_pack", tenant: tenant, name: name), body: bytes)
+                guard sent.ok else { throw LinkError.remote(sent.error ?? "put_pack failed") }
+            }
+            var objects = ["tenant.json"]
+            objects += try await backend.list("tenants/\(tenant)/keys").compactMap { $0.split(separator: "/").last.map { "keys/\($0)" } }
+            objects.append("snapshots/\(entry.snapshot)")
+            for object in objects {
+                let bytes = try await backend.read("tenants/\(tenant)/\(object)")
+                let sent = try await connection.request(LinkRequest(id: 0, op: "put_object", tenant: tenant, path: object), body: bytes)
+                guard sent.ok else { throw LinkError.remote(sent.error ?? "put_object \(object) failed") }
+            }
+            let done = try await connection.request(LinkRequest(id: 0, op: "complete", tenant: tenant, packs: names,
+                                                                snapshot: entry.snapshot, snapshotTime: entry.time))
+            guard done.ok else { throw LinkError.remote(done.error ?? "complete failed") }
+            queue.pending.removeFirst()
+            queue.completeCount += 1
+            queue.newestComplete = max(queue.newestComplete ?? entry.time, entry.time)
+            queue.lastError = nil
+            try await queue.save(store, tenant: tenant)
+            queues[tenant] = queue
+            shipped += 1
+            logger.notice("snapshot complete at the remote site", metadata: [
+                "tenant": "\(tenant)", "snapshot": "\(entry.snapshot.prefix(12))", "packs_sent": "\(missing.count)",
+                "remote": "\(remote.site)"])
+        }
+        try await queue.save(store, tenant: tenant)
+        queues[tenant] = queue
+        return shipped
+    }
+
+    private func localPacks(_ tenant: String) async throws -> [(name: String, path: String)] {
+        try await backend.list("tenants/\(tenant)/packs").compactMap { path in
+            guard let name = path.split(separator: "/").last.map(String.init), LinkNames.isHash(name) else { return nil }
+            return (name, path)
+        }
+    }
+
+    /// Waits as the tenant's and the site's buckets say.
+    private func pace(_ tenant: String, _ bytes: Int) async {
+        let now = (ContinuousClock.now - started) / .seconds(1)
+        var wait = 0.0
+        if var bucket = buckets[tenant] {
+            wait = max(wait, bucket.take(bytes, now: now))
+            buckets[tenant] = bucket
+        }
+        if var bucket = siteBucket {
+            wait = max(wait, bucket.take(bytes, now: now))
+            siteBucket = bucket
+        }
+        if wait > 0 { try? await Task.sleep(for: .seconds(wait)) }
+    }
+}

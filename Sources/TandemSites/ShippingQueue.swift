@@ -1,0 +1,46 @@
+import Foundation
+import TandemCore
+import TandemStore
+
+/// One tenant's on-disk shipping queue (`STATE/shipping/TENANT.json`, written crash-safely:
+/// temp file, fsync, rename, fsync dir): the committed snapshots not yet complete at the
+/// remote site, in commit order, and what is known of the remote's newest complete one.
+public struct ShippingQueue: Codable, Sendable, Equatable {
+    public struct Entry: Codable, Sendable, Equatable {
+        public var snapshot: String
+        public var time: Date
+        public var committedAt: Date
+    }
+
+    public var pending: [Entry] = []
+    /// The time of the newest snapshot complete at the remote (nil: none yet).
+    public var newestComplete: Date?
+    public var completeCount = 0
+    /// Bytes of packs the remote lacked at the last look.
+    public var pendingBytes: Int64 = 0
+    public var lastError: String?
+
+    public init() {}
+
+    public mutating func add(snapshot: String, time: Date, committedAt: Date) {
+        guard !pending.contains(where: { $0.snapshot == snapshot }) else { return }
+        pending.append(Entry(snapshot: snapshot, time: time, committedAt: committedAt))
+        pending.sort { $0.time < $1.time }
+    }
+
+    /// Remote RPO: what would be lost if both near sites vanished now.
+    public func remoteRPO(now: Date) -> TimeInterval? { newestComplete.map { now.timeIntervalSince($0) } }
+
+    /// Shipping lag: the age of the oldest committed snapshot not yet complete there.
+    public func lag(now: Date) -> TimeInterval { pending.first.map { max(0, now.timeIntervalSince($0.committedAt)) } ?? 0 }
+
+    static func load(_ store: LocalBackend, tenant: String) async -> ShippingQueue {
+        guard let bytes = try? await store.read("\(tenant).json"),
+              let queue = try? ControlJSON.decoder().decode(ShippingQueue.self, from: Data(bytes)) else { return ShippingQueue() }
+        return queue
+    }
+
+    func save(_ store: LocalBackend, tenant: String) async throws {
+        try await store.write("\(tenant).json", Array(try ControlJSON.encoder(pretty: true).encode(self)), overwrite: true)
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import TandemTestSupport
+
+/// A near site and a remote site, two real tandemd processes on loopback with mutually
+/// authenticated TLS (certificates from `tandemctl certs init`): the near site's committed
+/// snapshots reach the remote, which stores them without the tenant's key, and they restore
+/// there byte for byte.
+@Suite(.serialized) struct ShippingEndToEndTests {
+    static let files: [String: Data] = [
+        "docs/a.txt": Data("shipped document\n".utf8),
+        "docs/b.bin": sampleBytes(700_000, seed: 9),
+    ]
+
+    func makeCerts(in dir: String, sites: [String]) throws {
+        let result = try CLIRunner(repo: "").run(["certs", "init", "--dir", dir] + sites.flatMap { ["--site", $0] })
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    /// The port a daemon logged for its site link.
+    func linkPort(_ daemon: DaemonProcess) throws -> Int {
+        var port = 0
+        try daemon.wait("the site link to listen") {
+            guard let line = daemon.log.split(separator: "\n").first(where: { $0.contains("site link listening") }),
+                  let text = line.split(separator: ":").last.flatMap({ Int($0.prefix { $0.isNumber }) }) else { return false }
+            port = text
+            return true
+        }
+        return port
+    }
+
+    /// A remote site that knows home-a as a near site, listening on a free port.
+    func startRemote(certs: String) throws -> (DaemonProcess, Int) {
+        let remote = try DaemonProcess(policies: [:], site: "remote", extraSite: """
+            role: remote
+            listen: 127.0.0.1:0
+            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
+            peers:
+              - {name: home-a, role: near, address: 127.0.0.1:1}
+            """)
+        try remote.start()
+        return (remote, try linkPort(remote))
+    }
+
+    @Test func committedSnapshotsReachTheRemoteAndRestoreThere() throws {
+        let certs = NSTemporaryDirectory() + "tandem-certs-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: certs) }
+        try makeCerts(in: certs, sites: ["home-a", "remote"])
+        let (remote, port) = try startRemote(certs: certs)
+        let near = try DaemonProcess(policies: ["alpha": """
+            tenant: alpha
+            key: {key_file: $KEY}
+            sources:
+              - {name: docs, directory: $ROOT/data/docs}
+            schedules:
+              - {name: hourly, every: 1h, sources: [docs]}
+            remote_rpo: 1h
+            """], files: Self.files, site: "home-a", extraSite: """
+            role: near
+            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/home-a.pem, key: \(certs)/home-a.key}
+            peers:
+              - {name: remote, role: remote, address: 127.0.0.1:\(port)}
+            """)
+        try near.start()
+        try near.wait("the first snapshot to be complete at the remote") { near.log.contains("snapshot complete at the remote site") }
+        // A second backup ships only what the remote lacks.
+        try Data("changed\n".utf8).write(to: URL(fileURLWithPath: near.root + "/data/docs/a.txt"))
+        let second = try near.cli().run(["backup", "now", "--tenant", "alpha"])
+        #expect(second.status == 0, "\(second.stderr)")
+        try near.wait("the second snapshot at the remote") { near.log.components(separatedBy: "snapshot complete at the remote site").count > 2 }
+        try near.wait("status to show the remote caught up") {
+            let status = try near.cli().json(["status"])
+            let tenant = (status["tenants"] as? [[String: Any]])?.first
+            return tenant?["remote_pending_snapshots"] as? Int == 0 && tenant?["remote_rpo_seconds"] is Double
+                && (tenant?["remote_lag_seconds"] as? Double) == 0 && tenant?["remote_pending_bytes"] != nil
+        }
+        try near.wait("heartbeats both ways") {
+            let peers = try near.cli().json(["status"])["peers"] as? [[String: Any]] ?? []
+            return peers.first?["heartbeat_link_up"] as? Bool == true
+        }
+        #expect(remote.log.contains("site link up"))
+        #expect(try near.stop() == 0)
+        #expect(try remote.stop() == 0)
+        // The remote holds both snapshots; with the tenant's key they restore there.
+        let offline = CLIRunner(repo: remote.repository)
+        let listed = try offline.jsonArray(["snapshots", "--repo", remote.repository, "--tenant", "alpha", "--key-file", near.keyFile])
+        #expect(listed.count == 2)
+        let target = remote.root + "/restored"
+        let restored = try offline.run(["restore", "--repo", remote.repository, "--tenant", "alpha", "latest", "--target", target,
+                                        "--key-file", near.keyFile])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        expectSameBytes(FileManager.default.contents(atPath: target + "/a.txt"), Data("changed\n".utf8))
+        expectSameBytes(FileManager.default.contents(atPath: target + "/b.bin"), Self.files["docs/b.bin"])
+        let check = try offline.run(["check", "--repo", remote.repository, "--tenant", "alpha", "--key-file", near.keyFile, "--read-data"])
+        #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+    }
+
+    /// A peer whose certificate is for another site name is refused at the handshake.
+    @Test func aPeerWithTheWrongCertificateIsRefused() throws {
+        let certs = NSTemporaryDirectory() + "tandem-certs-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: certs) }
+        try makeCerts(in: certs, sites: ["home-a", "remote", "mallory"])
+        let (remote, port) = try startRemote(certs: certs)
+        // mallory holds a valid certificate from the same CA, but for its own name, and claims to be home-a.
+        let impostor = try DaemonProcess(policies: [:], site: "home-a", extraSite: """
+            role: near
+            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/mallory.pem, key: \(certs)/mallory.key}
+            peers:
+              - {name: remote, role: remote, address: 127.0.0.1:\(port)}
+            """)
+        try impostor.start()
+        try remote.wait("the refusal") { remote.log.contains("site link refused") }
+        #expect(remote.log.contains("the certificate is for 'mallory', not for 'home-a'"))
+        try impostor.wait("the impostor to see the refusal") { impostor.log.contains("heartbeat link down") }
+        #expect(impostor.log.contains("refused by the peer: site_name"))
+        #expect(try impostor.stop() == 0)
+        #expect(try remote.stop() == 0)
+    }
+}

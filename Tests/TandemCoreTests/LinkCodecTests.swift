@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+@testable import TandemCore
+
+@Suite struct LinkCodecTests {
+    let hello = LinkHello(site: "home-a", role: "near", protocolMin: 1, protocolMax: 1, features: ["ship-v1"], channel: "bulk",
+                          safety: "1000/3/10000/500")
+
+    /// The golden bytes of a small frame: magic, format, kind, reserved, lengths, header, body.
+    @Test func goldenFrameBytes() {
+        let frame = LinkFrame(kind: .heartbeat, header: Array("{}".utf8), body: [0xAB])
+        #expect(frame.encoded() == [0x54, 0x44, 0x4C, 0x4B, 1, 4, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0x7B, 0x7D, 0xAB])
+    }
+
+    @Test func framesSurviveAnySplit() throws {
+        let frames = [LinkMessage.hello(hello).frame(),
+                      LinkMessage.request(LinkRequest(id: 7, op: "put_pack", tenant: "t1", name: String(repeating: "ab", count: 32))).frame(body: Array(0..<200).map(UInt8.init)),
+                      LinkMessage.heartbeat(LinkHeartbeat(site: "home-a", sequence: 99)).frame()]
+        let stream = frames.flatMap { $0.encoded() }
+        for piece in [1, 2, 3, 7, 16, 17, 64, stream.count] {
+            var decoder = LinkFrameDecoder()
+            var out: [LinkFrame] = []
+            var at = 0
+            while at < stream.count {
+                decoder.feed(stream[at..<min(stream.count, at + piece)])
+                at += piece
+                while let frame = try decoder.next() { out.append(frame) }
+            }
+            #expect(out == frames, "piece \(piece)")
+            #expect(decoder.pending == 0)
+        }
+        #expect(try LinkMessage.decode(frames[0]) == .hello(hello))
+    }
+
+    @Test func badFramesAreRefusedBeforeBuffering() {
+        var decoder = LinkFrameDecoder()
+        decoder.feed(Array("GET / HTTP/1.1\r\n".utf8))
+        #expect(throws: LinkFrameError.badMagic) { try decoder.next() }
+        var early = LinkFrameDecoder()
+        early.feed([0x54, 0x58])
+        #expect(throws: LinkFrameError.badMagic) { try early.next() }
+        var huge = LinkFrameDecoder()
+        huge.feed(LinkFrame.magic + [1, 5, 0, 0, 0, 0, 0, 2, 0xFF, 0xFF, 0xFF, 0xFF])
+        #expect(throws: LinkFrameError.bodyTooLarge(Int(UInt32.max))) { try huge.next() }
+        var version = LinkFrameDecoder()
+        version.feed(LinkFrame.magic + [9, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        #expect(throws: LinkFrameError.unsupportedFormat(9)) { try version.next() }
+    }
+
+    @Test func requestsThatEscapeTheTenantAreRefused() {
+        for (request, why) in [
+            (LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "../../config"), "path"),
+            (LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "snapshots/../x"), "path"),
+            (LinkRequest(id: 1, op: "put_pack", tenant: "../t", name: String(repeating: "a", count: 64)), "tenant"),
+            (LinkRequest(id: 1, op: "put_pack", tenant: "t1", name: "packs/x"), "pack"),
+            (LinkRequest(id: 1, op: "rm", tenant: "t1"), "op"),
+            (LinkRequest(id: 1, op: "complete", tenant: "t1", snapshot: String(repeating: "a", count: 64)), "packs"),
+        ] {
+            #expect(throws: LinkFrameError.self, "\(why)") { try LinkMessage.decode(LinkMessage.request(request).frame()) }
+        }
+        #expect(LinkNames.isTenantObject("keys/1a2b3c4d") && LinkNames.isTenantObject("tenant.json"))
+        #expect(!LinkNames.isTenantObject("keys/") && !LinkNames.isTenantObject("packs/ab/" + String(repeating: "a", count: 64)))
+    }
+
+    @Test func theHandshakeChecksNameCertificateRoleVersionAndSafety() throws {
+        let peers = [LinkHandshake.Expected(site: "home-a", role: "near"), LinkHandshake.Expected(site: "home-b", role: "near", sameSafety: true)]
+        let ok = LinkHandshake.answer(hello, certificateName: "home-a", peers: peers, localSite: "remote", localSafety: "2000/3/20000/500")
+        #expect(try ok.get().protocolVersion == 1)
+        func code(_ r: Result<LinkWelcome, LinkRefusal>) -> String? { if case .failure(let e) = r { e.code } else { nil } }
+        #expect(code(LinkHandshake.answer(hello, certificateName: "home-b", peers: peers, localSite: "remote", localSafety: "")) == "site_name")
+        var stranger = hello
+        stranger.site = "mallory"
+        #expect(code(LinkHandshake.answer(stranger, certificateName: "mallory", peers: peers, localSite: "remote", localSafety: "")) == "site_name")
+        var future = hello
+        future.protocolMin = 2
+        future.protocolMax = 3
+        #expect(code(LinkHandshake.answer(future, certificateName: "home-a", peers: peers, localSite: "remote", localSafety: "")) == "version")
+        var twin = hello
+        twin.site = "home-b"
+        #expect(code(LinkHandshake.answer(twin, certificateName: "home-b", peers: peers, localSite: "home-a", localSafety: "2000/3/20000/500")) == "safety_settings")
+        var wrongRole = hello
+        wrongRole.role = "remote"
+        #expect(code(LinkHandshake.answer(wrongRole, certificateName: "home-a", peers: peers, localSite: "remote", localSafety: "")) == "role")
+    }
+
+    /// Random and mutated byte streams never trap the decoder or the message parser.
+    @Test func hostileStreamsNeverTrap() {
+        var state: UInt64 = 1234
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 11
+        }
+        let seed = LinkMessage.request(LinkRequest(id: 3, op: "lack", tenant: "t1", packs: [String(repeating: "c", count: 64)])).frame().encoded()
+            + LinkMessage.hello(hello).frame().encoded()
+        var frames = 0
+        for round in 0..<4000 {
+            var bytes = round % 10 == 0 ? (0..<Int(next() % 300)).map { _ in UInt8(truncatingIfNeeded: next()) } : seed
+            for _ in 0..<(1 + Int(next() % 6)) where !bytes.isEmpty {
+                let at = Int(next() % UInt64(bytes.count))
+                switch next() % 3 {
+                case 0: bytes[at] = UInt8(truncatingIfNeeded: next())
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(UInt8(truncatingIfNeeded: next()), at: at)
+                }
+            }
+            var decoder = LinkFrameDecoder()
+            decoder.feed(bytes)
+            while let frame = try? decoder.next() {
+                frames += 1
+                _ = try? LinkMessage.decode(frame)
+            }
+        }
+        #expect(frames > 100)
+    }
+}
+
+@Suite struct TokenBucketTests {
+    @Test func theRateHoldsOverTime() {
+        var bucket = TokenBucket(bytesPerSecond: 1_000_000, burst: 1_000_000)
+        var now = 0.0
+        var sent = 0
+        // 40 sends of 256 KB as fast as allowed: the burst, then 1 MB/s.
+        for _ in 0..<40 {
+            now += bucket.take(256_000, now: now)
+            sent += 256_000
+        }
+        #expect(abs(now - (Double(sent) - 1_000_000) / 1_000_000) < 0.001)
+        // Idle time refills up to the burst, not beyond.
+        now += 100
+        #expect(bucket.take(1_000_000, now: now) == 0)
+        #expect(bucket.take(500_000, now: now) == 0.5)
+    }
+}
