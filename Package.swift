@@ -53,7 +53,7 @@ let package = Package(
                                .product(name: "NIOHTTP1", package: "swift-nio")]),
         // Site links (mutual TLS, framed protocol), heartbeats, shipping to the remote site.
         .target(name: "TandemSites",
-                dependencies: ["TandemStore", "TandemCore", "TandemPolicy",
+                dependencies: ["TandemStore", "TandemCore", "TandemCodecs", "TandemPolicy",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -68,6 +68,11 @@ public final class LinkConnection: @unchecked Sendable {
 
     /// Sends a request (and its body) and waits for its response.
     public func request(_ request: LinkRequest, body: [UInt8] = []) async throws -> LinkResponse {
+        try await exchange(request, body: body).response
+    }
+
+    /// Sends a request and returns its response with the response frame's body.
+    public func exchange(_ request: LinkRequest, body: [UInt8] = []) async throws -> (response: LinkResponse, body: [UInt8]) {
         var message = request
         message.id = nextID
         nextID += 1
@@ -76,7 +81,7 @@ public final class LinkConnection: @unchecked Sendable {
         guard case .response(let response) = try LinkMessage.decode(frame), response.id == message.id else {
             throw LinkError.protocolViolation("\(peer) answered request \(message.id) with something else")
         }
-        return response
+        return (response, frame.body)
     }
 
     /// Sends a message that needs no answer (heartbeats).

@@ -10,8 +10,9 @@ import TandemCore
 /// on the client's certificate, then each frame handed to `handler`. Every connection is a
 /// child task of ``serve(onBound:)``.
 public struct LinkServer: Sendable {
-    /// Answers one request from a peer (bulk connection); `body` is the frame's body.
-    public typealias RequestHandler = @Sendable (_ peer: String, _ request: LinkRequest, _ body: [UInt8]) async -> LinkResponse
+    /// Answers one request from a peer (bulk connection); `body` is the frame's body, and the
+    /// answer's bytes go in the response frame's body.
+    public typealias RequestHandler = @Sendable (_ peer: String, _ request: LinkRequest, _ body: [UInt8]) async -> (LinkResponse, [UInt8])
     /// Called for each heartbeat (control connection).
     public typealias HeartbeatHandler = @Sendable (_ peer: String, _ heartbeat: LinkHeartbeat) async -> Void
 
@@ -89,8 +90,8 @@ public struct LinkServer: Sendable {
                     case .heartbeat(let heartbeat) where heartbeat.site == hello.site:
                         await onHeartbeat(hello.site, heartbeat)
                     case .request(let request):
-                        let response = await onRequest(hello.site, request, frame.body)
-                        try await outbound.write(LinkMessage.response(response).frame())
+                        let (response, body) = await onRequest(hello.site, request, frame.body)
+                        try await outbound.write(LinkMessage.response(response).frame(body: body))
                     default:
                         throw LinkError.protocolViolation("unexpected \(frame.kind) from \(hello.site)")
                     }

@@ -20,6 +20,23 @@ public actor RemoteReceiver {
         self.backend = backend
     }
 
+    /// Answers a request; the bytes are the response's body (a pack for `get_pack`).
+    public func respond(peer: String, request: LinkRequest, body: [UInt8]) async -> (LinkResponse, [UInt8]) {
+        guard request.op == "get_pack" || request.op == "list_packs" else {
+            return (await handle(peer: peer, request: request, body: body), [])
+        }
+        do {
+            if request.op == "list_packs" {
+                return (LinkResponse(id: request.id, ok: true, packs: try await packs(request.tenant).sorted()), [])
+            }
+            let name = request.name!
+            let bytes = try await backend.read("tenants/\(request.tenant)/packs/\(name.prefix(2))/\(name)")
+            return (LinkResponse(id: request.id, ok: true), bytes)
+        } catch {
+            return (LinkResponse(id: request.id, ok: false, error: "\(error)"), [])
+        }
+    }
+
     public func handle(peer: String, request: LinkRequest, body: [UInt8]) async -> LinkResponse {
         do {
             switch request.op {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TandemCodecs
 import TandemCore
 import TandemStore
 
@@ -125,6 +126,11 @@ public actor Shipper {
             let names = sizes.keys.sorted()
             let lack = try await connection.request(LinkRequest(id: 0, op: "lack", tenant: tenant, packs: names))
             guard lack.ok, let missing = lack.missing else { throw LinkError.remote(lack.error ?? "lack failed") }
+            // A hostile or confused remote may name packs it was not asked about (another
+            // tenant's, say): nothing it names outside the question is sent.
+            guard Set(missing).isSubset(of: sizes.keys) else {
+                throw LinkError.protocolViolation("\(remote.site) answered a lack query with packs it was not asked about")
+            }
             queue.pendingBytes = 0
             for name in missing {
                 let bytes = try await backend.read(sizes[name]!)
@@ -157,6 +163,36 @@ public actor Shipper {
         try await queue.save(store, tenant: tenant)
         queues[tenant] = queue
         return shipped
+    }
+
+    /// Repair: fetches packs from the remote site and stores them here, each only if it hashes
+    /// to its name (a damaged local copy is replaced). `names` nil asks for every pack the
+    /// remote holds that is not here. Returns what was fetched and what the remote could not give.
+    public func fetchPacks(tenant: String, names: [String]?) async throws -> (fetched: [String], unavailable: [String]) {
+        try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,
+                                      hello: remote.hello) { connection in
+            var wanted = names ?? []
+            if names == nil {
+                let listed = try await connection.request(LinkRequest(id: 0, op: "list_packs", tenant: tenant))
+                guard listed.ok, let theirs = listed.packs else { throw LinkError.remote(listed.error ?? "list_packs failed") }
+                let ours = Set(try await localPacks(tenant).map(\.name))
+                wanted = theirs.filter { LinkNames.isHash($0) && !ours.contains($0) }
+            }
+            var fetched: [String] = []
+            var unavailable: [String] = []
+            for name in wanted {
+                let (response, bytes) = try await connection.exchange(LinkRequest(id: 0, op: "get_pack", tenant: tenant, name: name))
+                guard response.ok, Hex.encode(Hasher256.hash(.sha256, bytes)) == name else {
+                    logger.warning("the remote site could not give a good copy of a pack", metadata: [
+                        "tenant": "\(tenant)", "pack": "\(name.prefix(12))", "why": "\(response.error ?? "its bytes do not hash to its name")"])
+                    unavailable.append(name)
+                    continue
+                }
+                try await backend.write("tenants/\(tenant)/packs/\(name.prefix(2))/\(name)", bytes, overwrite: true)
+                fetched.append(name)
+            }
+            return (fetched, unavailable)
+        }
     }
 
     private func localPacks(_ tenant: String) async throws -> [(name: String, path: String)] {

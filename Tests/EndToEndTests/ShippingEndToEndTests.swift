@@ -79,6 +79,23 @@ import TandemTestSupport
             return peers.first?["heartbeat_link_up"] as? Bool == true
         }
         #expect(remote.log.contains("site link up"))
+        // Repair from the remote: one pack altered on disk, another lost.
+        let packs = try FileManager.default.subpathsOfDirectory(atPath: near.repository + "/tenants/alpha/packs")
+            .filter { $0.count == 67 }.sorted().map { near.repository + "/tenants/alpha/packs/" + $0 }
+        try #require(packs.count >= 2, "\(packs)")
+        var altered = try Data(contentsOf: URL(fileURLWithPath: packs[0]))
+        altered[altered.count / 2] ^= 0xFF
+        try altered.write(to: URL(fileURLWithPath: packs[0]))
+        try FileManager.default.removeItem(atPath: packs[1])
+        let damaged = try near.cli().run(["check", "--tenant", "alpha", "--read-data"])
+        #expect(damaged.status == 3, "\(damaged.stdout)")
+        let repair = try near.cli().run(["repair", "--tenant", "alpha", "--json"])
+        #expect(repair.status == 0, "\(repair.stdout) \(repair.stderr)")
+        let report = try JSONSerialization.jsonObject(with: repair.stdoutBytes) as? [String: Any]
+        #expect((report?["fetched"] as? [String])?.count == 2, "\(repair.stdout)")
+        #expect((report?["problems_after"] as? [String])?.isEmpty == true)
+        let clean = try near.cli().run(["check", "--tenant", "alpha", "--read-data"])
+        #expect(clean.status == 0, "\(clean.stdout)")
         #expect(try near.stop() == 0)
         #expect(try remote.stop() == 0)
         // The remote holds both snapshots; with the tenant's key they restore there.

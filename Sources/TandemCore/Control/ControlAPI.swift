@@ -223,6 +223,28 @@ public struct ErrorResponse: Codable, Sendable, Equatable, Error, CustomStringCo
     public var description: String { message }
 }
 
+/// `POST /v1/tenants/T/repair`: what repair from the remote site found and did.
+public struct RepairReport: Codable, Sendable, Equatable {
+    public var tenant: String
+    /// Problems `check --read-data` found before.
+    public var problemsBefore: [String]
+    /// Packs fetched from the remote site (each verified by its SHA-256 name).
+    public var fetched: [String]
+    /// Damaged packs no peer could give, moved aside (`tenants/T/quarantine/`) so that no new
+    /// backup deduplicates against them; their data is stored afresh by the next backup.
+    public var quarantined: [String]
+    /// Problems left after repair.
+    public var problemsAfter: [String]
+
+    public init(tenant: String, problemsBefore: [String], fetched: [String], quarantined: [String], problemsAfter: [String]) {
+        self.tenant = tenant
+        self.problemsBefore = problemsBefore
+        self.fetched = fetched
+        self.quarantined = quarantined
+        self.problemsAfter = problemsAfter
+    }
+}
+
 /// `GET /v1/tenants/T/policy`: the policy file as written, and when it next runs.
 public struct PolicyDocument: Codable, Sendable, Equatable {
     public var tenant: String

@@ -124,7 +124,8 @@ public struct LinkHeartbeat: Codable, Sendable, Equatable {
 /// A request on the bulk connection. Shipping (near → remote) uses: `lack` (which of these
 /// packs do you not hold?), `put_pack` (body: the pack, named by its SHA-256), `put_object`
 /// (body: a tenant's settings, a key slot or a manifest), and `complete` (every pack the
-/// snapshot needs is there: verify and record it).
+/// snapshot needs is there: verify and record it). Repair uses `list_packs` and `get_pack`
+/// (the response's body is the pack; the asking site checks it hashes to its name).
 public struct LinkRequest: Codable, Sendable, Equatable {
     public var id: UInt64
     public var op: String
@@ -147,7 +148,7 @@ public struct LinkRequest: Codable, Sendable, Equatable {
         self.snapshotTime = snapshotTime
     }
 
-    public static let operations = ["lack", "put_pack", "put_object", "complete", "completed"]
+    public static let operations = ["lack", "put_pack", "put_object", "complete", "completed", "get_pack", "list_packs"]
 
     /// Refuses names that could escape the tenant's folder or are not what the op needs.
     func validate() throws(LinkFrameError) {
@@ -160,7 +161,7 @@ public struct LinkRequest: Codable, Sendable, Equatable {
         if let path, !LinkNames.isTenantObject(path) { throw .malformedMessage("path '\(path)' is not a tenant object") }
         switch op {
         case "lack": guard packs != nil else { throw .malformedMessage("lack needs packs") }
-        case "put_pack": guard name != nil else { throw .malformedMessage("put_pack needs name") }
+        case "put_pack", "get_pack": guard name != nil else { throw .malformedMessage("\(op) needs name") }
         case "put_object": guard path != nil else { throw .malformedMessage("put_object needs path") }
         case "complete": guard snapshot != nil, packs != nil else { throw .malformedMessage("complete needs snapshot and packs") }
         default: break
@@ -177,13 +178,17 @@ public struct LinkResponse: Codable, Sendable, Equatable {
     public var missing: [String]?
     /// For `completed`: the snapshots complete there, with their times.
     public var completed: [String: Date]?
+    /// For `list_packs`: every pack held there.
+    public var packs: [String]?
 
-    public init(id: UInt64, ok: Bool, error: String? = nil, missing: [String]? = nil, completed: [String: Date]? = nil) {
+    public init(id: UInt64, ok: Bool, error: String? = nil, missing: [String]? = nil, completed: [String: Date]? = nil,
+                packs: [String]? = nil) {
         self.id = id
         self.ok = ok
         self.error = error
         self.missing = missing
         self.completed = completed
+        self.packs = packs
     }
 }
 

@@ -17,6 +17,7 @@ import TandemStore
 /// | POST | /v1/tenants/T/restore | T or operator | ``RestoreRequest`` | restore result |
 /// | POST | /v1/tenants/T/check | T or operator | ``CheckRequest`` | check report |
 /// | POST | /v1/tenants/T/prune | T or operator | | prune report |
+/// | POST | /v1/tenants/T/repair | T or operator | | ``RepairReport`` |
 /// | GET | /v1/tenants/T/policy | T or operator | | ``PolicyDocument`` |
 /// | GET | /v1/tenants/T/simulate | T or operator | `days=N` | ``SimulationReport`` |
 /// | POST | /v1/reload | operator | | status |
@@ -122,6 +123,8 @@ public struct ControlRouter: Sendable {
             return try Self.json(try await daemon.check(tenant: tenant, readData: body.readData, caller: caller))
         case (.POST, "prune"):
             return try Self.json(try await daemon.prune(tenant: tenant, caller: caller))
+        case (.POST, "repair"):
+            return try Self.json(try await daemon.repair(tenant: tenant, caller: caller))
         case (.GET, "policy"):
             return try Self.json(try await daemon.policyText(tenant: tenant))
         case (.GET, "simulate"):

@@ -56,10 +56,10 @@ struct LinkService: Service {
                                     // Only the remote site stores what peers ship; a near site's
                                     // bulk link is for the twin mirror, not built yet.
                                     guard links.site.role == .remote else {
-                                        return LinkResponse(id: request.id, ok: false,
-                                                            error: "site \(links.site.siteName) is not a remote site; it stores no shipped data")
+                                        return (LinkResponse(id: request.id, ok: false,
+                                                             error: "site \(links.site.siteName) is not a remote site; it stores no shipped data"), [])
                                     }
-                                    return await receiver.handle(peer: peer, request: request, body: body)
+                                    return await receiver.respond(peer: peer, request: request, body: body)
                                 },
                                 onHeartbeat: { peer, _ in await daemon.heard(from: peer) })
         try await untilGracefulShutdown {

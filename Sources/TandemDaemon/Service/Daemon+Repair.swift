@@ -1,0 +1,62 @@
+import Foundation
+import TandemCore
+import TandemPolicy
+import TandemStore
+
+extension Daemon {
+    /// Repair from peers: `check --read-data`, then every damaged pack is fetched from the
+    /// remote site (verified by its name) and put back; if snapshots reference chunks stored in
+    /// no pack, every pack the remote holds and this site lacks is fetched. A damaged pack no
+    /// peer can give is moved aside, so no later backup deduplicates against it. Then the index
+    /// is reconciled and the tenant checked again. Refused while a backup of the tenant runs.
+    public func repair(tenant: String, caller: Caller) async throws -> RepairReport {
+        let policy = try policy(tenant)
+        guard let shipper else {
+            throw DaemonError.badRequest("site \(policies.site.siteName) has no remote peer to repair from (peers with role remote and tls files)")
+        }
+        if runningKeys.contains(where: { $0.hasPrefix("\(tenant)/") }) || retentionRunning.contains(tenant) {
+            throw DaemonError.busy("tenant \(tenant) has a job running; repair needs the tenant to itself, try again when it ends")
+        }
+        retentionRunning.insert(tenant)
+        defer {
+            retentionRunning.remove(tenant)
+            wakeRunner()
+        }
+        let repo = try await openTenant(policy)
+        let before = try await repo.check(readData: true)
+        let damaged = before.problems.compactMap { problem -> String? in
+            guard problem.object.hasPrefix("pack ") else { return nil }
+            return String(problem.object.dropFirst("pack ".count))
+        }
+        let lacksChunks = before.problems.contains { $0.object.hasPrefix("snapshot ") && $0.problem.contains("stored in no pack") }
+        var fetched: [String] = []
+        var quarantined: [String] = []
+        if !damaged.isEmpty {
+            let result = try await shipper.fetchPacks(tenant: tenant, names: Array(Set(damaged)).sorted())
+            fetched += result.fetched
+            for name in result.unavailable {
+                let path = "tenants/\(tenant)/packs/\(name.prefix(2))/\(name)"
+                if let bytes = try? await repository.backend.read(path) {
+                    try await repository.backend.write("tenants/\(tenant)/quarantine/\(name)", bytes, overwrite: true)
+                }
+                try await repository.backend.delete(path)
+                quarantined.append(name)
+            }
+        }
+        if lacksChunks {
+            fetched += try await shipper.fetchPacks(tenant: tenant, names: nil).fetched
+        }
+        try await repo.reconcile()
+        let after = try await repo.check(readData: true)
+        let report = RepairReport(tenant: tenant, problemsBefore: before.problems.map { "\($0.object): \($0.problem)" },
+                                  fetched: fetched, quarantined: quarantined,
+                                  problemsAfter: after.problems.map { "\($0.object): \($0.problem)" })
+        logger.notice("repair finished", metadata: ["tenant": "\(tenant)", "fetched": "\(fetched.count)",
+                                                    "quarantined": "\(quarantined.count)", "problems_left": "\(after.problems.count)"])
+        await record(actor: caller.actor, role: caller.roleName, action: "repair", tenant: tenant,
+                     detail: "problems=\(before.problems.count) fetched=\(fetched.count) quarantined=\(quarantined.count)",
+                     result: after.problems.isEmpty ? "ok" : "problems left: \(after.problems.count)")
+        await refreshUsage(policy, tenant: repo)
+        return report
+    }
+}
