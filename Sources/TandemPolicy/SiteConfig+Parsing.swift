@@ -1,8 +1,9 @@
 import Foundation
+import TandemCore
 
 extension SiteConfig {
     static let keys = ["site", "role", "repository", "state_directory", "tenants_directory", "control", "metrics",
-                       "listen", "tls", "peers", "heartbeat", "jobs", "log_level"]
+                       "listen", "tls", "peers", "heartbeat", "jobs", "log_level", "shipping"]
 
     /// Reads a site config from YAML text; `file` names it in errors and anchors relative paths.
     public static func parse(_ text: String, file: String) throws(ConfigErrors) -> SiteConfig {
@@ -105,12 +106,24 @@ extension SiteConfig {
         if let node = map["jobs"], let j = node.mapping(["max_concurrent"]) {
             jobs = j["max_concurrent"]?.int(in: 1...64) ?? jobs
         }
+        var shipping = ShippingSettings()
+        if let node = map["shipping"], let sh = node.mapping(["bandwidth", "windows", "time_zone", "retry"]) {
+            shipping.bandwidth.defaultRate = sh["bandwidth"]?.parsed { text throws(ByteRateError) in try ByteRate.parse(text) }
+            shipping.bandwidth.timeZone = sh["time_zone"]?.parsed(zoneNamed) ?? shipping.bandwidth.timeZone
+            shipping.retry = sh["retry"]?.parsed(PolicyDuration.parseFraction) ?? shipping.retry
+            for item in sh["windows"]?.list() ?? [] {
+                guard let w = item.mapping(["window", "bandwidth"]) else { continue }
+                let window = w.required("window")?.parsed { text in try TimeWindow(parsing: text) }
+                let rate = w.required("bandwidth")?.parsed { text throws(ByteRateError) in try ByteRate.parse(text) }
+                if let window, let rate { shipping.bandwidth.windows.append(.init(window: window, rate: rate)) }
+            }
+        }
         let level = map["log_level"]?.choice(LogLevel.allCases.map(\.rawValue)).flatMap(LogLevel.init(rawValue:)) ?? .info
         guard let name, let repository else { return nil }
         return SiteConfig(file: file, siteName: name, role: role, repository: repository, stateDirectory: state,
                           tenantsDirectory: tenants, controlSocket: socket, operatorsGroup: group,
                           operatorUIDs: operatorUIDs, metricsAddress: metrics, listenAddress: listen, tls: tls,
-                          peers: peers, heartbeat: heartbeat, maxConcurrentJobs: jobs, logLevel: level)
+                          peers: peers, heartbeat: heartbeat, maxConcurrentJobs: jobs, logLevel: level, shipping: shipping)
     }
 }
 

@@ -29,6 +29,9 @@ public struct SiteConfig: Sendable, Equatable {
     /// Backups that may run at once on this site.
     public var maxConcurrentJobs: Int
     public var logLevel: LogLevel
+    /// Shipping to the remote site: the site-wide bandwidth by time of day, and how often a
+    /// failed or idle shipper looks again.
+    public var shipping = ShippingSettings()
 
     /// The directory holding `file`, against which relative paths resolve.
     public var directory: String { (file as NSString).deletingLastPathComponent }
@@ -154,6 +157,17 @@ public enum PeerRole: String, Sendable, Equatable, CaseIterable {
         case .witness: "witness"
         }
     }
+}
+
+/// How this site ships to the remote site.
+public struct ShippingSettings: Sendable, Equatable {
+    /// The site-wide limit by time of day (all tenants together; each tenant's own
+    /// `bandwidth` applies as well).
+    public var bandwidth = BandwidthSchedule(defaultRate: nil)
+    /// Seconds between shipping rounds when nothing new commits (and after a failure).
+    public var retry: TimeInterval = 30
+
+    public init() {}
 }
 
 /// Heartbeat and lease timing; both near sites must agree on these.

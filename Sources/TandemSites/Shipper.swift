@@ -36,17 +36,18 @@ public actor Shipper {
     private var queues: [String: ShippingQueue] = [:]
     private var buckets: [String: TokenBucket] = [:]
     private var siteBucket: TokenBucket?
+    private let siteSchedule: BandwidthSchedule?
     private var started = ContinuousClock.now
 
     /// `stateDirectory/shipping` holds the queues; `indexPath` gives a tenant's catalog.
     public init(backend: any Backend, stateDirectory: String, remote: Remote, logger: Logger,
-                siteBandwidth: Int? = nil, indexPath: @escaping @Sendable (String) -> String) {
+                siteBandwidth: BandwidthSchedule? = nil, indexPath: @escaping @Sendable (String) -> String) {
         self.backend = backend
         store = LocalBackend(root: stateDirectory + "/shipping")
         self.remote = remote
         self.logger = logger
         self.indexPath = indexPath
-        siteBucket = siteBandwidth.map { TokenBucket(bytesPerSecond: $0) }
+        siteSchedule = siteBandwidth
     }
 
     public func setBandwidth(tenant: String, bytesPerSecond: Int?) {
@@ -210,9 +211,13 @@ public actor Shipper {
             wait = max(wait, bucket.take(bytes, now: now))
             buckets[tenant] = bucket
         }
-        if var bucket = siteBucket {
+        // The site-wide rate follows the time of day; a new rate starts a new bucket.
+        if let rate = siteSchedule?.rate(at: Date()) {
+            var bucket = siteBucket.flatMap { Int($0.rate) == rate ? $0 : nil } ?? TokenBucket(bytesPerSecond: rate)
             wait = max(wait, bucket.take(bytes, now: now))
             siteBucket = bucket
+        } else {
+            siteBucket = nil
         }
         if wait > 0 { try? await Task.sleep(for: .seconds(wait)) }
     }

@@ -55,14 +55,18 @@ import TandemTestSupport
             schedules:
               - {name: hourly, every: 1h, sources: [docs]}
             remote_rpo: 1h
+            bandwidth: 100K/s
             """], files: Self.files, site: "home-a", extraSite: """
             role: near
             tls: {ca: \(certs)/ca.pem, certificate: \(certs)/home-a.pem, key: \(certs)/home-a.key}
             peers:
               - {name: remote, role: remote, address: 127.0.0.1:\(port)}
             """)
+        let began = Date()
         try near.start()
         try near.wait("the first snapshot to be complete at the remote") { near.log.contains("snapshot complete at the remote site") }
+        // A few hundred KB of packs through a 100 KB/s bucket (100 KB of burst): seconds, not milliseconds.
+        #expect(Date().timeIntervalSince(began) >= 1.5, "the tenant's bandwidth limit was not applied")
         // A second backup ships only what the remote lacks.
         try Data("changed\n".utf8).write(to: URL(fileURLWithPath: near.root + "/data/docs/a.txt"))
         let second = try near.cli().run(["backup", "now", "--tenant", "alpha"])

@@ -131,3 +131,18 @@ import Testing
         #expect(bucket.take(500_000, now: now) == 0.5)
     }
 }
+
+@Suite struct BandwidthScheduleTests {
+    @Test func theFirstMatchingWindowSetsTheRate() throws {
+        let berlin = TimeZone(identifier: "Europe/Berlin")!
+        let schedule = BandwidthSchedule(defaultRate: 100_000_000, windows: [
+            .init(window: try TimeWindow(parsing: "08:00-18:00"), rate: 20_000_000),
+            .init(window: try TimeWindow(parsing: "07:00-20:00"), rate: 50_000_000),
+        ], timeZone: berlin)
+        func at(_ text: String) -> Date { try! Date.ISO8601FormatStyle().parse(text) }
+        #expect(schedule.rate(at: at("2026-06-01T10:00:00Z")) == 20_000_000)   // 12:00 CEST
+        #expect(schedule.rate(at: at("2026-06-01T05:30:00Z")) == 50_000_000)   // 07:30 CEST
+        #expect(schedule.rate(at: at("2026-06-01T20:00:00Z")) == 100_000_000)  // 22:00 CEST
+        #expect(BandwidthSchedule(defaultRate: nil).rate(at: Date()) == nil)
+    }
+}

@@ -11,6 +11,8 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         let set = try PolicySet.load(configPath: packageRoot + "/Config/tandem.yaml")
         #expect(set.site.siteName == "home-a")
         #expect(set.site.peers.map(\.name) == ["home-b", "remote"])
+        #expect(set.site.shipping.bandwidth.defaultRate == 200 << 20 && set.site.shipping.bandwidth.windows.map(\.rate) == [50 << 20])
+        #expect(set.site.heartbeat.fingerprint == "1000/3/10000/500")
         #expect(set.tenants.map(\.tenant) == ["finance", "records"])
         let finance = try #require(set.tenant("finance"))
         #expect(finance.sources.map(\.name) == ["ledger-db", "documents", "ledger-vm"])

@@ -35,7 +35,7 @@ public enum DaemonRunner {
             if let shipper = links.shipper(backend: daemon.repository.backend, logger: logger,
                                            indexPath: { Daemon.indexPath(for: $0, in: location) }) {
                 await daemon.setShipper(shipper)
-                services.append(.init(service: ShipperService(daemon: daemon, shipper: shipper, retry: 30),
+                services.append(.init(service: ShipperService(daemon: daemon, shipper: shipper, retry: policies.site.shipping.retry),
                                       successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "shipper"))
             }
             if let listen = policies.site.listenAddress {

@@ -36,7 +36,7 @@ struct SiteLinks: Sendable {
         return Shipper(backend: backend, stateDirectory: site.stateDirectory,
                        remote: .init(site: remote.name, host: remote.address.host, port: remote.address.port, tls: tls,
                                      hello: hello(channel: "bulk")),
-                       logger: logger, indexPath: indexPath)
+                       logger: logger, siteBandwidth: site.shipping.bandwidth, indexPath: indexPath)
     }
 }
 
