@@ -36,6 +36,11 @@ public struct PolicySet: Sendable, Equatable {
         for file in files {
             do {
                 let policy = try TenantPolicy.parse(try readText(file), file: file)
+                if site.role == .near && (policy.key == nil || policy.sources.isEmpty) {
+                    errors.append(ConfigError(file: file, line: 1, column: 1, field: policy.key == nil ? "key" : "sources",
+                                              message: "a near site needs each tenant's key and at least one source"))
+                    continue
+                }
                 if let earlier = tenants.first(where: { $0.tenant == policy.tenant }) {
                     errors.append(ConfigError(file: file, line: 1, column: 1, field: "tenant",
                                               message: "tenant '\(policy.tenant)' is already defined in \(earlier.file)"))

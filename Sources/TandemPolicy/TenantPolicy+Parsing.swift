@@ -28,7 +28,7 @@ extension TenantPolicy {
         }
 
         var key: KeySource?
-        if let node = map.required("key"), let k = node.mapping(["key_file", "passphrase_file", "key_command"]) {
+        if let node = map["key"], let k = node.mapping(["key_file", "passphrase_file", "key_command"]) {
             if k.keys.count != 1 {
                 node.fail("give exactly one of key_file, passphrase_file or key_command")
             } else if let f = k["key_file"] {
@@ -45,8 +45,8 @@ extension TenantPolicy {
         let zone = map["time_zone"]?.parsed(zoneNamed) ?? TimeZone(identifier: "UTC")!
 
         var sources: [PolicySource] = []
-        if let list = map.required("sources")?.list() {
-            if list.isEmpty { map["sources"]?.fail("a tenant needs at least one source") }
+        if let list = map["sources"]?.list() {
+            if list.isEmpty { map["sources"]?.fail("a tenant needs at least one source (leave sources out for a remote site's policy)") }
             for item in list {
                 guard let source = readSource(item, directory: directory) else { continue }
                 if sources.contains(where: { $0.name == source.name }) {
@@ -109,7 +109,11 @@ extension TenantPolicy {
         let twin = map["twin"]?.choice(["required", "preferred"]).flatMap(TwinMode.init(rawValue:)) ?? .preferred
         let remoteRPO = map["remote_rpo"]?.parsed(PolicyDuration.parse)
 
-        guard let tenant, let key else { return nil }
+        if map["key"] == nil, !sources.isEmpty || !schedules.isEmpty {
+            root.fail("missing required key 'key' (a tenant with sources needs its key)")
+            return nil
+        }
+        guard let tenant else { return nil }
         return TenantPolicy(tenant: tenant, file: file, access: access, key: key, suite: suite, chunker: chunker,
                             compression: compression, sources: sources, schedules: schedules, window: window,
                             timeZone: zone, retention: retention, quota: quota, bandwidth: bandwidth, priority: priority,

@@ -8,7 +8,9 @@ public struct TenantPolicy: Sendable, Equatable {
     /// The file it was read from (for messages).
     public var file: String
     public var access: TenantAccess
-    public var key: KeySource
+    /// Required at a near site; a remote or witness site stores and verifies without keys, so
+    /// its copy of a policy (for the remote's own retention) may leave it out.
+    public var key: KeySource?
     public var suite: CryptoSuite
     public var chunker: ChunkerParameters
     public var compression: Compression

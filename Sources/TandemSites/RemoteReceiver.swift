@@ -13,11 +13,17 @@ import TandemStore
 /// - `complete` records a snapshot as held here (`tenants/T/complete/ID`) only when its
 ///   manifest and every pack it names are present, each having been verified on arrival.
 public actor RemoteReceiver {
+    /// The remote site's own retention for a tenant (from its policy's `retention.sites` for
+    /// this site, usually longer than the near sites'), or nil to keep everything.
+    public typealias RetentionLookup = @Sendable (String) async -> (policy: RetentionPolicy, timeZone: TimeZone)?
+
     let backend: any Backend
+    let retention: RetentionLookup
     private var known: [String: Set<String>] = [:]
 
-    public init(backend: any Backend) {
+    public init(backend: any Backend, retention: @escaping RetentionLookup = { _ in nil }) {
         self.backend = backend
+        self.retention = retention
     }
 
     /// Answers a request; the bytes are the response's body (a pack for `get_pack`).
@@ -49,7 +55,10 @@ public actor RemoteReceiver {
                 try await putObject(tenant: request.tenant, path: request.path!, body: body)
             case "complete":
                 try await complete(tenant: request.tenant, snapshot: request.snapshot!, time: request.snapshotTime ?? Date(),
-                                   packs: request.packs ?? [])
+                                   packs: request.packs ?? [], source: request.source)
+                if let rules = await retention(request.tenant) {
+                    _ = try await applyRetention(tenant: request.tenant, policy: rules.policy, timeZone: rules.timeZone, now: Date())
+                }
             case "completed":
                 return LinkResponse(id: request.id, ok: true, completed: try await completed(request.tenant))
             default:
@@ -97,7 +106,7 @@ public actor RemoteReceiver {
         }
     }
 
-    private func complete(tenant: String, snapshot: String, time: Date, packs needed: [String]) async throws {
+    private func complete(tenant: String, snapshot: String, time: Date, packs needed: [String], source: String?) async throws {
         guard try await backend.exists("tenants/\(tenant)/snapshots/\(snapshot)") else {
             throw ReceiveError.incomplete("snapshot \(snapshot.prefix(12)) of \(tenant): its manifest has not arrived")
         }
@@ -106,23 +115,83 @@ public actor RemoteReceiver {
         guard lacking.isEmpty else {
             throw ReceiveError.incomplete("snapshot \(snapshot.prefix(12)) of \(tenant): \(lacking.count) pack(s) not here yet")
         }
-        let record = Array(try ControlJSON.encoder().encode(CompleteRecord(snapshot: snapshot, time: time, packs: needed.count)))
+        let record = Array(try ControlJSON.encoder().encode(CompleteRecord(snapshot: snapshot, time: time, packs: needed.count,
+                                                                           source: source, packNames: needed)))
         do { try await backend.write("tenants/\(tenant)/complete/\(snapshot)", record, overwrite: false) } catch BackendError.alreadyExists {}
     }
 
     private func completed(_ tenant: String) async throws -> [String: Date] {
         var out: [String: Date] = [:]
+        for record in try await completeRecords(tenant) { out[record.snapshot] = record.time }
+        return out
+    }
+
+    private func completeRecords(_ tenant: String) async throws -> [CompleteRecord] {
+        var out: [CompleteRecord] = []
         for path in try await backend.list("tenants/\(tenant)/complete") {
             guard let record = try? ControlJSON.decoder().decode(CompleteRecord.self, from: Data(try await backend.read(path))) else { continue }
-            out[record.snapshot] = record.time
+            out.append(record)
         }
         return out
+    }
+
+    /// What the remote's own retention did for one tenant.
+    public struct RetentionReport: Sendable, Equatable {
+        public var removed: [String] = []
+        public var packsDeleted = 0
+        /// Objects the store would not delete (object lock): kept until it allows.
+        public var locked: [String] = []
+    }
+
+    /// Applies this site's retention to the snapshots complete here, per source, without any
+    /// key: complete records carry each snapshot's time, source and packs. A removed snapshot's
+    /// manifest and record go; then the packs only removed snapshots used. Packs of snapshots
+    /// still arriving are safe: `complete` re-checks every pack, and this runs on the same actor.
+    /// If any kept snapshot's packs are unknown (shipped before packs were recorded), no pack
+    /// is deleted.
+    public func applyRetention(tenant: String, policy: RetentionPolicy, timeZone: TimeZone, now: Date) async throws -> RetentionReport {
+        var report = RetentionReport()
+        let records = try await completeRecords(tenant)
+        var removed: [CompleteRecord] = []
+        var kept: [CompleteRecord] = []
+        for (_, group) in Dictionary(grouping: records, by: { $0.source ?? "-" }) {
+            let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.snapshot, $0) })
+            for decision in Retention.decide(group.map { RetentionCandidate(id: $0.snapshot, time: $0.time) }, policy: policy,
+                                             timeZone: timeZone, now: now) {
+                if decision.keep { kept.append(byID[decision.id]!) } else { removed.append(byID[decision.id]!) }
+            }
+        }
+        for record in removed {
+            do {
+                try await backend.delete("tenants/\(tenant)/snapshots/\(record.snapshot)")
+                try await backend.delete("tenants/\(tenant)/complete/\(record.snapshot)")
+                report.removed.append(record.snapshot)
+            } catch {
+                report.locked.append("snapshot \(record.snapshot)")
+                kept.append(record)
+            }
+        }
+        guard !report.removed.isEmpty, kept.allSatisfy({ $0.packNames != nil }) else { return report }
+        let live = Set(kept.flatMap { $0.packNames ?? [] })
+        let candidates = Set(removed.filter { report.removed.contains($0.snapshot) }.flatMap { $0.packNames ?? [] }).subtracting(live)
+        for name in candidates.sorted() {
+            do {
+                try await backend.delete("tenants/\(tenant)/packs/\(name.prefix(2))/\(name)")
+                known[tenant]?.remove(name)
+                report.packsDeleted += 1
+            } catch {
+                report.locked.append("pack \(name)")
+            }
+        }
+        return report
     }
 
     struct CompleteRecord: Codable {
         let snapshot: String
         let time: Date
         let packs: Int
+        var source: String?
+        var packNames: [String]?
     }
 }
 

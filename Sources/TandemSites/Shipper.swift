@@ -65,9 +65,10 @@ public actor Shipper {
     public func unshipped(_ tenant: String) async -> Set<String> { Set(await queue(tenant).pending.map(\.snapshot)) }
 
     /// A snapshot was committed: queue it (durably) for shipping.
-    public func committed(tenant: String, snapshot: String, time: Date, now: Date) async throws {
+    public func committed(tenant: String, snapshot: String, time: Date, now: Date, source: String? = nil,
+                          packs: Set<String>? = nil) async throws {
         var queue = await queue(tenant)
-        queue.add(snapshot: snapshot, time: time, committedAt: now)
+        queue.add(snapshot: snapshot, time: time, committedAt: now, source: source, packs: packs?.sorted())
         try await queue.save(store, tenant: tenant)
         queues[tenant] = queue
     }
@@ -78,7 +79,7 @@ public actor Shipper {
         let path = indexPath(tenant)
         guard FileManager.default.fileExists(atPath: path) else { return }
         for record in try IndexDatabase(path: path).snapshots() where completed[record.id] == nil {
-            queue.add(snapshot: record.id, time: record.time, committedAt: record.time)
+            queue.add(snapshot: record.id, time: record.time, committedAt: record.time, source: record.source)
         }
         queue.pending.removeAll { completed[$0.snapshot] != nil }
         queue.completeCount = completed.count
@@ -147,8 +148,10 @@ public actor Shipper {
                 let sent = try await connection.request(LinkRequest(id: 0, op: "put_object", tenant: tenant, path: object), body: bytes)
                 guard sent.ok else { throw LinkError.remote(sent.error ?? "put_object \(object) failed") }
             }
-            let done = try await connection.request(LinkRequest(id: 0, op: "complete", tenant: tenant, packs: names,
-                                                                snapshot: entry.snapshot, snapshotTime: entry.time))
+            var complete = LinkRequest(id: 0, op: "complete", tenant: tenant, packs: entry.packs ?? names, snapshot: entry.snapshot,
+                                       snapshotTime: entry.time)
+            complete.source = entry.source
+            let done = try await connection.request(complete)
             guard done.ok else { throw LinkError.remote(done.error ?? "complete failed") }
             queue.pending.removeFirst()
             queue.completeCount += 1

@@ -10,6 +10,10 @@ public struct ShippingQueue: Codable, Sendable, Equatable {
         public var snapshot: String
         public var time: Date
         public var committedAt: Date
+        /// What the snapshot is of (retention at the remote groups by it).
+        public var source: String?
+        /// The packs the snapshot's data lives in (nil: not known; all of the tenant's are sent).
+        public var packs: [String]?
     }
 
     public var pending: [Entry] = []
@@ -22,9 +26,9 @@ public struct ShippingQueue: Codable, Sendable, Equatable {
 
     public init() {}
 
-    public mutating func add(snapshot: String, time: Date, committedAt: Date) {
+    public mutating func add(snapshot: String, time: Date, committedAt: Date, source: String? = nil, packs: [String]? = nil) {
         guard !pending.contains(where: { $0.snapshot == snapshot }) else { return }
-        pending.append(Entry(snapshot: snapshot, time: time, committedAt: committedAt))
+        pending.append(Entry(snapshot: snapshot, time: time, committedAt: committedAt, source: source, packs: packs))
         pending.sort { $0.time < $1.time }
     }
 

@@ -31,7 +31,9 @@ import TandemTestSupport
 
     /// A remote site that knows home-a as a near site, listening on a free port.
     func startRemote(certs: String) throws -> (DaemonProcess, Int) {
-        let remote = try DaemonProcess(policies: [:], site: "remote", extraSite: """
+        // The remote's copy of the policy has no key and no sources: only its own retention.
+        let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\nretention:\n  default: {keep_last: 1}\n  sites:\n    remote: {keep_last: 5}\n"],
+                                       site: "remote", extraSite: """
             role: remote
             listen: 127.0.0.1:0
             tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}

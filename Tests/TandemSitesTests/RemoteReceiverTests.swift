@@ -63,3 +63,41 @@ import TandemStore
         #expect(other.completed == [:])
     }
 }
+
+/// The remote site's own retention, applied without keys from the complete records.
+@Suite struct RemoteRetentionTests {
+    func hash(_ bytes: [UInt8]) -> String { Hex.encode(Hasher256.hash(.sha256, bytes)) }
+
+    @Test func retentionAtTheRemoteRemovesOldSnapshotsAndOnlyTheirOwnPacks() async throws {
+        let backend = InMemoryBackend()
+        let receiver = RemoteReceiver(backend: backend)
+        let shared = Array("shared pack".utf8)
+        _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_pack", tenant: "t1", name: hash(shared)), body: shared)
+        var manifests: [String] = []
+        var own: [String] = []
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for day in 0..<5 {
+            let pack = Array("pack of day \(day)".utf8)
+            let manifest = Array("manifest \(day)".utf8)
+            _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_pack", tenant: "t1", name: hash(pack)), body: pack)
+            _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "snapshots/\(hash(manifest))"),
+                                      body: manifest)
+            var complete = LinkRequest(id: 1, op: "complete", tenant: "t1", packs: [hash(shared), hash(pack)], snapshot: hash(manifest),
+                                       snapshotTime: start.addingTimeInterval(Double(day) * 86400))
+            complete.source = "/srv/data"
+            #expect(await receiver.handle(peer: "a", request: complete, body: []).ok)
+            manifests.append(hash(manifest))
+            own.append(hash(pack))
+        }
+        let report = try await receiver.applyRetention(tenant: "t1", policy: RetentionPolicy(keepLast: 2),
+                                                       timeZone: TimeZone(identifier: "UTC")!, now: start.addingTimeInterval(5 * 86400))
+        #expect(Set(report.removed) == Set(manifests.prefix(3)))
+        #expect(report.packsDeleted == 3)
+        let packs = Set(try await backend.list("tenants/t1/packs").map { String($0.split(separator: "/").last!) })
+        #expect(packs == Set([hash(shared)] + own.suffix(2)))
+        let snapshots = Set(try await backend.list("tenants/t1/snapshots").map { String($0.split(separator: "/").last!) })
+        #expect(snapshots == Set(manifests.suffix(2)))
+        let completed = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "completed", tenant: "t1"), body: [])
+        #expect(Set(completed.completed?.keys.map { $0 } ?? []) == Set(manifests.suffix(2)))
+    }
+}

@@ -135,6 +135,8 @@ public struct LinkRequest: Codable, Sendable, Equatable {
     public var path: String?
     public var snapshot: String?
     public var snapshotTime: Date?
+    /// For `complete`: what the snapshot is of (the remote's retention groups by it).
+    public var source: String?
 
     public init(id: UInt64, op: String, tenant: String, packs: [String]? = nil, name: String? = nil, path: String? = nil,
                 snapshot: String? = nil, snapshotTime: Date? = nil) {
@@ -159,6 +161,7 @@ public struct LinkRequest: Codable, Sendable, Equatable {
         if let name, !LinkNames.isHash(name) { throw .malformedMessage("bad pack name") }
         if let snapshot, !LinkNames.isHash(snapshot) { throw .malformedMessage("bad snapshot id") }
         if let path, !LinkNames.isTenantObject(path) { throw .malformedMessage("path '\(path)' is not a tenant object") }
+        if let source, source.utf8.count > 4096 { throw .malformedMessage("source too long") }
         switch op {
         case "lack": guard packs != nil else { throw .malformedMessage("lack needs packs") }
         case "put_pack", "get_pack": guard name != nil else { throw .malformedMessage("\(op) needs name") }

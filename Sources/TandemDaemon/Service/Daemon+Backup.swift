@@ -42,7 +42,10 @@ extension Daemon {
                                     bytesNew: result.summary.bytesNew, at: clock.now())
             if let shipper {
                 do {
-                    try await shipper.committed(tenant: job.tenant, snapshot: result.snapshotID, time: started, now: clock.now())
+                    let packs = try? await tenant.packsReferenced(by: result.snapshotID)
+                    let record = try? tenant.index.snapshots().first { $0.id == result.snapshotID }
+                    try await shipper.committed(tenant: job.tenant, snapshot: result.snapshotID, time: record?.time ?? started,
+                                                now: clock.now(), source: record?.source, packs: packs)
                     shipNudgeContinuation.yield()
                 } catch {
                     log.error("cannot queue the snapshot for the remote site; it will be found at the next reconcile", metadata: ["error": "\(error)"])
@@ -85,7 +88,10 @@ extension Daemon {
         // One opener per tenant at a time, so two jobs of a new tenant never both create it.
         await acquireOpenGate(policy.tenant)
         defer { releaseOpenGate(policy.tenant) }
-        let secret = try await KeyLoader.load(policy.key, tenant: policy.tenant)
+        guard let key = policy.key else {
+            throw DaemonError.badRequest("site \(policies.site.siteName) holds no key for tenant \(policy.tenant) (its policy has no key section)")
+        }
+        let secret = try await KeyLoader.load(key, tenant: policy.tenant)
         let indexPath = indexPath(for: policy.tenant)
         try FileManager.default.createDirectory(atPath: (indexPath as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)

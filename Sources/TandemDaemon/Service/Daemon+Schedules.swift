@@ -15,7 +15,8 @@ extension Daemon {
         let now = clock.now()
         var queued = 0
         var changed = false
-        for policy in policies.tenants {
+        // Only near sites back up; a remote or witness site's policies carry retention only.
+        for policy in policies.tenants where policies.site.role == .near {
             let planner = planner(for: policy)
             var tenantMarks = marks[policy.tenant] ?? [:]
             for entry in planner.entries where tenantMarks[entry.name] == nil {

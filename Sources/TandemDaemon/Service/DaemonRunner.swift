@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import TandemPolicy
+import TandemCore
 import TandemSites
 
 /// Starts `tandemd`: loads and validates the configuration, opens the daemon, and runs its
@@ -40,7 +41,8 @@ public enum DaemonRunner {
             }
             if let listen = policies.site.listenAddress {
                 services.append(.init(service: LinkService(daemon: daemon, links: links, listen: listen,
-                                                           receiver: RemoteReceiver(backend: daemon.repository.backend)),
+                                                           receiver: RemoteReceiver(backend: daemon.repository.backend,
+                                                                                    retention: { await daemon.ownRetention(for: $0) })),
                                       successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "links"))
             }
             if !policies.site.peers.isEmpty {
@@ -120,6 +122,12 @@ struct MetricsService: Service {
 }
 
 extension Daemon {
+    /// This site's retention for a tenant (its policy's entry for this site, else `default`).
+    func ownRetention(for tenant: String) -> (policy: RetentionPolicy, timeZone: TimeZone)? {
+        guard let policy = policies.tenant(tenant), let rules = policy.retention(forSite: policies.site.siteName) else { return nil }
+        return (rules, policy.timeZone)
+    }
+
     /// Logged, audited and measured once at start: the tenants and their metric series.
     func started() async {
         for policy in policies.tenants {

@@ -37,3 +37,23 @@ extension TenantRepository {
         }
     }
 }
+
+extension TenantRepository {
+    /// The packs a snapshot's data lives in (chunks and chunk-list blobs), by name: what a
+    /// keyless site needs to know to keep a snapshot whole and to prune what no kept
+    /// snapshot uses.
+    public func packsReferenced(by id: String) async throws -> Set<String> {
+        let manifest = try await loadManifest(id)
+        let locations = try index.allLocations()
+        let sealer = try BlobSealer(keys: keys, compression: settings.compression)
+        var packs = Set<String>()
+        var missing = 0
+        try await referencedBlobs(of: manifest, sealer: sealer, locations: locations) { blob in
+            if let location = locations[blob] { packs.insert(location.pack) } else { missing += 1 }
+        }
+        guard missing == 0 else {
+            throw RepositoryError.damaged("snapshot \(id.prefix(12)) references \(missing) chunk(s) stored in no pack")
+        }
+        return packs
+    }
+}
