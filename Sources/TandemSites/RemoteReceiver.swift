@@ -28,12 +28,23 @@ public actor RemoteReceiver {
 
     /// Answers a request; the bytes are the response's body (a pack for `get_pack`).
     public func respond(peer: String, request: LinkRequest, body: [UInt8]) async -> (LinkResponse, [UInt8]) {
-        guard request.op == "get_pack" || request.op == "list_packs" else {
+        guard ["get_pack", "list_packs", "get_object", "completed"].contains(request.op) else {
             return (await handle(peer: peer, request: request, body: body), [])
         }
         do {
             if request.op == "list_packs" {
                 return (LinkResponse(id: request.id, ok: true, packs: try await packs(request.tenant).sorted()), [])
+            }
+            if request.op == "completed" {
+                // With each snapshot's packs, so a drill can fetch exactly what one needs.
+                let records = try await completeRecords(request.tenant)
+                var times: [String: Date] = [:]
+                for record in records { times[record.snapshot] = record.time }
+                let newest = records.max { $0.time < $1.time }
+                return (LinkResponse(id: request.id, ok: true, completed: times, packs: newest?.packNames), [])
+            }
+            if request.op == "get_object" {
+                return (LinkResponse(id: request.id, ok: true), try await backend.read("tenants/\(request.tenant)/\(request.path!)"))
             }
             let name = request.name!
             let bytes = try await backend.read("tenants/\(request.tenant)/packs/\(name.prefix(2))/\(name)")

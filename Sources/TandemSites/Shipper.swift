@@ -199,6 +199,44 @@ public actor Shipper {
         }
     }
 
+    /// Drill: copies the newest snapshot complete at the remote site (its manifest, the
+    /// tenant's settings and key slots, and every pack it uses, each verified by its name)
+    /// into `scratch`, a fresh backend. Returns the snapshot's ID and time, or nil when the
+    /// remote holds none.
+    public func fetchNewestSnapshot(tenant: String, into scratch: any Backend) async throws -> (id: String, time: Date)? {
+        try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,
+                                      hello: remote.hello) { connection in
+            let listed = try await connection.request(LinkRequest(id: 0, op: "completed", tenant: tenant))
+            guard listed.ok else { throw LinkError.remote(listed.error ?? "completed failed") }
+            guard let (id, time) = (listed.completed ?? [:]).max(by: { $0.value < $1.value }) else { return nil }
+            var packs = listed.packs ?? []
+            if packs.isEmpty {
+                let all = try await connection.request(LinkRequest(id: 0, op: "list_packs", tenant: tenant))
+                packs = all.packs ?? []
+            }
+            for object in ["tenant.json", "snapshots/\(id)"] {
+                let (response, bytes) = try await connection.exchange(LinkRequest(id: 0, op: "get_object", tenant: tenant, path: object))
+                guard response.ok else { throw LinkError.remote(response.error ?? "get_object \(object) failed") }
+                if object.hasPrefix("snapshots/"), Hex.encode(Hasher256.hash(.sha256, bytes)) != id {
+                    throw LinkError.protocolViolation("the remote's manifest \(id.prefix(12)) does not hash to its ID")
+                }
+                try await scratch.write("tenants/\(tenant)/\(object)", bytes, overwrite: true)
+            }
+            for slot in try await backend.list("tenants/\(tenant)/keys").compactMap({ $0.split(separator: "/").last.map(String.init) }) {
+                let (response, bytes) = try await connection.exchange(LinkRequest(id: 0, op: "get_object", tenant: tenant, path: "keys/\(slot)"))
+                if response.ok { try await scratch.write("tenants/\(tenant)/keys/\(slot)", bytes, overwrite: true) }
+            }
+            for name in packs where LinkNames.isHash(name) {
+                let (response, bytes) = try await connection.exchange(LinkRequest(id: 0, op: "get_pack", tenant: tenant, name: name))
+                guard response.ok, Hex.encode(Hasher256.hash(.sha256, bytes)) == name else {
+                    throw LinkError.remote("pack \(name.prefix(12)) is missing or damaged at the remote site")
+                }
+                try await scratch.write("tenants/\(tenant)/packs/\(name.prefix(2))/\(name)", bytes, overwrite: true)
+            }
+            return (id, time)
+        }
+    }
+
     private func localPacks(_ tenant: String) async throws -> [(name: String, path: String)] {
         try await backend.list("tenants/\(tenant)/packs").compactMap { path in
             guard let name = path.split(separator: "/").last.map(String.init), LinkNames.isHash(name) else { return nil }

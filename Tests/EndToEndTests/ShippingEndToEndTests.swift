@@ -102,6 +102,15 @@ import TandemTestSupport
         #expect((report?["problems_after"] as? [String])?.isEmpty == true)
         let clean = try near.cli().run(["check", "--tenant", "alpha", "--read-data"])
         #expect(clean.status == 0, "\(clean.stdout)")
+        // A drill at the remote: its newest snapshot fetched, verified and restored in scratch.
+        let drill = try near.cli().run(["drill", "--tenant", "alpha", "--site", "remote", "--json"])
+        #expect(drill.status == 0, "\(drill.stdout) \(drill.stderr)")
+        let drilled = try JSONSerialization.jsonObject(with: drill.stdoutBytes) as? [String: Any]
+        #expect((drilled?["rpo_seconds"] as? Double ?? 1e9) < 120 && (drilled?["rto_seconds"] as? Double ?? 0) > 0)
+        #expect(drilled?["rpo_met"] as? Bool == true && (drilled?["problems"] as? [String])?.isEmpty == true)
+        #expect((drilled?["bytes_restored"] as? Int ?? 0) >= 700_000)
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: near.root + "/state/drills")) ?? []
+        #expect(leftovers.isEmpty, "the drill left its scratch area: \(leftovers)")
         #expect(try near.stop() == 0)
         #expect(try remote.stop() == 0)
         // The remote holds both snapshots; with the tenant's key they restore there.

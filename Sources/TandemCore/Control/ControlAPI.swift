@@ -245,6 +245,47 @@ public struct RepairReport: Codable, Sendable, Equatable {
     }
 }
 
+/// `POST /v1/tenants/T/drill` body.
+public struct DrillRequest: Codable, Sendable, Equatable {
+    /// `remote` (the twin's drill comes with the twin site).
+    public var site: String
+
+    public init(site: String) { self.site = site }
+}
+
+/// What a drill measured: the newest snapshot held at the site, fetched into a scratch area,
+/// verified byte for byte and restored there, without touching production.
+public struct DrillReport: Codable, Sendable, Equatable {
+    public var tenant: String
+    public var site: String
+    public var snapshotId: String
+    public var snapshotTime: Date
+    /// Now minus the snapshot's time: what a disaster now would lose.
+    public var rpoSeconds: Double
+    /// From the start of the drill to a verified restore: how long recovery takes.
+    public var rtoSeconds: Double
+    public var bytesRestored: Int64
+    public var files: Int
+    public var problems: [String]
+    public var rpoObjectiveSeconds: Double?
+    public var rpoMet: Bool?
+
+    public init(tenant: String, site: String, snapshotId: String, snapshotTime: Date, rpoSeconds: Double, rtoSeconds: Double,
+                bytesRestored: Int64, files: Int, problems: [String], rpoObjectiveSeconds: Double?, rpoMet: Bool?) {
+        self.tenant = tenant
+        self.site = site
+        self.snapshotId = snapshotId
+        self.snapshotTime = snapshotTime
+        self.rpoSeconds = rpoSeconds
+        self.rtoSeconds = rtoSeconds
+        self.bytesRestored = bytesRestored
+        self.files = files
+        self.problems = problems
+        self.rpoObjectiveSeconds = rpoObjectiveSeconds
+        self.rpoMet = rpoMet
+    }
+}
+
 /// `GET /v1/tenants/T/policy`: the policy file as written, and when it next runs.
 public struct PolicyDocument: Codable, Sendable, Equatable {
     public var tenant: String

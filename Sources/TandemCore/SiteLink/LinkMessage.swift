@@ -150,7 +150,7 @@ public struct LinkRequest: Codable, Sendable, Equatable {
         self.snapshotTime = snapshotTime
     }
 
-    public static let operations = ["lack", "put_pack", "put_object", "complete", "completed", "get_pack", "list_packs"]
+    public static let operations = ["lack", "put_pack", "put_object", "complete", "completed", "get_pack", "list_packs", "get_object"]
 
     /// Refuses names that could escape the tenant's folder or are not what the op needs.
     func validate() throws(LinkFrameError) {
@@ -165,7 +165,7 @@ public struct LinkRequest: Codable, Sendable, Equatable {
         switch op {
         case "lack": guard packs != nil else { throw .malformedMessage("lack needs packs") }
         case "put_pack", "get_pack": guard name != nil else { throw .malformedMessage("\(op) needs name") }
-        case "put_object": guard path != nil else { throw .malformedMessage("put_object needs path") }
+        case "put_object", "get_object": guard path != nil else { throw .malformedMessage("\(op) needs path") }
         case "complete": guard snapshot != nil, packs != nil else { throw .malformedMessage("complete needs snapshot and packs") }
         default: break
         }

@@ -1,0 +1,53 @@
+import Foundation
+import TandemCore
+import TandemPolicy
+import TandemStore
+
+extension Daemon {
+    /// A drill at the remote site, without disturbing production: the newest snapshot
+    /// complete there is fetched over the link into a scratch repository under
+    /// `STATE/drills/`, every byte is checked with the tenant's key, the snapshot is restored
+    /// into the scratch area, and the RPO (its age) and RTO (drill start to verified restore)
+    /// are measured and compared with the policy's `remote_rpo`. The scratch area is removed.
+    public func drill(tenant: String, request: DrillRequest, caller: Caller) async throws -> DrillReport {
+        let policy = try policy(tenant)
+        guard request.site == "remote" else {
+            throw DaemonError.badRequest("drills at '\(request.site)' are not available yet; use --site remote")
+        }
+        guard let shipper, let key = policy.key else {
+            throw DaemonError.badRequest("site \(policies.site.siteName) has no remote peer (or no key for \(tenant)) to drill against")
+        }
+        let began = ContinuousClock.now
+        let scratch = policies.site.stateDirectory + "/drills/\(tenant)-\(UUID().uuidString.prefix(8).lowercased())"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let detail = "site=\(request.site)"
+        do {
+            let backend = LocalBackend(root: scratch + "/repository")
+            _ = try await Repository.initialize(backend: backend, now: clock.now())
+            guard let (id, time) = try await shipper.fetchNewestSnapshot(tenant: tenant, into: backend) else {
+                throw DaemonError.notFound("no snapshot of \(tenant) is complete at the remote site yet")
+            }
+            let secret = try await KeyLoader.load(key, tenant: tenant)
+            let repo = try await TenantRepository.open(in: try await Repository.open(backend: backend), name: tenant, secret: secret,
+                                                       indexPath: scratch + "/index.sqlite")
+            let check = try await repo.check(readData: true)
+            let restored = try await repo.restore(id, to: .path(scratch + "/restore"), options: RestoreOptions())
+            let rto = (ContinuousClock.now - began) / .seconds(1)
+            let rpo = clock.now().timeIntervalSince(time)
+            let report = DrillReport(tenant: tenant, site: request.site, snapshotId: id, snapshotTime: time, rpoSeconds: rpo,
+                                     rtoSeconds: rto, bytesRestored: restored.bytesRestored, files: restored.files,
+                                     problems: check.problems.map { "\($0.object): \($0.problem)" },
+                                     rpoObjectiveSeconds: policy.remoteRPO, rpoMet: policy.remoteRPO.map { rpo <= $0 })
+            logger.notice("drill finished", metadata: ["tenant": "\(tenant)", "site": "\(request.site)", "rpo_seconds": "\(Int(rpo))",
+                                                       "rto_seconds": "\(String(format: "%.2f", rto))", "problems": "\(check.problems.count)"])
+            await record(actor: caller.actor, role: caller.roleName, action: "drill", tenant: tenant,
+                         detail: "\(detail) snapshot=\(id.prefix(12)) rpo=\(Int(rpo))s rto=\(String(format: "%.1f", rto))s",
+                         result: check.problems.isEmpty ? "ok" : "problems: \(check.problems.count)")
+            return report
+        } catch {
+            await record(actor: caller.actor, role: caller.roleName, action: "drill", tenant: tenant, detail: detail,
+                         result: "failed: \(Self.describe(error))")
+            throw error
+        }
+    }
+}

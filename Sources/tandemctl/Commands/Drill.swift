@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import TandemCore
+
+/// `tandemctl drill --tenant T --site remote`: restores and fully verifies the tenant's newest
+/// snapshot held at the remote site in a scratch area, and reports the measured RPO and RTO.
+struct Drill: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fetch, verify and restore a tenant's newest snapshot at a site in a scratch area; report RPO and RTO.",
+        discussion: "Production is not touched: the scratch area is under the daemon's state directory and removed afterwards. Exits 3 if the copy has problems, 13 if the RPO objective is missed.")
+
+    @OptionGroup var daemon: DaemonOptions
+    @Option(help: "Tenant name.") var tenant: String
+    @Option(help: "The site to drill: remote.") var site = "remote"
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await Failure.guarded {
+            let report = try await daemon.client().post("/v1/tenants/\(tenant)/drill", body: DrillRequest(site: site), as: DrillReport.self)
+            if json {
+                try JSONOutput.print(report)
+            } else {
+                print("drill of \(tenant) at \(report.site): snapshot \(report.snapshotId.prefix(12)) of \(ControlJSON.formatTime(report.snapshotTime))")
+                print("  RPO \(Int(report.rpoSeconds)) s" + (report.rpoObjectiveSeconds.map { " (objective \(Int($0)) s: \(report.rpoMet == true ? "met" : "MISSED"))" } ?? ""))
+                print("  RTO \(String(format: "%.2f", report.rtoSeconds)) s to a verified restore of \(Human.bytes(report.bytesRestored)) in \(report.files) file(s)")
+                print(report.problems.isEmpty ? "  every byte verified" : "  \(report.problems.count) problem(s):")
+                for problem in report.problems { print("    \(problem)") }
+            }
+            if !report.problems.isEmpty { throw ExitCode(3) }
+            if report.rpoMet == false { throw ExitCode(13) }
+        }
+    }
+}
