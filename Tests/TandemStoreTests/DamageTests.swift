@@ -36,6 +36,24 @@ import TandemCore
         #expect(report.problems.contains { $0.object.hasPrefix("pack ") && pack.hasSuffix(String($0.object.dropFirst(5))) })
     }
 
+    /// A snapshot is never deduplicated against a pack known to be missing: after a pack is
+    /// lost, the next backup of the same data stores its chunks again. Chunks are named by
+    /// content, so that also makes the older snapshot whole again: check finds nothing.
+    @Test func aBackupAfterALostPackStoresItsChunksAgain() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await setUp(dir)
+        let lost = packPaths(dir).sorted()[0]
+        try FileManager.default.removeItem(atPath: lost)
+        let damaged = try await tenant.check(readData: false)
+        #expect(damaged.problems.contains { $0.problem.contains("stored in no pack") }, "\(damaged.problems)")
+        let second = try await tenant.backup(.stream(path: dir.file("a")), options: smallPacks(), now: Date())
+        #expect(second.summary.bytesNew > 0, "nothing was stored again: the backup deduplicated against the lost pack")
+        let before = try await tenant.check(readData: true)
+        #expect(before.problems.isEmpty, "\(before.problems)")
+        _ = try await tenant.restore(second.snapshotID, to: .path(dir.file("restored")), options: RestoreOptions())
+        #expect(read(dir.file("restored")) == read(dir.file("a")))
+    }
+
     @Test func truncatedPackIsFoundWithoutReadingData() async throws {
         let dir = TemporaryDirectory()
         let tenant = try await setUp(dir)
