@@ -147,9 +147,7 @@ extension Daemon {
     func applyRetention(_ policy: TenantPolicy, tenant: TenantRepository, logger log: Logger) async {
         guard let rules = policy.retention(forSite: policies.site.siteName) else { return }
         do {
-            let unshipped = await shipper?.unshipped(policy.tenant) ?? []
-            let forget = try await tenant.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone,
-                                                 protect: unshipped, protectReason: "not yet at the remote site")
+            let forget = try await forgetBySitePolicy(rules, policy: policy, tenant: tenant)
             if !forget.removed.isEmpty {
                 let pruned = try await tenant.prune()
                 log.notice("retention applied", metadata: ["removed": "\(forget.removed.count)", "packs_deleted": "\(pruned.packsDeleted)"])
@@ -157,6 +155,13 @@ extension Daemon {
         } catch {
             log.error("retention failed; snapshots are kept until the next run", metadata: ["error": "\(Self.describe(error))"])
         }
+    }
+
+    /// Forget by this site's rules, keeping every snapshot the remote site does not hold yet:
+    /// the one place both scheduled retention and `prune` go through.
+    func forgetBySitePolicy(_ rules: RetentionPolicy, policy: TenantPolicy, tenant: TenantRepository) async throws -> ForgetReport {
+        try await tenant.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone,
+                                protect: await shipper?.unshipped(policy.tenant) ?? [], protectReason: "not yet at the remote site")
     }
 
     func refreshUsage(_ policy: TenantPolicy, tenant: TenantRepository) async {

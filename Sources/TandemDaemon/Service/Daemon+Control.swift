@@ -129,14 +129,19 @@ extension Daemon {
     /// tenant runs.
     public func prune(tenant: String, caller: Caller) async throws -> PruneReport {
         let policy = try policy(tenant)
-        if runningKeys.contains(where: { $0.hasPrefix("\(tenant)/") }) {
-            throw DaemonError.busy("tenant \(tenant) has a backup running; prune needs the tenant to itself, try again when it ends")
+        if runningKeys.contains(where: { $0.hasPrefix("\(tenant)/") }) || retentionRunning.contains(tenant) {
+            throw DaemonError.busy("tenant \(tenant) has a job running; prune needs the tenant to itself, try again when it ends")
+        }
+        // Hold the tenant: no job of it starts until prune ends (its lock is exclusive).
+        retentionRunning.insert(tenant)
+        defer {
+            retentionRunning.remove(tenant)
+            wakeRunner()
         }
         let repo = try await openTenant(policy)
         do {
             if let rules = policy.retention(forSite: policies.site.siteName) {
-                _ = try await repo.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone,
-                                          protect: await shipper?.unshipped(tenant) ?? [], protectReason: "not yet at the remote site")
+                _ = try await forgetBySitePolicy(rules, policy: policy, tenant: repo)
             }
             let report = try await repo.prune()
             await refreshUsage(policy, tenant: repo)
