@@ -58,6 +58,12 @@ let package = Package(
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                .product(name: "Logging", package: "swift-log")]),
+        // Site links under test: a WAN-imitating proxy (delay, rate, cuts, partitions) and in-process sites (tests and benchmarks only).
+        .target(name: "TandemSiteLab",
+                dependencies: ["TandemSites", "TandemStore", "TandemCore", "TandemPolicy",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio")]),
         // Site config and tenant policies: YAML in, validated values out, errors with file:line.
         .target(name: "TandemPolicy", dependencies: ["TandemCore", .product(name: "Yams", package: "Yams")]),
         // The service: scheduler, job runner, control API, metrics, audit log, systemd notify.
@@ -81,7 +87,8 @@ let package = Package(
                                          .product(name: "NIOHTTP1", package: "swift-nio"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "tandem-bench",
-                          dependencies: ["TandemStore",
+                          dependencies: ["TandemStore", "TandemSites", "TandemSiteLab", "TandemPolicy",
+                                         .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Helpers shared by the test targets.
         .target(name: "TandemTestSupport", dependencies: ["TandemStore"], path: "Tests/TandemTestSupport"),
@@ -92,7 +99,9 @@ let package = Package(
         .testTarget(name: "TandemSitesTests", dependencies: ["TandemSites", "TandemStore", "TandemCore", "TandemCodecs"]),
         .testTarget(name: "TandemPolicyTests", dependencies: ["TandemPolicy", "TandemCore"]),
         .testTarget(name: "TandemDaemonTests", dependencies: ["TandemDaemon", "TandemPolicy", "TandemStore", "TandemTestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TandemStore", "tandemctl", "tandemd", "TandemTestSupport"]),
+        .testTarget(name: "EndToEndTests",
+                    dependencies: ["TandemStore", "TandemSites", "TandemS3", "TandemSiteLab", "TandemPolicy", "tandemctl", "tandemd", "TandemTestSupport",
+                                   .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,18 +1,20 @@
 import NIOCore
 import TandemCore
 
-/// NIO's side of ``TandemCore/LinkFrameDecoder``: bytes in, frames out.
+/// NIO's side of the frame format: bytes in, frames out. The 16-byte prefix is checked by
+/// ``TandemCore/LinkFrame/Prefix`` (the same code the fuzzed ``TandemCore/LinkFrameDecoder``
+/// uses) before any of the frame is buffered for; header and body are then copied out of the
+/// channel's buffer once.
 struct LinkFrameInboundDecoder: ByteToMessageDecoder {
     typealias InboundOut = LinkFrame
-    private var decoder = LinkFrameDecoder()
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if buffer.readableBytes > 0 {
-            decoder.feed(buffer.readableBytesView)
-            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-        }
-        guard let frame = try decoder.next() else { return .needMoreData }
-        context.fireChannelRead(wrapInboundOut(frame))
+        guard let prefix = try LinkFrame.Prefix.parse(buffer.readableBytesView.prefix(LinkFrame.headerSize)),
+              buffer.readableBytes >= prefix.frameLength else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: LinkFrame.headerSize)
+        let header = buffer.readBytes(length: prefix.headerLength) ?? []
+        let body = buffer.readBytes(length: prefix.bodyLength) ?? []
+        context.fireChannelRead(wrapInboundOut(LinkFrame(kind: prefix.kind, header: header, body: body)))
         return .continue
     }
 
@@ -21,11 +23,14 @@ struct LinkFrameInboundDecoder: ByteToMessageDecoder {
     }
 }
 
-/// Frames out as bytes.
+/// Frames out as bytes, written straight into the channel's buffer.
 struct LinkFrameOutboundEncoder: MessageToByteEncoder {
     typealias OutboundIn = LinkFrame
 
     func encode(data: LinkFrame, out: inout ByteBuffer) throws {
-        out.writeBytes(data.encoded())
+        out.reserveCapacity(LinkFrame.headerSize + data.header.count + data.body.count)
+        out.writeBytes(LinkFrame.prefix(kind: data.kind, headerLength: data.header.count, bodyLength: data.body.count))
+        out.writeBytes(data.header)
+        out.writeBytes(data.body)
     }
 }

@@ -6,7 +6,8 @@ import TandemCore
 
 /// A link connection this site opened to a peer: TLS (the peer's certificate must be for
 /// `peer`), then hello/welcome, then requests answered in order. One request is in flight at
-/// a time per connection; that bound is the shipping window. The connection lives for one
+/// a time per connection with ``request(_:body:)``; ``submit(_:body:)`` and
+/// ``response(to:)`` keep a bounded window of several in flight. The connection lives for one
 /// ``LinkConnection/with(host:port:peer:tls:hello:timeout:_:)`` scope and is closed after it.
 public final class LinkConnection: @unchecked Sendable {
     // @unchecked: used only inside its `with` scope by the one task that opened it.
@@ -73,13 +74,26 @@ public final class LinkConnection: @unchecked Sendable {
 
     /// Sends a request and returns its response with the response frame's body.
     public func exchange(_ request: LinkRequest, body: [UInt8] = []) async throws -> (response: LinkResponse, body: [UInt8]) {
+        try await response(to: submit(request, body: body))
+    }
+
+    /// Sends a request without waiting for its answer; returns its ID for ``response(to:)``.
+    /// The peer answers in order, so responses must be awaited in the order of submission.
+    /// Keeping a few requests in flight (a window) lets the peer verify and store one pack
+    /// while the next is on the wire.
+    public func submit(_ request: LinkRequest, body: [UInt8] = []) async throws -> UInt64 {
         var message = request
         message.id = nextID
         nextID += 1
         try await outbound.write(LinkMessage.request(message).frame(body: body))
+        return message.id
+    }
+
+    /// Waits for the answer to the oldest request still in flight, which must be `id`.
+    public func response(to id: UInt64) async throws -> (response: LinkResponse, body: [UInt8]) {
         guard let frame = try await iterator.next() else { throw LinkError.closed("\(peer) closed the link") }
-        guard case .response(let response) = try LinkMessage.decode(frame), response.id == message.id else {
-            throw LinkError.protocolViolation("\(peer) answered request \(message.id) with something else")
+        guard case .response(let response) = try LinkMessage.decode(frame), response.id == id else {
+            throw LinkError.protocolViolation("\(peer) answered request \(id) with something else")
         }
         return (response, frame.body)
     }

@@ -20,6 +20,23 @@ public actor RemoteReceiver {
     let backend: any Backend
     let retention: RetentionLookup
     private var known: [String: Set<String>] = [:]
+    /// Complete records per tenant, read once: this actor is the only writer of its store.
+    private var records: [String: [String: CompleteRecord]] = [:]
+    /// SHA-256 of objects already stored or compared here, so a resent one costs no I/O.
+    private var objectDigests: [String: String] = [:]
+    private var tally = Statistics()
+
+    /// What near sites have sent since this receiver started.
+    public struct Statistics: Sendable, Equatable {
+        /// Packs stored here for the first time.
+        public var packsStored = 0
+        /// Packs sent again although already held (after an interrupted round, say).
+        public var packsAlreadyHeld = 0
+        /// Bytes of the packs stored for the first time.
+        public var packBytesStored: Int64 = 0
+    }
+
+    public func statistics() -> Statistics { tally }
 
     public init(backend: any Backend, retention: @escaping RetentionLookup = { _ in nil }) {
         self.backend = backend
@@ -94,7 +111,13 @@ public actor RemoteReceiver {
             throw ReceiveError.mismatch("pack \(name.prefix(12)) of tenant \(tenant): its bytes do not hash to its name (altered or truncated in transit)")
         }
         let path = "tenants/\(tenant)/packs/\(name.prefix(2))/\(name)"
-        do { try await backend.write(path, body, overwrite: false) } catch BackendError.alreadyExists {}
+        do {
+            try await backend.write(path, body, overwrite: false)
+            tally.packsStored += 1
+            tally.packBytesStored += Int64(body.count)
+        } catch BackendError.alreadyExists {
+            tally.packsAlreadyHeld += 1
+        }
         _ = try await packs(tenant)
         known[tenant, default: []].insert(name)
     }
@@ -108,6 +131,13 @@ public actor RemoteReceiver {
         }
         guard body.count <= 16 << 20 else { throw ReceiveError.mismatch("object \(path) of \(body.count) bytes is too large") }
         let full = "tenants/\(tenant)/\(path)"
+        let digest = Hex.encode(Hasher256.hash(.sha256, body))
+        if let held = objectDigests[full] {
+            guard held == digest else {
+                throw ReceiveError.appendOnly("\(full) exists with different contents; the remote site never replaces an object")
+            }
+            return
+        }
         do {
             try await backend.write(full, body, overwrite: false)
         } catch BackendError.alreadyExists {
@@ -115,6 +145,7 @@ public actor RemoteReceiver {
                 throw ReceiveError.appendOnly("\(full) exists with different contents; the remote site never replaces an object")
             }
         }
+        objectDigests[full] = digest
     }
 
     private func complete(tenant: String, snapshot: String, time: Date, packs needed: [String], source: String?) async throws {
@@ -129,6 +160,9 @@ public actor RemoteReceiver {
         let record = Array(try ControlJSON.encoder().encode(CompleteRecord(snapshot: snapshot, time: time, packs: needed.count,
                                                                            source: source, packNames: needed)))
         do { try await backend.write("tenants/\(tenant)/complete/\(snapshot)", record, overwrite: false) } catch BackendError.alreadyExists {}
+        if records[tenant] != nil {
+            records[tenant]?[snapshot] = CompleteRecord(snapshot: snapshot, time: time, packs: needed.count, source: source, packNames: needed)
+        }
     }
 
     private func completed(_ tenant: String) async throws -> [String: Date] {
@@ -138,12 +172,14 @@ public actor RemoteReceiver {
     }
 
     private func completeRecords(_ tenant: String) async throws -> [CompleteRecord] {
-        var out: [CompleteRecord] = []
+        if let cached = records[tenant] { return Array(cached.values) }
+        var out: [String: CompleteRecord] = [:]
         for path in try await backend.list("tenants/\(tenant)/complete") {
             guard let record = try? ControlJSON.decoder().decode(CompleteRecord.self, from: Data(try await backend.read(path))) else { continue }
-            out.append(record)
+            out[record.snapshot] = record
         }
-        return out
+        records[tenant] = out
+        return Array(out.values)
     }
 
     /// What the remote's own retention did for one tenant.
@@ -175,7 +211,9 @@ public actor RemoteReceiver {
         for record in removed {
             do {
                 try await backend.delete("tenants/\(tenant)/snapshots/\(record.snapshot)")
+                objectDigests["tenants/\(tenant)/snapshots/\(record.snapshot)"] = nil
                 try await backend.delete("tenants/\(tenant)/complete/\(record.snapshot)")
+                self.records[tenant]?[record.snapshot] = nil
                 report.removed.append(record.snapshot)
             } catch {
                 report.locked.append("snapshot \(record.snapshot)")

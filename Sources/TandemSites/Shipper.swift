@@ -4,6 +4,18 @@ import TandemCodecs
 import TandemCore
 import TandemStore
 
+/// Why shipping a snapshot cannot go on.
+public enum ShippingError: Error, CustomStringConvertible {
+    case packMissingEverywhere(tenant: String, snapshot: String, pack: String)
+
+    public var description: String {
+        switch self {
+        case .packMissingEverywhere(let tenant, let snapshot, let pack):
+            "snapshot \(snapshot.prefix(12)) of tenant \(tenant) needs pack \(pack.prefix(12)), which is neither here nor at the remote site; run `tandemctl repair --tenant \(tenant)`"
+        }
+    }
+}
+
 /// Ships each tenant's committed snapshots to the remote site, in commit order: asks which
 /// packs the remote lacks, sends only those (through the tenant's and the site's token
 /// buckets), then the tenant's settings and key slots, then the manifest, then `complete`.
@@ -34,6 +46,13 @@ public actor Shipper {
     let logger: Logger
     let indexPath: @Sendable (String) -> String
     private var queues: [String: ShippingQueue] = [:]
+    /// Per tenant, packs the remote is known to hold, and packs counted in `pendingBytes`.
+    private var remoteHolds: [String: Set<String>] = [:]
+    private var counted: [String: Set<String>] = [:]
+    /// Packs sent before the oldest is acknowledged.
+    static let packWindow = 2
+    /// Snapshots completed at the remote in the current ``shipAll(tenants:now:)`` round.
+    private var roundShipped = 0
     private var buckets: [String: TokenBucket] = [:]
     private var siteBucket: TokenBucket?
     private let siteSchedule: BandwidthSchedule?
@@ -69,8 +88,13 @@ public actor Shipper {
                           packs: Set<String>? = nil) async throws {
         var queue = await queue(tenant)
         queue.add(snapshot: snapshot, time: time, committedAt: now, source: source, packs: packs?.sorted())
-        try await queue.save(store, tenant: tenant)
-        queues[tenant] = queue
+        // Until the next round asks the remote, count the packs it is not known to hold.
+        for name in packs ?? [] where !(remoteHolds[tenant]?.contains(name) ?? false) && !(counted[tenant]?.contains(name) ?? false) {
+            guard let size = try? await backend.size("tenants/\(tenant)/packs/\(name.prefix(2))/\(name)") else { continue }
+            queue.pendingBytes += Int64(size)
+            counted[tenant, default: []].insert(name)
+        }
+        try await save(queue, tenant)
     }
 
     /// Adds every snapshot in the tenant's catalog that the queue and the remote do not know
@@ -87,19 +111,18 @@ public actor Shipper {
         _ = now
     }
 
-    /// Ships everything pending for `tenants`; returns the snapshots completed at the remote.
+    /// Ships everything pending for `tenants`; returns the snapshots completed at the remote
+    /// in this round (also when the round ends early).
     /// Errors are recorded per tenant (``ShippingQueue/lastError``) and logged, not thrown.
     @discardableResult
     public func shipAll(tenants: [String], now: @Sendable () -> Date) async -> Int {
-        var shipped = 0
+        roundShipped = 0
         do {
-            shipped = try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,
-                                                    hello: remote.hello) { connection in
-                var count = 0
+            try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,
+                                          hello: remote.hello) { connection in
                 for tenant in tenants {
-                    count += try await ship(tenant, over: connection, now: now)
+                    try await ship(tenant, over: connection, now: now)
                 }
-                return count
             }
         } catch {
             logger.warning("shipping to the remote site failed; will retry", metadata: ["remote": "\(remote.site)", "error": "\(error)"])
@@ -109,36 +132,67 @@ public actor Shipper {
                 queues[tenant] = queue
             }
         }
-        return shipped
+        return roundShipped
     }
 
-    private func ship(_ tenant: String, over connection: LinkConnection, now: @Sendable () -> Date) async throws -> Int {
+    private func ship(_ tenant: String, over connection: LinkConnection, now: @Sendable () -> Date) async throws {
         var queue = await queue(tenant)
         let completed = try await connection.request(LinkRequest(id: 0, op: "completed", tenant: tenant))
         guard completed.ok else { throw LinkError.remote(completed.error ?? "completed failed") }
         try reconcile(tenant, completed: completed.completed ?? [:], queue: &queue, now: now())
-        var shipped = 0
+        guard !queue.pending.isEmpty else {
+            queue.pendingBytes = 0
+            try await save(queue, tenant)
+            return
+        }
+        // One question per round: which of the packs the pending snapshots need are missing there.
+        let local = Dictionary(try await localPacks(tenant).map { ($0.name, $0.path) }, uniquingKeysWith: { first, _ in first })
+        var asked = Set<String>()
+        for entry in queue.pending { asked.formUnion(entry.packs ?? Array(local.keys)) }
+        let lack = try await connection.request(LinkRequest(id: 0, op: "lack", tenant: tenant, packs: asked.sorted()))
+        guard lack.ok, let missing = lack.missing else { throw LinkError.remote(lack.error ?? "lack failed") }
+        // A hostile or confused remote may name packs it was not asked about (another
+        // tenant's, say): nothing it names outside the question is sent.
+        guard Set(missing).isSubset(of: asked) else {
+            throw LinkError.protocolViolation("\(remote.site) answered a lack query with packs it was not asked about")
+        }
+        var lacking = Set(missing)
+        remoteHolds[tenant] = asked.subtracting(lacking)
+        counted[tenant] = lacking
+        var sizes: [String: Int] = [:]
+        for name in lacking { if let path = local[name] { sizes[name] = try await backend.size(path) } }
+        queue.pendingBytes = Int64(sizes.values.reduce(0, +))
         while let entry = queue.pending.first {
             guard try await backend.exists("tenants/\(tenant)/snapshots/\(entry.snapshot)") else {
                 logger.error("a queued snapshot is gone locally before it reached the remote", metadata: ["tenant": "\(tenant)", "snapshot": "\(entry.snapshot.prefix(12))"])
                 queue.pending.removeFirst()
                 continue
             }
-            let sizes = Dictionary(uniqueKeysWithValues: try await localPacks(tenant).map { ($0.name, $0.path) })
-            let names = sizes.keys.sorted()
-            let lack = try await connection.request(LinkRequest(id: 0, op: "lack", tenant: tenant, packs: names))
-            guard lack.ok, let missing = lack.missing else { throw LinkError.remote(lack.error ?? "lack failed") }
-            // A hostile or confused remote may name packs it was not asked about (another
-            // tenant's, say): nothing it names outside the question is sent.
-            guard Set(missing).isSubset(of: sizes.keys) else {
-                throw LinkError.protocolViolation("\(remote.site) answered a lack query with packs it was not asked about")
+            let needed = Set(entry.packs ?? Array(local.keys))
+            let toSend = needed.intersection(lacking).sorted()
+            if let gone = toSend.first(where: { local[$0] == nil }) {
+                throw ShippingError.packMissingEverywhere(tenant: tenant, snapshot: entry.snapshot, pack: gone)
             }
-            queue.pendingBytes = 0
-            for name in missing {
-                let bytes = try await backend.read(sizes[name]!)
-                await pace(tenant, bytes.count)
-                let sent = try await connection.request(LinkRequest(id: 0, op: "put_pack", tenant: tenant, name: name), body: bytes)
+            // A window of packs in flight: the remote verifies and stores one while the next
+            // crosses the link. A cut loses at most the pack not yet stored.
+            var inFlight: [(id: UInt64, name: String)] = []
+            var next = toSend.startIndex
+            while next < toSend.endIndex || !inFlight.isEmpty {
+                if next < toSend.endIndex && inFlight.count < Self.packWindow {
+                    let name = toSend[next]
+                    next += 1
+                    let bytes = try await backend.read(local[name]!)
+                    await pace(tenant, bytes.count)
+                    inFlight.append((try await connection.submit(LinkRequest(id: 0, op: "put_pack", tenant: tenant, name: name), body: bytes), name))
+                    continue
+                }
+                let (id, name) = inFlight.removeFirst()
+                let (sent, _) = try await connection.response(to: id)
                 guard sent.ok else { throw LinkError.remote(sent.error ?? "put_pack failed") }
+                lacking.remove(name)
+                remoteHolds[tenant, default: []].insert(name)
+                counted[tenant]?.remove(name)
+                queue.pendingBytes -= Int64(sizes[name] ?? 0)
             }
             var objects = ["tenant.json"]
             objects += try await backend.list("tenants/\(tenant)/keys").compactMap { $0.split(separator: "/").last.map { "keys/\($0)" } }
@@ -148,7 +202,7 @@ public actor Shipper {
                 let sent = try await connection.request(LinkRequest(id: 0, op: "put_object", tenant: tenant, path: object), body: bytes)
                 guard sent.ok else { throw LinkError.remote(sent.error ?? "put_object \(object) failed") }
             }
-            var complete = LinkRequest(id: 0, op: "complete", tenant: tenant, packs: entry.packs ?? names, snapshot: entry.snapshot,
+            var complete = LinkRequest(id: 0, op: "complete", tenant: tenant, packs: needed.sorted(), snapshot: entry.snapshot,
                                        snapshotTime: entry.time)
             complete.source = entry.source
             let done = try await connection.request(complete)
@@ -157,16 +211,19 @@ public actor Shipper {
             queue.completeCount += 1
             queue.newestComplete = max(queue.newestComplete ?? entry.time, entry.time)
             queue.lastError = nil
-            try await queue.save(store, tenant: tenant)
-            queues[tenant] = queue
-            shipped += 1
+            try await save(queue, tenant)
+            roundShipped += 1
             logger.notice("snapshot complete at the remote site", metadata: [
-                "tenant": "\(tenant)", "snapshot": "\(entry.snapshot.prefix(12))", "packs_sent": "\(missing.count)",
+                "tenant": "\(tenant)", "snapshot": "\(entry.snapshot.prefix(12))", "packs_sent": "\(toSend.count)",
                 "remote": "\(remote.site)"])
         }
+        queue.pendingBytes = 0
+        try await save(queue, tenant)
+    }
+
+    private func save(_ queue: ShippingQueue, _ tenant: String) async throws {
         try await queue.save(store, tenant: tenant)
         queues[tenant] = queue
-        return shipped
     }
 
     /// Repair: fetches packs from the remote site and stores them here, each only if it hashes

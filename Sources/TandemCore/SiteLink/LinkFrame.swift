@@ -37,15 +37,48 @@ public struct LinkFrame: Sendable, Equatable {
 
     /// The frame's bytes.
     public func encoded() -> [UInt8] {
-        var out = Self.magic
-        out.reserveCapacity(Self.headerSize + header.count + body.count)
-        out.append(Self.formatVersion)
+        Self.prefix(kind: kind, headerLength: header.count, bodyLength: body.count) + header + body
+    }
+
+    /// The fixed 16 bytes before a frame's header and body.
+    public static func prefix(kind: Kind, headerLength: Int, bodyLength: Int) -> [UInt8] {
+        var out = magic
+        out.reserveCapacity(headerSize)
+        out.append(formatVersion)
         out.append(kind.rawValue)
         out += [0, 0]
-        for value in [UInt32(header.count), UInt32(body.count)] {
+        for value in [UInt32(headerLength), UInt32(bodyLength)] {
             out += [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
         }
-        return out + header + body
+        return out
+    }
+
+    /// What a frame's first 16 bytes say, checked against the limits.
+    public struct Prefix: Sendable, Equatable {
+        public var kind: Kind
+        public var headerLength: Int
+        public var bodyLength: Int
+        /// The whole frame's length, prefix included.
+        public var frameLength: Int { headerSize + headerLength + bodyLength }
+
+        /// Parses the start of `bytes`: nil while fewer than 16 bytes are there (the magic is
+        /// checked as soon as it arrives, so garbage fails fast); throws on bytes that cannot
+        /// start a frame.
+        public static func parse(_ bytes: some Collection<UInt8>) throws(LinkFrameError) -> Prefix? {
+            var iterator = bytes.makeIterator()
+            var first = [UInt8]()
+            first.reserveCapacity(headerSize)
+            while first.count < headerSize, let byte = iterator.next() { first.append(byte) }
+            for i in 0..<min(first.count, 4) where first[i] != magic[i] { throw .badMagic }
+            guard first.count == headerSize else { return nil }
+            guard first[4] == formatVersion else { throw .unsupportedFormat(first[4]) }
+            guard let kind = Kind(rawValue: first[5]) else { throw .unknownKind(first[5]) }
+            func u32(_ at: Int) -> Int { Int(first[at]) << 24 | Int(first[at + 1]) << 16 | Int(first[at + 2]) << 8 | Int(first[at + 3]) }
+            let headerLength = u32(8), bodyLength = u32(12)
+            guard headerLength <= maximumHeader else { throw .headerTooLarge(headerLength) }
+            guard bodyLength <= maximumBody else { throw .bodyTooLarge(bodyLength) }
+            return Prefix(kind: kind, headerLength: headerLength, bodyLength: bodyLength)
+        }
     }
 }
 
@@ -90,29 +123,12 @@ public struct LinkFrameDecoder: Sendable {
 
     /// The next complete frame, nil if more bytes are needed; throws on bytes that cannot be one.
     public mutating func next() throws(LinkFrameError) -> LinkFrame? {
-        let available = buffer.count - start
-        guard available >= LinkFrame.headerSize else {
-            // Check the magic as soon as it is there, so garbage fails fast.
-            for i in 0..<min(available, 4) where buffer[start + i] != LinkFrame.magic[i] { throw .badMagic }
-            return nil
-        }
-        let h = start
-        guard Array(buffer[h..<h + 4]) == LinkFrame.magic else { throw .badMagic }
-        guard buffer[h + 4] == LinkFrame.formatVersion else { throw .unsupportedFormat(buffer[h + 4]) }
-        guard let kind = LinkFrame.Kind(rawValue: buffer[h + 5]) else { throw .unknownKind(buffer[h + 5]) }
-        func u32(_ at: Int) -> Int {
-            Int(buffer[at]) << 24 | Int(buffer[at + 1]) << 16 | Int(buffer[at + 2]) << 8 | Int(buffer[at + 3])
-        }
-        let headerLength = u32(h + 8)
-        let bodyLength = u32(h + 12)
-        guard headerLength <= LinkFrame.maximumHeader else { throw .headerTooLarge(headerLength) }
-        guard bodyLength <= LinkFrame.maximumBody else { throw .bodyTooLarge(bodyLength) }
-        let total = LinkFrame.headerSize + headerLength + bodyLength
-        guard available >= total else { return nil }
-        let headerStart = h + LinkFrame.headerSize
-        let frame = LinkFrame(kind: kind, header: Array(buffer[headerStart..<headerStart + headerLength]),
-                              body: Array(buffer[headerStart + headerLength..<h + total]))
-        start += total
+        guard let prefix = try LinkFrame.Prefix.parse(buffer[start...]) else { return nil }
+        guard buffer.count - start >= prefix.frameLength else { return nil }
+        let headerStart = start + LinkFrame.headerSize
+        let frame = LinkFrame(kind: prefix.kind, header: Array(buffer[headerStart..<headerStart + prefix.headerLength]),
+                              body: Array(buffer[headerStart + prefix.headerLength..<start + prefix.frameLength]))
+        start += prefix.frameLength
         return frame
     }
 

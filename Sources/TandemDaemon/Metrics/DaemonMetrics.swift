@@ -80,7 +80,7 @@ public final class DaemonMetrics: Sendable {
             .set(rpo ?? -1)
         gauge("tandem_remote_lag_seconds", "Age of the oldest committed snapshot not yet complete at the remote site.", tenant: tenant).set(lag)
         gauge("tandem_remote_pending_snapshots", "Committed snapshots not yet complete at the remote site.", tenant: tenant).set(Double(pending))
-        gauge("tandem_remote_pending_bytes", "Pack bytes the remote site lacked at the last look.", tenant: tenant).set(Double(pendingBytes))
+        gauge("tandem_remote_pending_bytes", "Pack bytes the remote site lacks for the snapshots not yet complete there.", tenant: tenant).set(Double(pendingBytes))
         gauge("tandem_remote_rpo_exceeded", "1 when the remote RPO exceeds the policy's remote_rpo.", tenant: tenant)
             .set(Double(objective.map { (rpo ?? .infinity) > $0 ? 1 : 0 } ?? 0))
     }
