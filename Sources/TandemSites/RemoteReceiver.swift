@@ -188,6 +188,8 @@ public actor RemoteReceiver {
         public var packsDeleted = 0
         /// Objects the store would not delete (object lock): kept until it allows.
         public var locked: [String] = []
+        /// No pack was deleted because the listings of manifests and complete records disagree.
+        public var packsHeldBack = false
     }
 
     /// Applies this site's retention to the snapshots complete here, per source, without any
@@ -221,6 +223,15 @@ public actor RemoteReceiver {
             }
         }
         guard !report.removed.isEmpty, kept.allSatisfy({ $0.packNames != nil }) else { return report }
+        // Never delete on the word of one listing: every manifest the store lists must belong
+        // to a kept snapshot whose packs are known. A manifest without its record (a partial
+        // or lagging listing, a snapshot still arriving) keeps every pack.
+        let keptIDs = Set(kept.map(\.snapshot))
+        let manifests = try await backend.list("tenants/\(tenant)/snapshots").compactMap { $0.split(separator: "/").last.map(String.init) }
+        guard manifests.allSatisfy(keptIDs.contains) else {
+            report.packsHeldBack = true
+            return report
+        }
         let live = Set(kept.flatMap { $0.packNames ?? [] })
         let candidates = Set(removed.filter { report.removed.contains($0.snapshot) }.flatMap { $0.packNames ?? [] }).subtracting(live)
         for name in candidates.sorted() {

@@ -100,4 +100,29 @@ import TandemStore
         let completed = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "completed", tenant: "t1"), body: [])
         #expect(Set(completed.completed?.keys.map { $0 } ?? []) == Set(manifests.suffix(2)))
     }
+
+    /// A manifest the complete records do not account for (a snapshot still arriving, or a
+    /// listing of records that came back partial) stops every pack deletion: the remote never
+    /// deletes on the word of one listing.
+    @Test func aManifestWithoutItsRecordHoldsEveryPack() async throws {
+        let backend = InMemoryBackend()
+        let receiver = RemoteReceiver(backend: backend)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for day in 0..<4 {
+            let pack = Array("pack \(day)".utf8), manifest = Array("manifest \(day)".utf8)
+            _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_pack", tenant: "t1", name: hash(pack)), body: pack)
+            _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "snapshots/\(hash(manifest))"),
+                                      body: manifest)
+            #expect(await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "complete", tenant: "t1", packs: [hash(pack)],
+                                                                          snapshot: hash(manifest), snapshotTime: start.addingTimeInterval(Double(day) * 86400)),
+                                          body: []).ok)
+        }
+        let arriving = Array("manifest still arriving".utf8)
+        _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "snapshots/\(hash(arriving))"), body: arriving)
+        let report = try await receiver.applyRetention(tenant: "t1", policy: RetentionPolicy(keepLast: 1),
+                                                       timeZone: TimeZone(identifier: "UTC")!, now: start.addingTimeInterval(5 * 86400))
+        #expect(report.removed.count == 3)
+        #expect(report.packsDeleted == 0 && report.packsHeldBack)
+        #expect(try await backend.list("tenants/t1/packs").count == 4)
+    }
 }
