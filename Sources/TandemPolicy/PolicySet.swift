@@ -41,6 +41,22 @@ public struct PolicySet: Sendable, Equatable {
                                               message: "a near site needs each tenant's key and at least one source"))
                     continue
                 }
+                let twins = site.peers.filter { $0.role == .twin }.map(\.name)
+                if let home = policy.homeSite, site.role == .near, !([site.siteName] + twins).contains(home) {
+                    errors.append(ConfigError(file: file, line: 1, column: 1, field: "home_site",
+                                              message: "'\(home)' is neither this site ('\(site.siteName)') nor its twin\(twins.isEmpty ? "" : " ('\(twins.joined(separator: "', '"))')")"))
+                    continue
+                }
+                if let home = policy.homeSite, site.role != .near, !site.peers.isEmpty, !site.peers.contains(where: { $0.name == home }) {
+                    errors.append(ConfigError(file: file, line: 1, column: 1, field: "home_site",
+                                              message: "'\(home)' is not among this site's peers (\(site.peers.map(\.name).joined(separator: ", ")))"))
+                    continue
+                }
+                if policy.homeSite == nil, site.role == .near, !twins.isEmpty {
+                    errors.append(ConfigError(file: file, line: 1, column: 1, field: "home_site",
+                                              message: "this site has a twin, so the policy must say which near site is the tenant's home (home_site: \(site.siteName) or \(twins[0]))"))
+                    continue
+                }
                 if let earlier = tenants.first(where: { $0.tenant == policy.tenant }) {
                     errors.append(ConfigError(file: file, line: 1, column: 1, field: "tenant",
                                               message: "tenant '\(policy.tenant)' is already defined in \(earlier.file)"))

@@ -28,6 +28,9 @@ public struct TenantPolicy: Sendable, Equatable {
     /// 1 (first) to 10 (last): which due run starts first when job slots are scarce.
     public var priority: Int
     public var twin: TwinMode
+    /// The near site where the tenant is active (runs its schedules and takes its writes);
+    /// the other near site is its twin. Required where the site has a twin.
+    public var homeSite: String? = nil
     /// The largest acceptable age of the newest snapshot at the remote site.
     public var remoteRPO: TimeInterval?
 

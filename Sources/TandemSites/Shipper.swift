@@ -30,13 +30,17 @@ public actor Shipper {
         public var port: Int
         public var tls: LinkTLS
         public var hello: LinkHello
+        /// The tenant's epoch at this site, carried by every write (a twin requires it).
+        public var epoch: @Sendable (String) async -> UInt64?
 
-        public init(site: String, host: String, port: Int, tls: LinkTLS, hello: LinkHello) {
+        public init(site: String, host: String, port: Int, tls: LinkTLS, hello: LinkHello,
+                    epoch: @escaping @Sendable (String) async -> UInt64? = { _ in nil }) {
             self.site = site
             self.host = host
             self.port = port
             self.tls = tls
             self.hello = hello
+            self.epoch = epoch
         }
     }
 
@@ -137,6 +141,12 @@ public actor Shipper {
 
     private func ship(_ tenant: String, over connection: LinkConnection, now: @Sendable () -> Date) async throws {
         var queue = await queue(tenant)
+        let epoch = await remote.epoch(tenant)
+        func write(_ op: String, name: String? = nil, path: String? = nil) -> LinkRequest {
+            var request = LinkRequest(id: 0, op: op, tenant: tenant, name: name, path: path)
+            request.epoch = epoch
+            return request
+        }
         let completed = try await connection.request(LinkRequest(id: 0, op: "completed", tenant: tenant))
         guard completed.ok else { throw LinkError.remote(completed.error ?? "completed failed") }
         try reconcile(tenant, completed: completed.completed ?? [:], queue: &queue, now: now())
@@ -183,7 +193,7 @@ public actor Shipper {
                     next += 1
                     let bytes = try await backend.read(local[name]!)
                     await pace(tenant, bytes.count)
-                    inFlight.append((try await connection.submit(LinkRequest(id: 0, op: "put_pack", tenant: tenant, name: name), body: bytes), name))
+                    inFlight.append((try await connection.submit(write("put_pack", name: name), body: bytes), name))
                     continue
                 }
                 let (id, name) = inFlight.removeFirst()
@@ -199,12 +209,13 @@ public actor Shipper {
             objects.append("snapshots/\(entry.snapshot)")
             for object in objects {
                 let bytes = try await backend.read("tenants/\(tenant)/\(object)")
-                let sent = try await connection.request(LinkRequest(id: 0, op: "put_object", tenant: tenant, path: object), body: bytes)
+                let sent = try await connection.request(write("put_object", path: object), body: bytes)
                 guard sent.ok else { throw LinkError.remote(sent.error ?? "put_object \(object) failed") }
             }
             var complete = LinkRequest(id: 0, op: "complete", tenant: tenant, packs: needed.sorted(), snapshot: entry.snapshot,
                                        snapshotTime: entry.time)
             complete.source = entry.source
+            complete.epoch = epoch
             let done = try await connection.request(complete)
             guard done.ok else { throw LinkError.remote(done.error ?? "complete failed") }
             queue.pending.removeFirst()
@@ -224,6 +235,17 @@ public actor Shipper {
     private func save(_ queue: ShippingQueue, _ tenant: String) async throws {
         try await queue.save(store, tenant: tenant)
         queues[tenant] = queue
+    }
+
+    /// Ships one tenant's queue now and says whether `snapshot` is complete at the peer
+    /// afterwards, with the round's error when it is not (the twin mirror's acknowledgement).
+    public func deliver(tenant: String, snapshot: String, now: @Sendable () -> Date) async -> (delivered: Bool, error: String?) {
+        _ = await shipAll(tenants: [tenant], now: now)
+        let queue = await queue(tenant)
+        if queue.pending.contains(where: { $0.snapshot == snapshot }) {
+            return (false, queue.lastError ?? "the snapshot is still queued")
+        }
+        return (true, nil)
     }
 
     /// Repair: fetches packs from the remote site and stores them here, each only if it hashes

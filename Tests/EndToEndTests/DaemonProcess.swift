@@ -5,7 +5,7 @@ import Testing
 /// standard error captured to a file.
 final class DaemonProcess {
     let root: String
-    let process = Process()
+    private(set) var process = Process()
     var configPath: String { root + "/etc/tandem.yaml" }
     var socket: String { root + "/run/control.sock" }
     var logPath: String { root + "/tandemd.log" }
@@ -48,8 +48,9 @@ final class DaemonProcess {
         try expanded.write(toFile: root + "/etc/tenants.d/\(name).yaml", atomically: true, encoding: .utf8)
     }
 
-    /// Starts tandemd and waits (up to 30 s) until its control socket answers.
+    /// Starts tandemd (again, after a stop) and waits (up to 30 s) until its control socket answers.
     func start(environment extra: [String: String] = [:]) throws {
+        if process.processIdentifier != 0 { process = Process() }
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["--config", configPath]
         var environment = ProcessInfo.processInfo.environment

@@ -49,6 +49,18 @@ public struct TenantStatus: Codable, Sendable, Equatable {
     public var remotePendingSnapshots: Int?
     public var remotePendingBytes: Int64?
     public var remoteError: String?
+    /// The near site where the tenant is active (takes its writes, runs its schedules).
+    public var activeSite: String?
+    /// The tenant's epoch as this site knows it (moves up with every takeover).
+    public var epoch: UInt64?
+    /// When the active site's lease ends (nil: leases are not in force yet).
+    public var leaseExpires: Date?
+    /// The twin's state as this site sees it: `in_sync`, `catching_up`, `outdated` or
+    /// `unreachable` (nil: no twin).
+    public var twinState: String?
+    /// Snapshots committed here that the twin does not hold yet, and why (at the active site).
+    public var twinPendingSnapshots: Int?
+    public var twinError: String?
 
     public init(name: String, lastBackup: LastBackup?, nextRun: Date?, quotaUsedBytes: Int64, quotaLimitBytes: Int64?,
                 quotaSoftBytes: Int64?, snapshots: Int, failures: Int) {

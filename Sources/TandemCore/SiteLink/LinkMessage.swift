@@ -125,7 +125,8 @@ public struct LinkHeartbeat: Codable, Sendable, Equatable {
 /// packs do you not hold?), `put_pack` (body: the pack, named by its SHA-256), `put_object`
 /// (body: a tenant's settings, a key slot or a manifest), and `complete` (every pack the
 /// snapshot needs is there: verify and record it). Repair uses `list_packs` and `get_pack`
-/// (the response's body is the pack; the asking site checks it hashes to its name).
+/// (the response's body is the pack; the asking site checks it hashes to its name). The twin
+/// mirror uses the same operations, each write tagged with the tenant's epoch.
 public struct LinkRequest: Codable, Sendable, Equatable {
     public var id: UInt64
     public var op: String
@@ -137,6 +138,9 @@ public struct LinkRequest: Codable, Sendable, Equatable {
     public var snapshotTime: Date?
     /// For `complete`: what the snapshot is of (the remote's retention groups by it).
     public var source: String?
+    /// The tenant's epoch at the sending site. Required on writes to a twin (the mirror): a
+    /// write older than the newest epoch the twin has seen is refused (``EpochFence``).
+    public var epoch: UInt64?
 
     public init(id: UInt64, op: String, tenant: String, packs: [String]? = nil, name: String? = nil, path: String? = nil,
                 snapshot: String? = nil, snapshotTime: Date? = nil) {
@@ -151,6 +155,8 @@ public struct LinkRequest: Codable, Sendable, Equatable {
     }
 
     public static let operations = ["lack", "put_pack", "put_object", "complete", "completed", "get_pack", "list_packs", "get_object"]
+    /// Operations that store something at the receiving site.
+    public static let writes: Set<String> = ["put_pack", "put_object", "complete"]
 
     /// Refuses names that could escape the tenant's folder or are not what the op needs.
     func validate() throws(LinkFrameError) {

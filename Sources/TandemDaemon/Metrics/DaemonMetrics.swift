@@ -50,6 +50,19 @@ public final class DaemonMetrics: Sendable {
             .set(Double(bytesNew))
     }
 
+    /// A mirrored write refused because its epoch was stale (at the twin).
+    func staleWriteRefused(tenant: String) {
+        counter("tandem_twin_stale_writes_refused_total", "Mirrored writes refused at this site because their epoch was stale.", tenant: tenant)
+            .increment()
+    }
+
+    /// The twin's state as the active site sees it.
+    func twin(tenant: String, pending: Int, inSync: Bool) {
+        gauge("tandem_twin_pending_snapshots", "Snapshots committed at the active site that the twin does not hold yet.", tenant: tenant)
+            .set(Double(pending))
+        gauge("tandem_twin_in_sync", "1 when the twin holds every snapshot committed at the active site.", tenant: tenant).set(Double(inSync ? 1 : 0))
+    }
+
     func backupFailed(tenant: String) {
         counter("tandem_backup_failures_total", "Backup runs that failed.", tenant: tenant).increment()
     }

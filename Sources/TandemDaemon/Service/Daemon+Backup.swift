@@ -31,6 +31,18 @@ extension Daemon {
             let runner = BackupRunner(tenant: tenant, policy: policy, source: source, job: job, clock: clock,
                                       logger: log, siteName: policies.site.siteName)
             let result = try await runner.run()
+            let packs = try? await tenant.packsReferenced(by: result.snapshotID)
+            let record = try? tenant.index.snapshots().first { $0.id == result.snapshotID }
+            // The twin must hold the snapshot before it counts as committed.
+            if let problem = await mirrorToTwin(policy, snapshot: result.snapshotID, time: record?.time ?? started, source: record?.source,
+                                                packs: packs, logger: log) {
+                if policy.twin == .required {
+                    throw TwinUnacknowledged(message: "\(problem) (twin: required). The snapshot is kept at this site and reaches the twin when it returns, but it is not acknowledged as committed")
+                }
+                log.warning("the twin does not hold the snapshot yet (twin: preferred); it is caught up when the twin returns",
+                            metadata: ["error": "\(problem)"])
+                twinNudgeContinuation.yield()
+            }
             let seconds = clock.now().timeIntervalSince(started)
             log.notice("backup committed", metadata: [
                 "snapshot": "\(result.snapshotID.prefix(12))", "bytes_read": "\(result.summary.bytesRead)",
@@ -42,8 +54,6 @@ extension Daemon {
                                     bytesNew: result.summary.bytesNew, at: clock.now())
             if let shipper {
                 do {
-                    let packs = try? await tenant.packsReferenced(by: result.snapshotID)
-                    let record = try? tenant.index.snapshots().first { $0.id == result.snapshotID }
                     try await shipper.committed(tenant: job.tenant, snapshot: result.snapshotID, time: record?.time ?? started,
                                                 now: clock.now(), source: record?.source, packs: packs)
                     shipNudgeContinuation.yield()
@@ -56,6 +66,12 @@ extension Daemon {
             await applyRetentionWhenFree(policy, tenant: tenant, after: job, logger: log)
             await refreshUsage(policy, tenant: tenant)
             finish(job, state: "succeeded", snapshotID: result.snapshotID, message: nil)
+        } catch let unacknowledged as TwinUnacknowledged {
+            log.error("backup not acknowledged by the twin", metadata: ["error": "\(unacknowledged.message)"])
+            recordOutcome(job, source: nil, started: started, seconds: clock.now().timeIntervalSince(started), snapshotID: nil,
+                          error: unacknowledged.message)
+            metrics.backupFailed(tenant: job.tenant)
+            finish(job, state: "failed", snapshotID: nil, message: unacknowledged.message)
         } catch is CancellationError {
             log.warning("backup cancelled; no snapshot was written")
             recordOutcome(job, source: nil, started: started, seconds: clock.now().timeIntervalSince(started), snapshotID: nil,
@@ -157,11 +173,14 @@ extension Daemon {
         }
     }
 
-    /// Forget by this site's rules, keeping every snapshot the remote site does not hold yet:
-    /// the one place both scheduled retention and `prune` go through.
+    /// Forget by this site's rules, keeping every snapshot the remote site or the twin does
+    /// not hold yet: the one place both scheduled retention and `prune` go through.
     func forgetBySitePolicy(_ rules: RetentionPolicy, policy: TenantPolicy, tenant: TenantRepository) async throws -> ForgetReport {
-        try await tenant.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone,
-                                protect: await shipper?.unshipped(policy.tenant) ?? [], protectReason: "not yet at the remote site")
+        let remote = await shipper?.unshipped(policy.tenant) ?? []
+        let twin = await twinMirror?.unshipped(policy.tenant) ?? []
+        let reason = twin.isEmpty ? "not yet at the remote site" : remote.isEmpty ? "not yet at the twin" : "not yet at the remote site or the twin"
+        return try await tenant.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone,
+                                       protect: remote.union(twin), protectReason: reason)
     }
 
     func refreshUsage(_ policy: TenantPolicy, tenant: TenantRepository) async {
@@ -204,4 +223,9 @@ enum ByteCount {
         }
         return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
     }
+}
+
+/// A snapshot committed at the active site that the twin did not take in time (`twin: required`).
+struct TwinUnacknowledged: Error {
+    let message: String
 }

@@ -33,6 +33,7 @@ extension Daemon {
                 item.remotePendingBytes = queue.pendingBytes
                 item.remoteError = queue.lastError
             }
+            await describeTwin(policy, into: &item)
             tenants.append(item)
         }
         let visibleJobs = entries.values.filter { caller.may(actOn: $0.job.tenant) && !["succeeded", "failed", "cancelled"].contains($0.state) }
@@ -56,6 +57,9 @@ extension Daemon {
     /// `backup now`: queues the tenant's sources (or one), audited.
     public func backupNow(tenant: String, source: String?, caller: Caller) async throws -> [JobStatus] {
         let policy = try policy(tenant)
+        guard isActiveHere(policy) else {
+            throw DaemonError.forbidden("tenant \(tenant) is active at \(activeSite(policy) ?? "a near site"), not here at \(policies.site.siteName) (its twin): back it up there, or move it here with a failover first")
+        }
         let names = source.map { [$0] } ?? policy.sources.map(\.name)
         var jobs: [JobStatus] = []
         do {

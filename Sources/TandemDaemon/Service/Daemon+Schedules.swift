@@ -15,8 +15,9 @@ extension Daemon {
         let now = clock.now()
         var queued = 0
         var changed = false
-        // Only near sites back up; a remote or witness site's policies carry retention only.
-        for policy in policies.tenants where policies.site.role == .near {
+        // Only the tenant's active near site backs up; a remote or witness site's policies
+        // carry retention only, and a twin takes the active site's mirror.
+        for policy in policies.tenants where isActiveHere(policy) {
             let planner = planner(for: policy)
             var tenantMarks = marks[policy.tenant] ?? [:]
             for entry in planner.entries where tenantMarks[entry.name] == nil {
@@ -44,12 +45,13 @@ extension Daemon {
     /// When the scheduler must look again: the earliest next start of any schedule.
     public func nextWake() -> Date? {
         let now = clock.now()
-        return policies.tenants.compactMap { planner(for: $0).nextWake(marks: marks[$0.tenant] ?? [:], now: now) }.min()
+        return policies.tenants.filter(isActiveHere).compactMap { planner(for: $0).nextWake(marks: marks[$0.tenant] ?? [:], now: now) }.min()
     }
 
     /// The next start of one tenant's schedules.
     func nextRun(_ policy: TenantPolicy) -> Date? {
-        planner(for: policy).nextWake(marks: marks[policy.tenant] ?? [:], now: clock.now())
+        guard isActiveHere(policy) else { return nil }
+        return planner(for: policy).nextWake(marks: marks[policy.tenant] ?? [:], now: clock.now())
     }
 
     /// `policy simulate`: the runs of the next `days` days and what retention at this site

@@ -49,6 +49,13 @@ public actor Daemon {
     let shipNudgeContinuation: AsyncStream<Void>.Continuation
     /// Ships to the remote site (a near site with a remote peer and TLS files).
     var shipper: Shipper?
+    /// Mirrors active tenants' snapshots to the twin (a near site with a twin peer).
+    var twinMirror: Shipper?
+    /// Each tenant's newest epoch known here; at the twin, the fence on mirrored writes.
+    var fence: MirrorFence?
+    /// Wakes the twin resync when a snapshot commits or the twin comes back.
+    let twinNudges: AsyncStream<Void>
+    let twinNudgeContinuation: AsyncStream<Void>.Continuation
     var peerState: [String: PeerState] = [:]
 
     /// What the daemon remembers about a tenant's runs.
@@ -96,6 +103,7 @@ public actor Daemon {
         metrics = DaemonMetrics()
         (nudges, nudgeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (shipNudges, shipNudgeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (twinNudges, twinNudgeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         marks = Self.loadMarks(marksFile)
     }
 

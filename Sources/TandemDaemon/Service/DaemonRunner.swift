@@ -39,10 +39,22 @@ public enum DaemonRunner {
                 services.append(.init(service: ShipperService(daemon: daemon, shipper: shipper, retry: policies.site.shipping.retry),
                                       successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "shipper"))
             }
+            let fence = MirrorFence(stateDirectory: policies.site.stateDirectory)
+            let mirror = links.twinMirror(backend: daemon.repository.backend, logger: logger,
+                                          indexPath: { Daemon.indexPath(for: $0, in: location) },
+                                          epoch: { await daemon.epoch(of: $0) })
+            await daemon.setTwin(mirror, fence: fence)
+            if let mirror {
+                services.append(.init(service: TwinSyncService(daemon: daemon, mirror: mirror, retry: policies.site.shipping.retry),
+                                      successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "twin"))
+            }
             if let listen = policies.site.listenAddress {
+                // The remote applies its own retention to what it receives; a twin's copy
+                // follows its active site.
+                let isRemote = policies.site.role == .remote
                 services.append(.init(service: LinkService(daemon: daemon, links: links, listen: listen,
                                                            receiver: RemoteReceiver(backend: daemon.repository.backend,
-                                                                                    retention: { await daemon.ownRetention(for: $0) })),
+                                                                                    retention: { isRemote ? await daemon.ownRetention(for: $0) : nil })),
                                       successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "links"))
             }
             if !policies.site.peers.isEmpty {

@@ -30,6 +30,19 @@ struct SiteLinks: Sendable {
         site.peers.map { LinkHandshake.Expected(site: $0.name, role: $0.role.linkRole, sameSafety: $0.role == .twin) }
     }
 
+    /// The twin mirror, for a near site with a twin peer: the same protocol as shipping, to
+    /// the twin, with every write tagged with the tenant's epoch; its queues live in `STATE/twin`.
+    func twinMirror(backend: any Backend, logger: Logger, indexPath: @escaping @Sendable (String) -> String,
+                    epoch: @escaping @Sendable (String) async -> UInt64?) -> Shipper? {
+        guard site.role == .near, let twin = site.peers.first(where: { $0.role == .twin }) else { return nil }
+        var twinLogger = logger
+        twinLogger[metadataKey: "mirror"] = "\(twin.name)"
+        return Shipper(backend: backend, stateDirectory: site.stateDirectory + "/twin",
+                       remote: .init(site: twin.name, host: twin.address.host, port: twin.address.port, tls: tls,
+                                     hello: hello(channel: "bulk"), epoch: epoch),
+                       logger: twinLogger, indexPath: indexPath)
+    }
+
     /// The shipper toward the remote peer, for a near site that has one.
     func shipper(backend: any Backend, logger: Logger, indexPath: @escaping @Sendable (String) -> String) -> Shipper? {
         guard site.role == .near, let remote = site.peers.first(where: { $0.role == .remote }) else { return nil }
@@ -53,18 +66,67 @@ struct LinkService: Service {
         let server = LinkServer(host: listen.host, port: listen.port, tls: links.tls, localSite: links.site.siteName,
                                 localSafety: links.site.heartbeat.fingerprint, peers: links.expectedPeers, logger: logger,
                                 onRequest: { peer, request, body in
-                                    // Only the remote site stores what peers ship; a near site's
-                                    // bulk link is for the twin mirror, not built yet.
-                                    guard links.site.role == .remote else {
-                                        return (LinkResponse(id: request.id, ok: false,
-                                                             error: "site \(links.site.siteName) is not a remote site; it stores no shipped data"), [])
-                                    }
-                                    return await receiver.respond(peer: peer, request: request, body: body)
+                                    await answer(peer: peer, request: request, body: body, logger: logger)
                                 },
                                 onHeartbeat: { peer, _ in await daemon.heard(from: peer) })
         try await untilGracefulShutdown {
             try await server.serve { address in
                 logger.notice("site link listening", metadata: ["address": "\(address)"])
+            }
+        }
+    }
+}
+
+extension LinkService {
+    /// The remote site stores what near sites ship. A near site takes its twin's mirror,
+    /// behind the epoch fence: a stale write is refused, counted and logged with the peer.
+    func answer(peer: String, request: LinkRequest, body: [UInt8], logger: Logger) async -> (LinkResponse, [UInt8]) {
+        switch links.site.role {
+        case .remote:
+            return await receiver.respond(peer: peer, request: request, body: body)
+        case .near where links.site.peers.contains(where: { $0.name == peer && $0.role == .twin }):
+            guard let fence = await daemon.fence else {
+                return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) has no mirror state"), [])
+            }
+            if let refusal = await fence.refusal(for: request) {
+                logger.warning("mirrored write refused", metadata: ["peer": "\(peer)", "tenant": "\(request.tenant)", "op": "\(request.op)",
+                                                                    "reason": "\(refusal)"])
+                daemon.metrics.staleWriteRefused(tenant: request.tenant)
+                return (LinkResponse(id: request.id, ok: false, error: refusal), [])
+            }
+            return await receiver.respond(peer: peer, request: request, body: body)
+        default:
+            return (LinkResponse(id: request.id, ok: false,
+                                 error: "site \(links.site.siteName) stores no data from \(peer) (it is not this site's twin, and this is not a remote site)"), [])
+        }
+    }
+}
+
+/// Catches the twin up: every `retry` seconds, when a snapshot commits without reaching the
+/// twin, and when the twin's link comes up, the active tenants' queues are shipped to the
+/// twin (only what it lacks).
+struct TwinSyncService: Service {
+    let daemon: Daemon
+    let mirror: Shipper
+    let retry: Double
+
+    func run() async throws {
+        let nudges = await daemon.twinNudges
+        try await untilGracefulShutdown {
+            while !Task.isCancelled {
+                let tenants = await daemon.activeTenantNames()
+                let clock = daemon.clock
+                if !tenants.isEmpty { await mirror.shipAll(tenants: tenants, now: { clock.now() }) }
+                await daemon.publishTwinMetrics()
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { try? await Task.sleep(for: .seconds(retry)) }
+                    group.addTask {
+                        var iterator = nudges.makeAsyncIterator()
+                        _ = await iterator.next()
+                    }
+                    await group.next()
+                    group.cancelAll()
+                }
             }
         }
     }
@@ -140,7 +202,11 @@ extension Daemon {
     }
 
     func linkUp(_ peer: String) {
-        if peerState[peer]?.outgoingUp != true { logger.notice("heartbeat link up", metadata: ["peer": "\(peer)"]) }
+        if peerState[peer]?.outgoingUp != true {
+            logger.notice("heartbeat link up", metadata: ["peer": "\(peer)"])
+            // The twin is back: catch it up now.
+            if peer == twinName { twinNudgeContinuation.yield() }
+        }
         peerState[peer, default: PeerState()].outgoingUp = true
         peerState[peer, default: PeerState()].lastError = nil
     }

@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import TandemCore
+import TandemPolicy
+import TandemSites
+import TandemStore
+
+/// The twin mirror at a near site. A tenant is active at its `home_site`; there every
+/// committed snapshot is sent to the twin (only the packs it lacks, then the settings, key
+/// slots and manifest, then `complete`, each write tagged with the tenant's epoch) before the
+/// backup is reported committed. The twin stores what verifies, behind an epoch fence. A
+/// snapshot the twin could not take stays queued (`STATE/twin/`) and is caught up by set
+/// reconciliation when the twin returns.
+extension Daemon {
+    /// The site where `policy`'s tenant is active: its `home_site`, else this near site.
+    func activeSite(_ policy: TenantPolicy) -> String? {
+        policy.homeSite ?? (policies.site.role == .near ? policies.site.siteName : nil)
+    }
+
+    /// Whether the tenant runs its schedules and takes writes here.
+    func isActiveHere(_ policy: TenantPolicy) -> Bool {
+        policies.site.role == .near && activeSite(policy) == policies.site.siteName
+    }
+
+    /// The twin peer's name, if this site has one.
+    var twinName: String? { policies.site.peers.first { $0.role == .twin }?.name }
+
+    func setTwin(_ mirror: Shipper?, fence: MirrorFence) async {
+        twinMirror = mirror
+        self.fence = fence
+        // An active tenant starts at epoch 1; takeovers move it up.
+        for policy in policies.tenants where isActiveHere(policy) {
+            if await fence.current(policy.tenant) == 0 { try? await fence.raise(policy.tenant, to: Epoch.initial.value) }
+        }
+    }
+
+    /// The tenant's epoch at this site (nil: no fence, so no twin).
+    func epoch(of tenant: String) async -> UInt64? {
+        guard let fence else { return nil }
+        let value = await fence.current(tenant)
+        return value == 0 ? nil : value
+    }
+
+    /// Sends a just-committed snapshot to the twin and waits for it to hold it. With
+    /// `twin: required` it keeps trying for one lease, then gives up; with `preferred` one
+    /// attempt. Returns nil when the twin holds the snapshot, else why not.
+    func mirrorToTwin(_ policy: TenantPolicy, snapshot: String, time: Date, source: String?, packs: Set<String>?,
+                      logger log: Logger) async -> String? {
+        guard let twinMirror, let twin = twinName else { return nil }
+        do {
+            try await twinMirror.committed(tenant: policy.tenant, snapshot: snapshot, time: time, now: clock.now(), source: source,
+                                           packs: packs)
+        } catch {
+            return "cannot queue the snapshot for the twin: \(error)"
+        }
+        let patience: Duration = policy.twin == .required ? .seconds(policies.site.heartbeat.lease) : .zero
+        let deadline = ContinuousClock.now + patience
+        let clock = self.clock
+        while true {
+            let (delivered, error) = await twinMirror.deliver(tenant: policy.tenant, snapshot: snapshot, now: { clock.now() })
+            if delivered {
+                log.info("the twin holds the snapshot", metadata: ["twin": "\(twin)", "snapshot": "\(snapshot.prefix(12))"])
+                return nil
+            }
+            if ContinuousClock.now >= deadline || Task.isCancelled {
+                return "the twin \(twin) does not hold snapshot \(snapshot.prefix(12)): \(error ?? "unknown")"
+            }
+            log.warning("waiting for the twin", metadata: ["twin": "\(twin)", "error": "\(error ?? "")"])
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// Fills the twin fields of a tenant's status.
+    func describeTwin(_ policy: TenantPolicy, into item: inout TenantStatus) async {
+        item.activeSite = activeSite(policy)
+        item.epoch = await epoch(of: policy.tenant)
+        guard let twin = twinName else { return }
+        let linkUp = peerState[twin]?.outgoingUp ?? false
+        guard isActiveHere(policy), let twinMirror else {
+            // At the twin: it holds what the active site sent; the active site reports the rest.
+            item.twinState = linkUp ? "in_sync" : "unreachable"
+            return
+        }
+        let queue = await twinMirror.queue(policy.tenant)
+        item.twinPendingSnapshots = queue.pending.count
+        item.twinError = queue.lastError
+        item.twinState = !linkUp ? "unreachable" : queue.pending.isEmpty ? "in_sync" : "catching_up"
+    }
+
+    /// Tenants active at this site.
+    func activeTenantNames() -> [String] { policies.tenants.filter(isActiveHere).map(\.tenant) }
+
+    func publishTwinMetrics() async {
+        guard let twinMirror else { return }
+        for tenant in activeTenantNames() {
+            let queue = await twinMirror.queue(tenant)
+            metrics.twin(tenant: tenant, pending: queue.pending.count, inSync: queue.pending.isEmpty && queue.lastError == nil)
+        }
+    }
+}
