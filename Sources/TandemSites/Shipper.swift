@@ -54,7 +54,7 @@ public actor Shipper {
     private var remoteHolds: [String: Set<String>] = [:]
     private var counted: [String: Set<String>] = [:]
     /// Packs sent before the oldest is acknowledged.
-    static let packWindow = 2
+    public static let packWindow = 2
     /// Snapshots completed at the remote in the current ``shipAll(tenants:now:)`` round.
     private var roundShipped = 0
     private var buckets: [String: TokenBucket] = [:]

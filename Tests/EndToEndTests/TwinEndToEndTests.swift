@@ -88,9 +88,18 @@ import TandemTestSupport
         let first = try home.cli().run(["backup", "now", "--tenant", "alpha"])
         #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
         #expect(home.log.contains("the twin holds the snapshot"))
+        // The packs went to the twin while the backup ran, not only at commit.
+        #expect(!home.log.contains("stream packs") && !home.log.contains("streaming packs"), "\(home.log.suffix(2000))")
         let status = try tenantStatus(home)
         #expect(status["active_site"] as? String == "home-a" && status["epoch"] as? Int == 1, "\(status)")
         #expect(status["twin_state"] as? String == "in_sync" && status["twin_pending_snapshots"] as? Int == 0, "\(status)")
+        // A drill at the twin: its newest snapshot fetched, verified and restored in scratch.
+        let drill = try home.cli().run(["drill", "--tenant", "alpha", "--site", "twin", "--json"])
+        #expect(drill.status == 0, "\(drill.stdout) \(drill.stderr)")
+        let drilled = try JSONSerialization.jsonObject(with: drill.stdoutBytes) as? [String: Any]
+        #expect(drilled?["site"] as? String == "twin" && drilled?["verified"] as? Bool == true && drilled?["objectives_met"] as? Bool == true,
+                "\(drill.stdout)")
+        #expect((drilled?["rto_seconds"] as? Double ?? 0) > 0 && drilled?["snapshot_id"] as? String != nil)
         // The twin does not back the tenant up itself.
         let refused = try twin.cli().run(["backup", "now", "--tenant", "alpha"])
         #expect(refused.status != 0 && refused.stderr.contains("active at home-a"), "\(refused.stderr)")

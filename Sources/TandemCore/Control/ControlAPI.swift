@@ -281,9 +281,15 @@ public struct DrillReport: Codable, Sendable, Equatable {
     public var problems: [String]
     public var rpoObjectiveSeconds: Double?
     public var rpoMet: Bool?
+    /// Every byte of the snapshot was read back, authenticated and restored (no problems).
+    public var verified: Bool
+    /// Verified, and the RPO objective (where there is one) was met.
+    public var objectivesMet: Bool
 
     public init(tenant: String, site: String, snapshotId: String, snapshotTime: Date, rpoSeconds: Double, rtoSeconds: Double,
                 bytesRestored: Int64, files: Int, problems: [String], rpoObjectiveSeconds: Double?, rpoMet: Bool?) {
+        verified = problems.isEmpty
+        objectivesMet = problems.isEmpty && rpoMet != false
         self.tenant = tenant
         self.site = site
         self.snapshotId = snapshotId

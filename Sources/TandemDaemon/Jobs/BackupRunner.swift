@@ -17,6 +17,8 @@ struct BackupRunner {
     let clock: any DaemonClock
     let logger: Logger
     let siteName: String
+    /// Where each new pack goes once durable here (the twin mirror's stream).
+    var afterPack: (@Sendable (String, String) async -> Void)? = nil
 
     var environment: [String: String] {
         ["TANDEM_TENANT": policy.tenant, "TANDEM_SOURCE": source.name, "TANDEM_SITE": siteName, "TANDEM_JOB": job.id]
@@ -68,6 +70,7 @@ struct BackupRunner {
         options.tags = source.tags.merging(["tandem.source": source.name, "tandem.trigger": job.trigger]) { a, _ in a }
         let counter = job
         options.progress = { bytes in counter.bytesDone.add(Int64(bytes), ordering: .relaxed) }
+        options.afterPack = afterPack
         switch source.kind {
         case .image(let path), .device(let path):
             return try await tenant.backup(.stream(path: path), options: options, now: clock.now())

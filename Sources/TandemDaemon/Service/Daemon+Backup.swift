@@ -30,7 +30,18 @@ extension Daemon {
             try checkQuota(policy, tenant: tenant)
             let runner = BackupRunner(tenant: tenant, policy: policy, source: source, job: job, clock: clock,
                                       logger: log, siteName: policies.site.siteName)
-            let result = try await runner.run()
+            let result: BackupResult
+            if let twinMirror, twinName != nil {
+                // New packs stream to the twin while the backup runs; the commit-time round
+                // then sends only what it still lacks.
+                result = try await twinMirror.streaming(tenant: job.tenant) { stream in
+                    var streamed = runner
+                    if let stream { streamed.afterPack = { name, path in await stream.send(name: name, path: path) } }
+                    return try await streamed.run()
+                }
+            } else {
+                result = try await runner.run()
+            }
             let packs = try? await tenant.packsReferenced(by: result.snapshotID)
             let record = try? tenant.index.snapshots().first { $0.id == result.snapshotID }
             // The twin must hold the snapshot before it counts as committed.

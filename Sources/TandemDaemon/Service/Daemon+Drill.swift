@@ -1,21 +1,29 @@
 import Foundation
 import TandemCore
 import TandemPolicy
+import TandemSites
 import TandemStore
 
 extension Daemon {
-    /// A drill at the remote site, without disturbing production: the newest snapshot
-    /// complete there is fetched over the link into a scratch repository under
+    /// A drill at the remote site or the twin, without disturbing production: the newest
+    /// snapshot complete there is fetched over the link into a scratch repository under
     /// `STATE/drills/`, every byte is checked with the tenant's key, the snapshot is restored
     /// into the scratch area, and the RPO (its age) and RTO (drill start to verified restore)
-    /// are measured and compared with the policy's `remote_rpo`. The scratch area is removed.
+    /// are measured. The objective at the remote is the policy's `remote_rpo`; the twin is
+    /// synchronous, so there it must hold the newest snapshot committed here. The scratch
+    /// area is removed.
     public func drill(tenant: String, request: DrillRequest, caller: Caller) async throws -> DrillReport {
         let policy = try policy(tenant)
-        guard request.site == "remote" else {
-            throw DaemonError.badRequest("drills at '\(request.site)' are not available yet; use --site remote")
+        let peer: Shipper?
+        switch request.site {
+        case "remote": peer = shipper
+        case "twin": peer = isActiveHere(policy) ? twinMirror : nil
+        default: throw DaemonError.badRequest("--site must be twin or remote, not '\(request.site)'")
         }
-        guard let shipper, let key = policy.key else {
-            throw DaemonError.badRequest("site \(policies.site.siteName) has no remote peer (or no key for \(tenant)) to drill against")
+        guard let shipper = peer, let key = policy.key else {
+            throw DaemonError.badRequest(request.site == "twin"
+                ? "site \(policies.site.siteName) is not the active site of \(tenant) with a twin (drill the twin from the active site)"
+                : "site \(policies.site.siteName) has no remote peer (or no key for \(tenant)) to drill against")
         }
         let began = ContinuousClock.now
         let scratch = policies.site.stateDirectory + "/drills/\(tenant)-\(UUID().uuidString.prefix(8).lowercased())"
@@ -25,7 +33,7 @@ extension Daemon {
             let backend = LocalBackend(root: scratch + "/repository")
             _ = try await Repository.initialize(backend: backend, now: clock.now())
             guard let (id, time) = try await shipper.fetchNewestSnapshot(tenant: tenant, into: backend) else {
-                throw DaemonError.notFound("no snapshot of \(tenant) is complete at the remote site yet")
+                throw DaemonError.notFound("no snapshot of \(tenant) is complete at the \(request.site) site yet")
             }
             let secret = try await KeyLoader.load(key, tenant: tenant)
             let repo = try await TenantRepository.open(in: try await Repository.open(backend: backend), name: tenant, secret: secret,
@@ -33,11 +41,18 @@ extension Daemon {
             let check = try await repo.check(readData: true)
             let restored = try await repo.restore(id, to: .path(scratch + "/restore"), options: RestoreOptions())
             let rto = (ContinuousClock.now - began) / .seconds(1)
-            let rpo = clock.now().timeIntervalSince(time)
+            let now = clock.now()
+            let rpo = now.timeIntervalSince(time)
+            var objective = policy.remoteRPO
+            if request.site == "twin" {
+                // The twin must be as current as this site: its RPO objective is our own newest snapshot's age.
+                let newestHere = (try? index(for: tenant)?.snapshots().map(\.time).max()) ?? nil
+                objective = newestHere.map { now.timeIntervalSince($0) } ?? rpo
+            }
             let report = DrillReport(tenant: tenant, site: request.site, snapshotId: id, snapshotTime: time, rpoSeconds: rpo,
                                      rtoSeconds: rto, bytesRestored: restored.bytesRestored, files: restored.files,
                                      problems: check.problems.map { "\($0.object): \($0.problem)" },
-                                     rpoObjectiveSeconds: policy.remoteRPO, rpoMet: policy.remoteRPO.map { rpo <= $0 })
+                                     rpoObjectiveSeconds: objective, rpoMet: objective.map { rpo <= $0 + 0.001 })
             logger.notice("drill finished", metadata: ["tenant": "\(tenant)", "site": "\(request.site)", "rpo_seconds": "\(Int(rpo))",
                                                        "rto_seconds": "\(String(format: "%.2f", rto))", "problems": "\(check.problems.count)"])
             await record(actor: caller.actor, role: caller.roleName, action: "drill", tenant: tenant,

@@ -30,7 +30,11 @@ actor PackSink {
     private var committing = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
-    init(tenant: TenantRepository, known: Set<ChunkID>, packSize: Int) throws {
+    private let afterPack: (@Sendable (String, String) async -> Void)?
+
+    init(tenant: TenantRepository, known: Set<ChunkID>, packSize: Int,
+         afterPack: (@Sendable (String, String) async -> Void)? = nil) throws {
+        self.afterPack = afterPack
         self.tenant = tenant
         self.known = known
         cipher = try tenant.keys.suite.makeCipher(key: tenant.keys.dataKey)
@@ -133,6 +137,7 @@ actor PackSink {
             try Failpoint.reach("backup.index.after-commit")
             bytesStored += Int64(size)
             packsWritten += 1
+            await afterPack?(name, tenant.packPath(name))
         } catch {
             await pack.upload.abort()
             throw error

@@ -48,6 +48,10 @@ public struct BackupOptions: Sendable {
     public var beforeCommit: @Sendable () async throws -> Void = {}
     /// References per chunk-list blob (and the most kept inline); lowered only by tests.
     public var chunkListLimit = ChunkList.inlineLimit
+    /// Called with each new pack's name and path once it is durable here, one pack at a time;
+    /// the next pack commits only after it returns, so a slow consumer (the twin mirror)
+    /// holds the pipeline back instead of piling up packs.
+    public var afterPack: (@Sendable (_ name: String, _ path: String) async -> Void)?
     /// Called with the number of bytes just read (from several tasks; keep it cheap).
     public var progress: @Sendable (Int) -> Void = { _ in }
 
@@ -82,7 +86,7 @@ extension TenantRepository {
     private func runBackup(_ source: BackupSource, options: BackupOptions, now: Date, started: Date,
                            clock: @Sendable () -> Date) async throws -> BackupResult {
         try await reconcile()
-        let sink = try PackSink(tenant: self, known: try index.allBlobIDs(), packSize: options.packSize)
+        let sink = try PackSink(tenant: self, known: try index.allBlobIDs(), packSize: options.packSize, afterPack: options.afterPack)
         var summary = BackupSummary()
         var warnings: [String] = []
         var manifest: SnapshotManifest

@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import TandemCore
 
-/// `tandemctl drill --tenant T --site remote`: restores and fully verifies the tenant's newest
-/// snapshot held at the remote site in a scratch area, and reports the measured RPO and RTO.
+/// `tandemctl drill --tenant T --site twin|remote`: restores and fully verifies the tenant's newest
+/// snapshot held at that site in a scratch area, and reports the measured RPO and RTO.
 struct Drill: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fetch, verify and restore a tenant's newest snapshot at a site in a scratch area; report RPO and RTO.",
@@ -11,8 +11,12 @@ struct Drill: AsyncParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
     @Option(help: "Tenant name.") var tenant: String
-    @Option(help: "The site to drill: remote.") var site = "remote"
+    @Option(help: "The site to drill: twin or remote.") var site = "remote"
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard ["twin", "remote"].contains(site) else { throw ValidationError("--site must be twin or remote, not '\(site)'") }
+    }
 
     func run() async throws {
         try await Failure.guarded {
