@@ -64,7 +64,7 @@ demo: release
 test: test-deps
 	swift build --build-tests
 	@eval "$$(scripts/ceph/rgw-start.sh)" && \
-	status=0; TANDEM_REQUIRE_S3=1 swift test $(SWIFT_TEST_FLAGS) || status=$$?; \
+	status=0; TANDEM_REQUIRE_S3=1 TANDEM_LONG_TESTS=1 swift test $(SWIFT_TEST_FLAGS) || status=$$?; \
 	scripts/ceph/rgw-stop.sh >&2 || true; exit $$status
 
 # Speed, memory and size against restic and Borg on the standard data sets (see README).

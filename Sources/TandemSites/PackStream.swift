@@ -3,7 +3,7 @@ import TandemCore
 import TandemStore
 
 /// Sends one tenant's new packs to the twin while a backup writes them, over one link
-/// connection, with a window of ``Shipper/packWindow`` packs in flight: the twin verifies and
+/// connection, with a window of ``window`` packs in flight: the twin verifies and
 /// fsyncs one while the next crosses, and a slow twin holds the backup back. Streaming is an
 /// optimization: when it fails, it stops quietly, and the commit-time round (which asks what
 /// the twin lacks) sends the rest.
@@ -13,6 +13,8 @@ public actor PackStream {
     private let tenant: String
     private let epoch: UInt64?
     private var inFlight: [UInt64] = []
+    /// Packs sent before the oldest is acknowledged.
+    static let window = 4
     /// Why streaming stopped (nil: it did not).
     public private(set) var broken: String?
     /// Packs the twin acknowledged.
@@ -33,7 +35,7 @@ public actor PackStream {
             var request = LinkRequest(id: 0, op: "put_pack", tenant: tenant, name: name)
             request.epoch = epoch
             inFlight.append(try await connection.submit(request, body: bytes))
-            if inFlight.count >= Shipper.packWindow { try await settleOldest() }
+            if inFlight.count >= Self.window { try await settleOldest() }
         } catch {
             broken = "\(error)"
         }

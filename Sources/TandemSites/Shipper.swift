@@ -55,6 +55,8 @@ public actor Shipper {
     private var counted: [String: Set<String>] = [:]
     /// Packs sent before the oldest is acknowledged.
     public static let packWindow = 2
+    private var roundRunning = false
+    private var roundWaiters: [CheckedContinuation<Void, Never>] = []
     /// Snapshots completed at the remote in the current ``shipAll(tenants:now:)`` round.
     private var roundShipped = 0
     private var buckets: [String: TokenBucket] = [:]
@@ -120,6 +122,14 @@ public actor Shipper {
     /// Errors are recorded per tenant (``ShippingQueue/lastError``) and logged, not thrown.
     @discardableResult
     public func shipAll(tenants: [String], now: @Sendable () -> Date) async -> Int {
+        // One round at a time: the resync loop and a backup's acknowledgement both ship, and
+        // interleaved rounds would work from stale copies of the queue.
+        while roundRunning { await withCheckedContinuation { roundWaiters.append($0) } }
+        roundRunning = true
+        defer {
+            roundRunning = false
+            if !roundWaiters.isEmpty { roundWaiters.removeFirst().resume() }
+        }
         roundShipped = 0
         do {
             try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,

@@ -29,6 +29,9 @@ struct Twin: AsyncParsableCommand {
         let aloneMBps: Double
         let twinMBps: Double
         let ratio: Double
+        /// CPU seconds of the home and the twin daemon in each round with the twin.
+        let homeCPUSeconds: [Double]
+        let twinCPUSeconds: [Double]
     }
 
     func validate() throws {
@@ -45,22 +48,26 @@ struct Twin: AsyncParsableCommand {
         guard access(tandemd, X_OK) == 0 else { throw BenchError("tandemd not found beside \(tandemctl)") }
         var alone: [Double] = []
         var twinned: [Double] = []
+        var cpu: [(home: Double, twin: Double)] = []
         for round in 1...rounds {
             Log.info("twin round \(round)/\(rounds)")
             try Files.remove(root)
             try Files.makeDirectory(root + "/logs")
             let lab = try TwinLab(root: root, tandemctl: tandemctl, tandemd: tandemd, image: dataset.imageV1)
             Files.warm(dataset.imageV1)
-            alone.append(try lab.timedBackup(twin: false))
+            alone.append(try lab.timedBackup(twin: false).seconds)
             Files.warm(dataset.imageV1)
-            twinned.append(try lab.timedBackup(twin: true))
+            let mirrored = try lab.timedBackup(twin: true)
+            twinned.append(mirrored.seconds)
+            cpu.append((mirrored.homeCPU, mirrored.twinCPU ?? 0))
         }
         try Files.remove(root)
         let median = { (values: [Double]) in values.sorted()[values.count / 2] }
         let aloneMBps = Units.megabytesPerSecond(dataset.imageV1Bytes, median(alone))
         let twinMBps = Units.megabytesPerSecond(dataset.imageV1Bytes, median(twinned))
         let output = Output(machine: machine, imageBytes: dataset.imageV1Bytes, aloneSeconds: alone, twinSeconds: twinned,
-                            aloneMBps: aloneMBps, twinMBps: twinMBps, ratio: twinMBps / aloneMBps)
+                            aloneMBps: aloneMBps, twinMBps: twinMBps, ratio: twinMBps / aloneMBps,
+                            homeCPUSeconds: cpu.map(\.home), twinCPUSeconds: cpu.map(\.twin))
         if json {
             try JSONOutput.print(output)
             return
@@ -72,6 +79,7 @@ struct Twin: AsyncParsableCommand {
                    twinned.map { Units.fixed($0, 2) }.joined(separator: " ")])
         print(table.text())
         print("with twin / alone: \(Units.fixed(output.ratio, 2))")
+        print("CPU seconds with the twin, per round: home \(cpu.map { Units.fixed($0.home, 1) }.joined(separator: " ")), twin \(cpu.map { Units.fixed($0.twin, 1) }.joined(separator: " "))")
     }
 }
 
@@ -104,6 +112,7 @@ struct TwinLab {
             repository: {path: \(dir)/repository}
             state_directory: \(dir)/state
             control: {socket: \(dir)/control.sock}
+            metrics: {listen: "127.0.0.1:0"}
             log_level: notice
 
             """
@@ -129,8 +138,26 @@ struct TwinLab {
         return dir + "/tandem.yaml"
     }
 
-    /// Starts the site(s), runs one `backup now` at home-a, returns the job's seconds.
-    func timedBackup(twin: Bool) throws -> Double {
+    /// One backup's figures: the job's seconds, and the CPU seconds each daemon used from its
+    /// start to the job's end.
+    struct Timing {
+        let seconds: Double
+        let homeCPU: Double
+        let twinCPU: Double?
+    }
+
+    /// CPU seconds (user + system) a running process has used, from /proc.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Starts the site(s), runs one `backup now` at home-a, returns its figures.
+    func timedBackup(twin: Bool) throws -> Timing {
         var daemons: [Process] = []
         defer {
             for daemon in daemons where daemon.isRunning { daemon.terminate() }
@@ -168,7 +195,8 @@ struct TwinLab {
               let seconds = Double(line[range].dropFirst("seconds=".count)) else {
             throw BenchError("no 'backup committed' line with seconds in the log of \(home)")
         }
-        return seconds
+        let homeCPU = Self.cpuSeconds(daemons.last!.processIdentifier)
+        return Timing(seconds: seconds, homeCPU: homeCPU, twinCPU: twin ? Self.cpuSeconds(daemons[0].processIdentifier) : nil)
     }
 
     private func start(_ config: String) throws -> Process {

@@ -39,8 +39,22 @@ enum DaemonCallError: Error, CustomStringConvertible {
 struct ControlClient: Sendable {
     let socketPath: String
 
+    /// A GET changes nothing, so a connection that breaks before its answer (the daemon busy
+    /// closing, a reset under load) is tried again, three times in all; a refusal is final.
     func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
-        try decode(T.self, try await call(.GET, path, body: nil))
+        var attempt = 1
+        while true {
+            do {
+                return try decode(T.self, try await call(.GET, path, body: nil))
+            } catch let error as DaemonCallError {
+                if case .refused = error { throw error }
+                if attempt >= 3 { throw error }
+            } catch {
+                if attempt >= 3 { throw error }
+            }
+            attempt += 1
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     func post<T: Decodable>(_ path: String, body: some Encodable, as type: T.Type) async throws -> T {
