@@ -141,6 +141,10 @@ public struct LinkRequest: Codable, Sendable, Equatable {
     /// The tenant's epoch at the sending site. Required on writes to a twin (the mirror): a
     /// write older than the newest epoch the twin has seen is refused (``EpochFence``).
     public var epoch: UInt64?
+    /// For `lease`: the site asking and its request's ID; for `witness`: the site asking.
+    public var holder: String?
+    public var incarnation: UInt64?
+    public var sequence: UInt64?
 
     public init(id: UInt64, op: String, tenant: String, packs: [String]? = nil, name: String? = nil, path: String? = nil,
                 snapshot: String? = nil, snapshotTime: Date? = nil) {
@@ -154,7 +158,8 @@ public struct LinkRequest: Codable, Sendable, Equatable {
         self.snapshotTime = snapshotTime
     }
 
-    public static let operations = ["lack", "put_pack", "put_object", "complete", "completed", "get_pack", "list_packs", "get_object"]
+    public static let operations = ["lack", "put_pack", "put_object", "complete", "completed", "get_pack", "list_packs", "get_object",
+                                    "lease", "witness"]
     /// Operations that store something at the receiving site.
     public static let writes: Set<String> = ["put_pack", "put_object", "complete"]
 
@@ -173,6 +178,12 @@ public struct LinkRequest: Codable, Sendable, Equatable {
         case "put_pack", "get_pack": guard name != nil else { throw .malformedMessage("\(op) needs name") }
         case "put_object", "get_object": guard path != nil else { throw .malformedMessage("\(op) needs path") }
         case "complete": guard snapshot != nil, packs != nil else { throw .malformedMessage("complete needs snapshot and packs") }
+        case "lease":
+            guard epoch != nil, incarnation != nil, sequence != nil, let holder, LinkNames.isSite(holder) else {
+                throw .malformedMessage("lease needs epoch, holder, incarnation and sequence")
+            }
+        case "witness":
+            guard let holder, LinkNames.isSite(holder) else { throw .malformedMessage("witness needs holder (the site asking)") }
         default: break
         }
     }
@@ -189,6 +200,10 @@ public struct LinkResponse: Codable, Sendable, Equatable {
     public var completed: [String: Date]?
     /// For `list_packs`: every pack held there.
     public var packs: [String]?
+    /// For `lease`: the voter's answer.
+    public var lease: LeaseWireReply?
+    /// For `witness`: the witness's verdict on a takeover.
+    public var verdict: WitnessWireVerdict?
 
     public init(id: UInt64, ok: Bool, error: String? = nil, missing: [String]? = nil, completed: [String: Date]? = nil,
                 packs: [String]? = nil) {
@@ -213,6 +228,11 @@ public enum LinkNames {
     }
 
     /// `tenant.json`, `keys/SLOT` or `snapshots/ID`, relative to the tenant's folder.
+    /// A site name as configs allow it: 1-64 of letters, digits, '.', '_' and '-'.
+    public static func isSite(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
+    }
+
     public static func isTenantObject(_ path: String) -> Bool {
         if path == "tenant.json" { return true }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)

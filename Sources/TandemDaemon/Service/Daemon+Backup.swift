@@ -26,6 +26,8 @@ extension Daemon {
             guard let source = policy.source(named: sourceName) else {
                 throw DaemonError.notFound("source '\(sourceName)' is no longer in tenant \(job.tenant)'s policy")
             }
+            // Only the lease holder writes (where leases are in force).
+            if let refusal = await awaitLease(job.tenant) { throw DaemonError.forbidden(refusal) }
             let tenant = try await openTenant(policy)
             try checkQuota(policy, tenant: tenant)
             let runner = BackupRunner(tenant: tenant, policy: policy, source: source, job: job, clock: clock,
@@ -53,6 +55,10 @@ extension Daemon {
                 log.warning("the twin does not hold the snapshot yet (twin: preferred); it is caught up when the twin returns",
                             metadata: ["error": "\(problem)"])
                 twinNudgeContinuation.yield()
+            }
+            // A site that lost its lease meanwhile does not acknowledge: the tenant may have moved.
+            if let coordinator, await coordinator.leasesInForce, !(await coordinator.mayWrite(job.tenant)) {
+                throw TwinUnacknowledged(message: "site \(policies.site.siteName) lost the lease of tenant \(job.tenant) before acknowledging snapshot \(result.snapshotID.prefix(12)); it is not acknowledged")
             }
             let seconds = clock.now().timeIntervalSince(started)
             log.notice("backup committed", metadata: [

@@ -45,14 +45,15 @@ extension Daemon {
             let rpo = now.timeIntervalSince(time)
             var objective = policy.remoteRPO
             if request.site == "twin" {
-                // The twin must be as current as this site: its RPO objective is our own newest snapshot's age.
+                // The twin must be as current as this site: its RPO objective is our own newest
+                // snapshot's age (within the second that stored times are rounded to).
                 let newestHere = (try? index(for: tenant)?.snapshots().map(\.time).max()) ?? nil
                 objective = newestHere.map { now.timeIntervalSince($0) } ?? rpo
             }
             let report = DrillReport(tenant: tenant, site: request.site, snapshotId: id, snapshotTime: time, rpoSeconds: rpo,
                                      rtoSeconds: rto, bytesRestored: restored.bytesRestored, files: restored.files,
                                      problems: check.problems.map { "\($0.object): \($0.problem)" },
-                                     rpoObjectiveSeconds: objective, rpoMet: objective.map { rpo <= $0 + 0.001 })
+                                     rpoObjectiveSeconds: objective, rpoMet: objective.map { rpo <= $0 + 1 })
             logger.notice("drill finished", metadata: ["tenant": "\(tenant)", "site": "\(request.site)", "rpo_seconds": "\(Int(rpo))",
                                                        "rto_seconds": "\(String(format: "%.2f", rto))", "problems": "\(check.problems.count)"])
             await record(actor: caller.actor, role: caller.roleName, action: "drill", tenant: tenant,

@@ -14,7 +14,7 @@ import TandemStore
 extension Daemon {
     /// The site where `policy`'s tenant is active: its `home_site`, else this near site.
     func activeSite(_ policy: TenantPolicy) -> String? {
-        policy.homeSite ?? (policies.site.role == .near ? policies.site.siteName : nil)
+        activeSites[policy.tenant] ?? policy.homeSite ?? (policies.site.role == .near ? policies.site.siteName : nil)
     }
 
     /// Whether the tenant runs its schedules and takes writes here.
@@ -24,6 +24,8 @@ extension Daemon {
 
     /// The twin peer's name, if this site has one.
     var twinName: String? { policies.site.peers.first { $0.role == .twin }?.name }
+
+    func setCoordinator(_ coordinator: LeaseCoordinator) { self.coordinator = coordinator }
 
     func setTwin(_ mirror: Shipper?, fence: MirrorFence) async {
         twinMirror = mirror
@@ -36,6 +38,7 @@ extension Daemon {
 
     /// The tenant's epoch at this site (nil: no fence, so no twin).
     func epoch(of tenant: String) async -> UInt64? {
+        if let epoch = epochs[tenant] { return epoch }
         guard let fence else { return nil }
         let value = await fence.current(tenant)
         return value == 0 ? nil : value
@@ -70,10 +73,40 @@ extension Daemon {
         }
     }
 
+    /// The coordinator moved a tenant: this site became its active site (raise the fence to
+    /// the new epoch, so the old site's late writes are refused, and let the scheduler look)
+    /// or its twin.
+    func placementChanged(tenant: String, active: String, epoch: UInt64) async {
+        let before = activeSites[tenant]
+        activeSites[tenant] = active
+        epochs[tenant] = epoch
+        try? await fence?.raise(tenant, to: epoch)
+        if before != nil, before != active {
+            logger.notice("tenant moved", metadata: ["tenant": "\(tenant)", "active": "\(active)", "epoch": "\(epoch)"])
+            await record(actor: "tandemd", role: "daemon", action: "placement", tenant: tenant,
+                         detail: "active=\(active) epoch=\(epoch) previous=\(before ?? "-")", result: "ok")
+        }
+        nudgeContinuation.yield()
+    }
+
+    /// Waits (up to one lease) until this site holds `tenant`'s lease; nil when it may write,
+    /// else why not. Always nil where leases are not in force.
+    func awaitLease(_ tenant: String) async -> String? {
+        guard let coordinator, await coordinator.leasesInForce else { return nil }
+        let deadline = ContinuousClock.now + .seconds(policies.site.heartbeat.lease)
+        while ContinuousClock.now < deadline {
+            if await coordinator.mayWrite(tenant) { return nil }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return await coordinator.mayWrite(tenant) ? nil
+            : "site \(policies.site.siteName) does not hold the lease of tenant \(tenant) (\(await coordinator.leaseView(tenant).phase ?? "not active here")): a majority of the sites must grant it before it writes"
+    }
+
     /// Fills the twin fields of a tenant's status.
     func describeTwin(_ policy: TenantPolicy, into item: inout TenantStatus) async {
         item.activeSite = activeSite(policy)
         item.epoch = await epoch(of: policy.tenant)
+        if let coordinator { item.leaseExpires = await coordinator.leaseView(policy.tenant).expires }
         guard let twin = twinName else { return }
         let linkUp = peerState[twin]?.outgoingUp ?? false
         guard isActiveHere(policy), let twinMirror else {

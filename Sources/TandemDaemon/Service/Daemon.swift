@@ -54,6 +54,11 @@ public actor Daemon {
     /// Each tenant's newest epoch known here; at the twin, the fence on mirrored writes.
     var fence: MirrorFence?
     /// Wakes the twin resync when a snapshot commits or the twin comes back.
+    /// Leases and failover (a near site with a twin and a witness; a voter everywhere).
+    var coordinator: LeaseCoordinator?
+    /// Where each tenant is active now, and at which epoch, as the coordinator last said.
+    var activeSites: [String: String] = [:]
+    var epochs: [String: UInt64] = [:]
     let twinNudges: AsyncStream<Void>
     let twinNudgeContinuation: AsyncStream<Void>.Continuation
     var peerState: [String: PeerState] = [:]

@@ -39,6 +39,17 @@ public enum DaemonRunner {
                 services.append(.init(service: ShipperService(daemon: daemon, shipper: shipper, retry: policies.site.shipping.retry),
                                       successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "shipper"))
             }
+            // Leases: every site votes; a near site with a twin and a witness holds and fails over.
+            let site = policies.site
+            let twinPeer = site.role == .near ? site.peers.first { $0.role == .twin }?.name : nil
+            let witnessPeer = site.role == .near ? site.peers.first { $0.role == .remote || $0.role == .witness }?.name : nil
+            let coordinator = LeaseCoordinator(site: site.siteName, twin: twinPeer, witness: witnessPeer,
+                                               settings: try site.heartbeat.leaseSettings(), stateDirectory: site.stateDirectory,
+                                               logger: logger)
+            await daemon.setCoordinator(coordinator)
+            await coordinator.configure(tenants: policies.tenants.map { ($0.tenant, $0.homeSite) })
+            services.append(.init(service: LeaseService(daemon: daemon, coordinator: coordinator, interval: site.heartbeat.interval),
+                                  successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "leases"))
             let fence = MirrorFence(stateDirectory: policies.site.stateDirectory)
             let mirror = links.twinMirror(backend: daemon.repository.backend, logger: logger,
                                           indexPath: { Daemon.indexPath(for: $0, in: location) },

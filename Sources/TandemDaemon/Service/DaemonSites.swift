@@ -81,6 +81,12 @@ extension LinkService {
     /// The remote site stores what near sites ship. A near site takes its twin's mirror,
     /// behind the epoch fence: a stale write is refused, counted and logged with the peer.
     func answer(peer: String, request: LinkRequest, body: [UInt8], logger: Logger) async -> (LinkResponse, [UInt8]) {
+        if request.op == "lease" || request.op == "witness" {
+            guard let coordinator = await daemon.coordinator else {
+                return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) takes no part in leases"), [])
+            }
+            return (await coordinator.answer(request, from: peer), [])
+        }
         switch links.site.role {
         case .remote:
             return await receiver.respond(peer: peer, request: request, body: body)
@@ -132,6 +138,34 @@ struct TwinSyncService: Service {
     }
 }
 
+/// Drives the lease coordinator: ticks its machines a few times per heartbeat interval, and
+/// carries its placement changes to the daemon.
+struct LeaseService: Service {
+    let daemon: Daemon
+    let coordinator: LeaseCoordinator
+    let interval: Double
+
+    func run() async throws {
+        let changes = coordinator.changes
+        try await untilGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await change in changes {
+                        if case .placement(let tenant, let active, let epoch) = change {
+                            await daemon.placementChanged(tenant: tenant, active: active, epoch: epoch)
+                        }
+                    }
+                }
+                while !Task.isCancelled {
+                    await coordinator.tick()
+                    try? await Task.sleep(for: .seconds(interval / 5))
+                }
+                group.cancelAll()
+            }
+        }
+    }
+}
+
 /// Sends heartbeats to every peer on a control connection each, reconnecting after failures.
 struct HeartbeatService: Service {
     let daemon: Daemon
@@ -149,14 +183,36 @@ struct HeartbeatService: Service {
                                 try await LinkConnection.with(host: peer.address.host, port: peer.address.port, peer: peer.name,
                                                               tls: links.tls, hello: links.hello(channel: "control")) { connection in
                                     await daemon.linkUp(peer.name)
+                                    let coordinator = await daemon.coordinator
+                                    var lastBeat = ContinuousClock.now - .seconds(interval)
                                     while !Task.isCancelled {
-                                        sequence += 1
-                                        try await connection.send(.heartbeat(LinkHeartbeat(site: links.site.siteName, sequence: sequence)))
-                                        try await Task.sleep(for: .seconds(interval))
+                                        if ContinuousClock.now - lastBeat >= .seconds(interval) {
+                                            sequence += 1
+                                            try await connection.send(.heartbeat(LinkHeartbeat(site: links.site.siteName, sequence: sequence)))
+                                            lastBeat = ContinuousClock.now
+                                        }
+                                        // Lease requests and takeover questions for this peer.
+                                        for request in await coordinator?.outgoing(for: peer.name) ?? [] {
+                                            do {
+                                                let response = try await connection.request(request)
+                                                await coordinator?.delivered(response, to: request, peer: peer.name)
+                                            } catch {
+                                                await coordinator?.undelivered(request, peer: peer.name)
+                                                throw error
+                                            }
+                                        }
+                                        try await Task.sleep(for: .seconds(interval / 5))
                                     }
                                 }
                             } catch {
                                 await daemon.linkDown(peer.name, error: "\(error)")
+                                // What could not go counts as unanswered (a takeover question
+                                // to a dead witness must not wait forever).
+                                if let coordinator = await daemon.coordinator {
+                                    for request in await coordinator.outgoing(for: peer.name) {
+                                        await coordinator.undelivered(request, peer: peer.name)
+                                    }
+                                }
                                 try? await Task.sleep(for: .seconds(interval))
                             }
                         }
@@ -197,8 +253,9 @@ struct ShipperService: Service {
 }
 
 extension Daemon {
-    func heard(from peer: String) {
+    func heard(from peer: String) async {
         peerState[peer, default: PeerState()].lastHeartbeat = clock.now()
+        await coordinator?.heard(from: peer)
     }
 
     func linkUp(_ peer: String) {

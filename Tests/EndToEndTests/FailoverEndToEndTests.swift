@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+import TandemTestSupport
+
+/// Three real tandemd processes on loopback: two near sites as twins and the remote site as
+/// the witness. The home site holds the tenant's lease; killed with -9, its twin takes the
+/// tenant over (the witness agreeing, the old lease run out) with the next epoch, and takes
+/// backups; the old home, restarted, finds itself fenced and becomes the twin.
+@Suite(.serialized) struct FailoverEndToEndTests {
+    static let heartbeat = "heartbeat: {interval: 200ms, failover_after: 3, lease: 2s, drift_margin: 200ms}"
+
+    static func nearSite(_ name: String, ports: [String: Int], certs: String) -> String {
+        let twin = name == "home-a" ? "home-b" : "home-a"
+        return """
+            role: near
+            listen: 127.0.0.1:\(ports[name]!)
+            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/\(name).pem, key: \(certs)/\(name).key}
+            peers:
+              - {name: \(twin), role: twin, address: 127.0.0.1:\(ports[twin]!)}
+              - {name: remote, role: remote, address: 127.0.0.1:\(ports["remote"]!)}
+            \(heartbeat)
+            shipping: {retry: 1s}
+            """
+    }
+
+    func status(_ daemon: DaemonProcess) throws -> [String: Any] {
+        ((try daemon.cli().json(["status"])["tenants"] as? [[String: Any]])?.first) ?? [:]
+    }
+
+    @Test func theTwinTakesOverWhenTheHomeSiteDiesAndTheOldHomeIsFenced() throws {
+        let certs = NSTemporaryDirectory() + "tandem-failover-certs-" + UUID().uuidString.prefix(8).lowercased()
+        defer { try? FileManager.default.removeItem(atPath: certs) }
+        #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
+        var ports: [String: Int] = [:]
+        for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
+        let policy = """
+            tenant: alpha
+            key: {key_file: $KEY}
+            home_site: home-a
+            twin: preferred
+            sources:
+              - {name: docs, directory: $ROOT/data/docs}
+            """
+        let files: [String: Data] = ["docs/a.txt": Data("before the failover\n".utf8), "docs/b.bin": sampleBytes(300_000, seed: 31)]
+        let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\nhome_site: home-a\n"], site: "remote", extraSite: """
+            role: remote
+            listen: 127.0.0.1:\(ports["remote"]!)
+            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
+            peers:
+              - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
+              - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
+            \(Self.heartbeat)
+            """)
+        let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
+                                     extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
+        let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
+                                     extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
+        try remote.start()
+        try twin.start()
+        try home.start()
+        // Every voter grants nothing for one lease after it starts; then home-a holds the lease.
+        try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
+        let first = try home.cli().run(["backup", "now", "--tenant", "alpha"])
+        #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
+
+        // The home site dies. The twin waits for failover_after missed heartbeats (0.6 s),
+        // the witness's agreement and the old lease's end (2 s), then takes over at epoch 2.
+        home.signal(SIGKILL)
+        home.process.waitUntilExit()
+        let killed = Date()
+        try twin.wait("home-b to take the tenant over", timeout: 30) {
+            let item = try status(twin)
+            return item["active_site"] as? String == "home-b" && item["epoch"] as? Int == 2
+        }
+        let takeover = Date().timeIntervalSince(killed)
+        print("failover: home-b took over \(String(format: "%.2f", takeover)) s after home-a was killed")
+        #expect(takeover >= 2.0 && takeover < 10, "takeover after \(takeover) s")
+        #expect(twin.log.contains("taking the tenant over"))
+        try twin.wait("home-b to hold the lease", timeout: 30) { try status(twin)["lease_expires"] != nil }
+        try Data("after the failover\n".utf8).write(to: URL(fileURLWithPath: twin.root + "/data/docs/a.txt"))
+        let second = try twin.cli().run(["backup", "now", "--tenant", "alpha"])
+        #expect(second.status == 0, "\(second.stdout) \(second.stderr)")
+
+        // The old home comes back: the voters tell it of epoch 2, so it is fenced, writes
+        // nothing, and becomes the twin; home-b catches it up.
+        try home.start()
+        try home.wait("home-a to learn it is the twin now", timeout: 30) {
+            let item = try status(home)
+            return item["active_site"] as? String == "home-b" && item["epoch"] as? Int == 2
+        }
+        let refused = try home.cli().run(["backup", "now", "--tenant", "alpha"])
+        #expect(refused.status != 0 && refused.stderr.contains("active at home-b"), "\(refused.stderr)")
+        try twin.wait("home-a to catch up", timeout: 30) {
+            let item = try status(twin)
+            return item["twin_state"] as? String == "in_sync" && item["twin_pending_snapshots"] as? Int == 0
+        }
+        #expect(try home.stop() == 0)
+        #expect(try twin.stop() == 0)
+        #expect(try remote.stop() == 0)
+        // Both snapshots, the one before and the one after the failover, are at home-a.
+        let offline = CLIRunner(repo: home.repository)
+        let listed = try offline.jsonArray(["snapshots", "--repo", home.repository, "--tenant", "alpha", "--key-file", home.keyFile])
+        #expect(listed.count == 2)
+        let target = home.root + "/restored"
+        let restored = try offline.run(["restore", "--repo", home.repository, "--tenant", "alpha", "latest", "--target", target,
+                                        "--key-file", home.keyFile])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        expectSameBytes(FileManager.default.contents(atPath: target + "/a.txt"), Data("after the failover\n".utf8))
+    }
+}
