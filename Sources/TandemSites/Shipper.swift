@@ -258,6 +258,13 @@ public actor Shipper {
         return (true, nil)
     }
 
+    /// Sends one request to the peer on a connection of its own and returns the answer.
+    public func send(_ request: LinkRequest) async throws -> LinkResponse {
+        try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls, hello: remote.hello) {
+            try await $0.request(request)
+        }
+    }
+
     /// Repair: fetches packs from the remote site and stores them here, each only if it hashes
     /// to its name (a damaged local copy is replaced). `names` nil asks for every pack the
     /// remote holds that is not here. Returns what was fetched and what the remote could not give.

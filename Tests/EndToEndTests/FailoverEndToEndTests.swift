@@ -94,17 +94,90 @@ import TandemTestSupport
             let item = try status(twin)
             return item["twin_state"] as? String == "in_sync" && item["twin_pending_snapshots"] as? Int == 0
         }
+        // Failback: a planned switchover to home-a, run at home-b where the tenant is active.
+        let back = try twin.cli().run(["failback", "--tenant", "alpha", "--json"])
+        #expect(back.status == 0, "\(back.stdout) \(back.stderr)")
+        let report = try JSONSerialization.jsonObject(with: back.stdoutBytes) as? [String: Any]
+        #expect(report?["kind"] as? String == "switchover" && report?["to"] as? String == "home-a" && report?["epoch"] as? Int == 3,
+                "\(back.stdout)")
+        try home.wait("home-a to hold the lease at epoch 3", timeout: 30) {
+            let item = try status(home)
+            return item["active_site"] as? String == "home-a" && item["epoch"] as? Int == 3 && item["lease_expires"] != nil
+        }
+        #expect(try status(twin)["active_site"] as? String == "home-a")
+        try Data("after the failback\n".utf8).write(to: URL(fileURLWithPath: home.root + "/data/docs/a.txt"))
+        let third = try home.cli().run(["backup", "now", "--tenant", "alpha"])
+        #expect(third.status == 0, "\(third.stdout) \(third.stderr)")
+        // A switchover is refused where the tenant is not active.
+        let wrongSite = try twin.cli().run(["failover", "--tenant", "alpha"])
+        #expect(wrongSite.status != 0 && wrongSite.stderr.contains("active at home-a"), "\(wrongSite.stderr)")
         #expect(try home.stop() == 0)
         #expect(try twin.stop() == 0)
         #expect(try remote.stop() == 0)
-        // Both snapshots, the one before and the one after the failover, are at home-a.
+        let audit = try String(contentsOfFile: twin.root + "/state/audit.log", encoding: .utf8)
+        #expect(audit.contains("\"failover\"") && audit.contains("switchover to=home-a"), "\(audit.suffix(1500))")
+        // Every snapshot, before and after the failover and after the failback, is at both sites.
         let offline = CLIRunner(repo: home.repository)
         let listed = try offline.jsonArray(["snapshots", "--repo", home.repository, "--tenant", "alpha", "--key-file", home.keyFile])
-        #expect(listed.count == 2)
+        #expect(listed.count == 3)
+        let atTwin = try CLIRunner(repo: twin.repository).jsonArray(["snapshots", "--repo", twin.repository, "--tenant", "alpha",
+                                                                     "--key-file", home.keyFile])
+        #expect(atTwin.count == 3)
         let target = home.root + "/restored"
         let restored = try offline.run(["restore", "--repo", home.repository, "--tenant", "alpha", "latest", "--target", target,
                                         "--key-file", home.keyFile])
         #expect(restored.status == 0, "\(restored.stderr)")
-        expectSameBytes(FileManager.default.contents(atPath: target + "/a.txt"), Data("after the failover\n".utf8))
+        expectSameBytes(FileManager.default.contents(atPath: target + "/a.txt"), Data("after the failback\n".utf8))
+    }
+
+    /// The home site and the witness are both gone: the twin does not take over by itself
+    /// (no majority), and the operator's forced promotion, with a reason, makes it writable at
+    /// the next epoch; the divergence is reported and audited.
+    @Test func aForcedPromotionNeedsTheOperatorAndIsAudited() throws {
+        let certs = NSTemporaryDirectory() + "tandem-force-certs-" + UUID().uuidString.prefix(8).lowercased()
+        defer { try? FileManager.default.removeItem(atPath: certs) }
+        #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
+        var ports: [String: Int] = [:]
+        for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
+        let policy = "tenant: alpha\nkey: {key_file: $KEY}\nhome_site: home-a\nsources:\n  - {name: docs, directory: $ROOT/data/docs}\n"
+        let files: [String: Data] = ["docs/a.txt": Data("forced\n".utf8)]
+        let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\n"], site: "remote", extraSite: """
+            role: remote
+            listen: 127.0.0.1:\(ports["remote"]!)
+            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
+            peers:
+              - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
+              - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
+            \(Self.heartbeat)
+            """)
+        let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
+                                     extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
+        let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
+                                     extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
+        try remote.start()
+        try twin.start()
+        try home.start()
+        try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
+        // A forced promotion while the active site is alive is refused.
+        let early = try twin.cli().run(["failover", "--tenant", "alpha", "--force", "--reason", "drill"])
+        #expect(early.status != 0, "\(early.stdout)")
+        home.signal(SIGKILL)
+        remote.signal(SIGKILL)
+        home.process.waitUntilExit()
+        remote.process.waitUntilExit()
+        // Without the witness the twin holds off, however long it waits.
+        try twin.wait("the twin to hold off", timeout: 30) { twin.log.contains("not taking over yet") }
+        Thread.sleep(forTimeInterval: 3)
+        #expect(try status(twin)["active_site"] as? String == "home-a")
+        let forced = try twin.cli().run(["failover", "--tenant", "alpha", "--force", "--reason", "flood in building A", "--json"])
+        #expect(forced.status == 0, "\(forced.stdout) \(forced.stderr)")
+        let reports = try JSONSerialization.jsonObject(with: forced.stdoutBytes) as? [[String: Any]]
+        #expect(reports?.first?["kind"] as? String == "forced" && reports?.first?["epoch"] as? Int == 2, "\(forced.stdout)")
+        #expect((reports?.first?["divergence"] as? String)?.contains("both histories are kept") == true)
+        let backup = try twin.cli().run(["backup", "now", "--tenant", "alpha"])
+        #expect(backup.status == 0, "\(backup.stdout) \(backup.stderr)")
+        #expect(try twin.stop() == 0)
+        let audit = try String(contentsOfFile: twin.root + "/state/audit.log", encoding: .utf8)
+        #expect(audit.contains("reason=flood in building A"), "\(audit.suffix(1500))")
     }
 }

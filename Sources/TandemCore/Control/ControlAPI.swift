@@ -258,8 +258,54 @@ public struct RepairReport: Codable, Sendable, Equatable {
 }
 
 /// `POST /v1/tenants/T/drill` body.
+/// `POST /v1/tenants/T/failover`: move the tenant to another near site.
+public struct FailoverRequest: Codable, Sendable, Equatable {
+    /// The site to move to (default: the other near site; for `failback`, the home site).
+    public var to: String?
+    /// Promote this site without the witness and without the old site (the operator's call,
+    /// when both are gone); needs `reason`. Both histories are kept.
+    public var force: Bool
+    public var reason: String?
+    /// Failback: move to the tenant's configured `home_site`.
+    public var back: Bool
+
+    public init(to: String?, force: Bool = false, reason: String? = nil, back: Bool = false) {
+        self.to = to
+        self.force = force
+        self.reason = reason
+        self.back = back
+    }
+}
+
+/// What a failover did.
+public struct FailoverReport: Codable, Sendable, Equatable {
+    public var tenant: String
+    /// `switchover` (planned, nothing lost) or `forced`.
+    public var kind: String
+    public var from: String
+    public var to: String
+    public var epoch: UInt64
+    public var seconds: Double
+    /// Snapshots sent to the new active site before the lease moved.
+    public var snapshotsSynced: Int
+    /// For a forced promotion: what may have diverged.
+    public var divergence: String?
+
+    public init(tenant: String, kind: String, from: String, to: String, epoch: UInt64, seconds: Double, snapshotsSynced: Int,
+                divergence: String?) {
+        self.tenant = tenant
+        self.kind = kind
+        self.from = from
+        self.to = to
+        self.epoch = epoch
+        self.seconds = seconds
+        self.snapshotsSynced = snapshotsSynced
+        self.divergence = divergence
+    }
+}
+
 public struct DrillRequest: Codable, Sendable, Equatable {
-    /// `remote` (the twin's drill comes with the twin site).
+    /// `twin` or `remote`.
     public var site: String
 
     public init(site: String) { self.site = site }

@@ -139,3 +139,19 @@ extension LinkRequest {
         return LeaseRequest(holder: SiteID(holder), epoch: Epoch(epoch), id: LeaseRequestID(incarnation: incarnation, sequence: sequence))
     }
 }
+
+extension LinkRequest {
+    /// A planned switchover's release (`release`, to the voters) or offer (`handover`, to the successor).
+    public init(_ op: String, release: LeaseRelease, tenant: String) {
+        self.init(id: 0, op: op, tenant: tenant)
+        epoch = release.epoch.value
+        holder = release.holder.name
+        successor = release.successor.name
+    }
+
+    /// The release a `release` or `handover` request carries.
+    public var leaseRelease: LeaseRelease? {
+        guard op == "release" || op == "handover", let epoch, let holder, let successor else { return nil }
+        return LeaseRelease(holder: SiteID(holder), epoch: Epoch(epoch), successor: SiteID(successor))
+    }
+}

@@ -145,6 +145,8 @@ public struct LinkRequest: Codable, Sendable, Equatable {
     public var holder: String?
     public var incarnation: UInt64?
     public var sequence: UInt64?
+    /// For `release` and `handover`: the site the holder hands the tenant to.
+    public var successor: String?
 
     public init(id: UInt64, op: String, tenant: String, packs: [String]? = nil, name: String? = nil, path: String? = nil,
                 snapshot: String? = nil, snapshotTime: Date? = nil) {
@@ -159,7 +161,7 @@ public struct LinkRequest: Codable, Sendable, Equatable {
     }
 
     public static let operations = ["lack", "put_pack", "put_object", "complete", "completed", "get_pack", "list_packs", "get_object",
-                                    "lease", "witness"]
+                                    "lease", "witness", "release", "handover"]
     /// Operations that store something at the receiving site.
     public static let writes: Set<String> = ["put_pack", "put_object", "complete"]
 
@@ -184,6 +186,10 @@ public struct LinkRequest: Codable, Sendable, Equatable {
             }
         case "witness":
             guard let holder, LinkNames.isSite(holder) else { throw .malformedMessage("witness needs holder (the site asking)") }
+        case "release", "handover":
+            guard epoch != nil, let holder, LinkNames.isSite(holder), let successor, LinkNames.isSite(successor) else {
+                throw .malformedMessage("\(op) needs epoch, holder and successor")
+            }
         default: break
         }
     }
@@ -204,6 +210,8 @@ public struct LinkResponse: Codable, Sendable, Equatable {
     public var lease: LeaseWireReply?
     /// For `witness`: the witness's verdict on a takeover.
     public var verdict: WitnessWireVerdict?
+    /// For `handover`: the epoch the successor now holds.
+    public var epoch: UInt64?
 
     public init(id: UInt64, ok: Bool, error: String? = nil, missing: [String]? = nil, completed: [String: Date]? = nil,
                 packs: [String]? = nil) {

@@ -18,6 +18,7 @@ import TandemStore
 /// | POST | /v1/tenants/T/check | T or operator | ``CheckRequest`` | check report |
 /// | POST | /v1/tenants/T/prune | T or operator | | prune report |
 /// | POST | /v1/tenants/T/repair | T or operator | | ``RepairReport`` |
+/// | POST | /v1/tenants/T/failover | operator | ``FailoverRequest`` | ``FailoverReport`` |
 /// | POST | /v1/tenants/T/drill | T or operator | ``DrillRequest`` | ``DrillReport`` |
 /// | GET | /v1/tenants/T/policy | T or operator | | ``PolicyDocument`` |
 /// | GET | /v1/tenants/T/simulate | T or operator | `days=N` | ``SimulationReport`` |
@@ -126,6 +127,10 @@ public struct ControlRouter: Sendable {
             return try Self.json(try await daemon.prune(tenant: tenant, caller: caller))
         case (.POST, "repair"):
             return try Self.json(try await daemon.repair(tenant: tenant, caller: caller))
+        case (.POST, "failover"):
+            try requireOperator(caller)
+            let body = try decode(FailoverRequest.self, request, default: FailoverRequest(to: nil))
+            return try Self.json(try await daemon.failover(tenant: tenant, request: body, caller: caller))
         case (.POST, "drill"):
             let body = try decode(DrillRequest.self, request, default: DrillRequest(site: "remote"))
             return try Self.json(try await daemon.drill(tenant: tenant, request: body, caller: caller))

@@ -81,10 +81,11 @@ extension LinkService {
     /// The remote site stores what near sites ship. A near site takes its twin's mirror,
     /// behind the epoch fence: a stale write is refused, counted and logged with the peer.
     func answer(peer: String, request: LinkRequest, body: [UInt8], logger: Logger) async -> (LinkResponse, [UInt8]) {
-        if request.op == "lease" || request.op == "witness" {
+        if ["lease", "witness", "release", "handover"].contains(request.op) {
             guard let coordinator = await daemon.coordinator else {
                 return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) takes no part in leases"), [])
             }
+            if request.op == "handover" { return (await coordinator.handoverOffered(request, from: peer), []) }
             return (await coordinator.answer(request, from: peer), [])
         }
         switch links.site.role {

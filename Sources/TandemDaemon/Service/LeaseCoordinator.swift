@@ -101,10 +101,10 @@ actor LeaseCoordinator {
         return (holder.phase.rawValue, holder.mayWrite(at: now) ? end : nil)
     }
 
-    private func startHolding(_ tenant: String, epoch: Epoch) {
+    private func startHolding(_ tenant: String, epoch: Epoch, forced: OperatorReason? = nil) {
         var holder = LeaseHolderMachine(site: site, voters: Set([site, twin!, witness!]), settings: settings, epoch: epoch,
                                         incarnation: UInt64.random(in: 1...UInt64.max))
-        let actions = holder.start(now: now)
+        let actions = forced.map { holder.startForced(reason: $0, now: now) } ?? holder.start(now: now)
         holders[tenant] = holder
         perform(actions, tenant: tenant)
     }
@@ -205,9 +205,106 @@ actor LeaseCoordinator {
             var response = LinkResponse(id: request.id, ok: true)
             response.verdict = WitnessWireVerdict(grantor.takeoverVerdict(requester: SiteID(peer), now: instant))
             return response
+        case "release":
+            guard let release = request.leaseRelease, release.holder == SiteID(peer) else {
+                return LinkResponse(id: request.id, ok: false, error: "a release must come from its holder")
+            }
+            _ = grantor.release(release, now: instant)
+            return LinkResponse(id: request.id, ok: true)
         default:
             return LinkResponse(id: request.id, ok: false, error: "not a lease operation: \(request.op)")
         }
+    }
+
+    // MARK: - Planned switchover and forced promotion
+
+    /// Why a lease operation was refused.
+    struct Refused: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Switchover, step 1 at the active site: stop taking writes for `tenant` (renewing the
+    /// lease meanwhile) so that in-flight work drains and the successor can be synced.
+    func beginHandover(_ tenant: String, to successor: String) throws {
+        guard leasesInForce else { throw Refused(description: "leases are not in force at this site (it needs a twin and a witness)") }
+        guard var holder = holders[tenant] else { throw Refused(description: "this site is not the active site of \(tenant)") }
+        do {
+            let actions = try holder.beginHandover(to: SiteID(successor), now: now)
+            holders[tenant] = holder
+            perform(actions, tenant: tenant)
+        } catch {
+            throw Refused(description: "\(error)")
+        }
+    }
+
+    /// Switchover called off: writes resume if the lease still holds.
+    func abortHandover(_ tenant: String) {
+        guard var holder = holders[tenant] else { return }
+        let actions = holder.abortHandover(now: now)
+        holders[tenant] = holder
+        perform(actions, tenant: tenant)
+    }
+
+    /// Switchover, step 2: everything drained and synced; gives the lease back. Returns the
+    /// release to offer the successor (the voters hear of it too).
+    func drained(_ tenant: String) throws -> LeaseRelease {
+        guard var holder = holders[tenant] else { throw Refused(description: "this site is not the active site of \(tenant)") }
+        let actions: [LeaseHolderAction]
+        do { actions = try holder.drained(now: now) } catch { throw Refused(description: "\(error)") }
+        holders[tenant] = holder
+        for case .release(let release) in actions {
+            _ = grantors[tenant]?.release(release, now: now)
+            if let witness { outbox[witness.name, default: []].append(LinkRequest("release", release: release, tenant: tenant)) }
+            return release
+        }
+        throw Refused(description: "the lease holder gave nothing back")
+    }
+
+    /// Switchover, step 3: the successor took the tenant at `epoch`; this site is its twin now.
+    func handedOver(_ tenant: String, to successor: String, epoch: UInt64) async {
+        holders[tenant] = nil
+        writable.remove(tenant)
+        await move(tenant, to: Placement(active: successor, epoch: epoch))
+    }
+
+    /// At the successor: the active site offers the tenant (after releasing the lease).
+    /// Returns the new epoch this site now holds.
+    func handoverOffered(_ request: LinkRequest, from peer: String) async -> LinkResponse {
+        guard let release = request.leaseRelease, release.holder == SiteID(peer), release.successor == site else {
+            return LinkResponse(id: request.id, ok: false, error: "a handover must come from the holder and name this site")
+        }
+        _ = grantors[request.tenant]?.release(release, now: now)
+        guard var watcher = watchers[request.tenant] else {
+            return LinkResponse(id: request.id, ok: false, error: "site \(site.name) is not watching \(request.tenant) as its twin")
+        }
+        do {
+            let action = try watcher.handoverOffered(release, now: now)
+            watchers[request.tenant] = watcher
+            await perform(action, tenant: request.tenant)
+            var response = LinkResponse(id: request.id, ok: true)
+            response.epoch = placements[request.tenant]?.epoch
+            return response
+        } catch {
+            return LinkResponse(id: request.id, ok: false, error: "\(error)")
+        }
+    }
+
+    /// At the twin, by the operator when the active site and the witness are both gone:
+    /// takes the tenant over at the next epoch without a majority. Both histories are kept.
+    func forcePromotion(_ tenant: String, reason: String) async throws -> (epoch: UInt64, divergence: String) {
+        guard var watcher = watchers[tenant] else {
+            throw Refused(description: "site \(site.name) is not the twin of \(tenant) (or leases are not in force here)")
+        }
+        let action: FailoverAction
+        do { action = try watcher.forcePromotion(reason: reason, now: now) } catch { throw Refused(description: "\(error)") }
+        watchers[tenant] = watcher
+        guard case .promote(let promotion) = action, case .forced(let report) = promotion.cause else {
+            throw Refused(description: "the promotion did not happen")
+        }
+        logger.critical("forced promotion", metadata: ["tenant": "\(tenant)", "epoch": "\(promotion.epoch.value)", "reason": "\(reason)"])
+        watchers[tenant] = nil
+        await move(tenant, to: Placement(active: site.name, epoch: promotion.epoch.value), forced: OperatorReason(reason))
+        return (promotion.epoch.value, report.description)
     }
 
     // MARK: - Actions
@@ -280,7 +377,7 @@ actor LeaseCoordinator {
     }
 
     /// Records a new placement durably, then starts the machine for this site's new role.
-    private func move(_ tenant: String, to placement: Placement) async {
+    private func move(_ tenant: String, to placement: Placement, forced: OperatorReason? = nil) async {
         guard placements[tenant] != placement else { return }
         do {
             try await save(tenant, placement)
@@ -291,7 +388,7 @@ actor LeaseCoordinator {
         placements[tenant] = placement
         changeContinuation.yield(.placement(tenant: tenant, active: placement.active, epoch: placement.epoch))
         if placement.active == site.name {
-            startHolding(tenant, epoch: Epoch(placement.epoch))
+            startHolding(tenant, epoch: Epoch(placement.epoch), forced: forced)
         } else if leasesInForce {
             holders[tenant] = nil
             writable.remove(tenant)

@@ -1,0 +1,87 @@
+import Foundation
+import TandemCore
+import TandemPolicy
+import TandemSites
+
+extension Daemon {
+    /// `failover`: moves a tenant to the other near site.
+    ///
+    /// - Planned switchover (at the active site): stop taking writes, let running jobs end,
+    ///   send the twin everything it lacks, give the lease back, offer the tenant to the twin,
+    ///   which takes it at the next epoch; this site becomes the twin. Nothing acknowledged is
+    ///   lost. On any failure before the offer is taken, writes resume here.
+    /// - Forced promotion (`force`, at the twin, with a reason): when the active site and the
+    ///   witness are both gone, this site takes the tenant at the next epoch without a
+    ///   majority. Both histories are kept; the divergence is reported and audited.
+    public func failover(tenant: String, request: FailoverRequest, caller: Caller) async throws -> FailoverReport {
+        let policy = try policy(tenant)
+        guard let coordinator, await coordinator.leasesInForce, let twin = twinName else {
+            throw DaemonError.badRequest("failover needs leases: site \(policies.site.siteName) must have a twin and a witness peer")
+        }
+        let began = ContinuousClock.now
+        let from = activeSite(policy) ?? "?"
+        if request.force {
+            guard let reason = request.reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw DaemonError.badRequest("a forced promotion needs --reason (it is audited)")
+            }
+            guard !isActiveHere(policy) else { throw DaemonError.badRequest("\(tenant) is already active here") }
+            do {
+                let (epoch, divergence) = try await coordinator.forcePromotion(tenant, reason: reason)
+                let report = FailoverReport(tenant: tenant, kind: "forced", from: from, to: policies.site.siteName, epoch: epoch,
+                                            seconds: (ContinuousClock.now - began) / .seconds(1), snapshotsSynced: 0, divergence: divergence)
+                await record(actor: caller.actor, role: caller.roleName, action: "failover", tenant: tenant,
+                             detail: "forced to=\(policies.site.siteName) epoch=\(epoch) reason=\(reason)", result: "ok: \(divergence)")
+                return report
+            } catch {
+                await record(actor: caller.actor, role: caller.roleName, action: "failover", tenant: tenant,
+                             detail: "forced reason=\(reason)", result: "refused: \(error)")
+                throw DaemonError.busy("no forced promotion: \(error)")
+            }
+        }
+        if request.back, policy.homeSite == policies.site.siteName || policy.homeSite == nil {
+            throw DaemonError.badRequest("\(tenant) is at its home site \(policies.site.siteName) already")
+        }
+        let to = request.back ? (policy.homeSite ?? twin) : (request.to ?? twin)
+        guard isActiveHere(policy) else {
+            throw DaemonError.badRequest("\(tenant) is active at \(from), not here: run the switchover there (or --force at the twin when that site is gone)")
+        }
+        guard to == twin, let twinMirror else { throw DaemonError.badRequest("\(tenant) can move only to this site's twin \(twin), not '\(to)'") }
+        do {
+            try await coordinator.beginHandover(tenant, to: to)
+        } catch {
+            throw DaemonError.busy("no switchover: \(error)")
+        }
+        do {
+            // Drain: the tenant's running jobs end (new ones wait for a lease and fail).
+            let deadline = ContinuousClock.now + .seconds(600)
+            while runningKeys.contains(where: { $0.hasPrefix(tenant + "/") }) {
+                guard ContinuousClock.now < deadline else { throw DaemonError.busy("the tenant's running jobs did not end within 10 minutes") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            // Sync: the twin must hold every snapshot committed here.
+            let pending = await twinMirror.queue(tenant).pending.count
+            let clock = self.clock
+            _ = await twinMirror.shipAll(tenants: [tenant], now: { clock.now() })
+            let left = await twinMirror.queue(tenant)
+            guard left.pending.isEmpty else {
+                throw DaemonError.busy("the twin does not hold \(left.pending.count) snapshot(s): \(left.lastError ?? "unknown")")
+            }
+            let release = try await coordinator.drained(tenant)
+            let answer = try await twinMirror.send(LinkRequest("handover", release: release, tenant: tenant))
+            guard answer.ok, let epoch = answer.epoch else {
+                throw DaemonError.busy("\(to) did not take the tenant: \(answer.error ?? "no epoch in its answer")")
+            }
+            await coordinator.handedOver(tenant, to: to, epoch: epoch)
+            let report = FailoverReport(tenant: tenant, kind: "switchover", from: policies.site.siteName, to: to, epoch: epoch,
+                                        seconds: (ContinuousClock.now - began) / .seconds(1), snapshotsSynced: pending, divergence: nil)
+            await record(actor: caller.actor, role: caller.roleName, action: "failover", tenant: tenant,
+                         detail: "switchover to=\(to) epoch=\(epoch) synced=\(pending)", result: "ok")
+            return report
+        } catch {
+            await coordinator.abortHandover(tenant)
+            await record(actor: caller.actor, role: caller.roleName, action: "failover", tenant: tenant, detail: "switchover to=\(to)",
+                         result: "failed: \(Self.describe(error))")
+            throw error
+        }
+    }
+}
