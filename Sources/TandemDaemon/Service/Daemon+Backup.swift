@@ -66,6 +66,11 @@ extension Daemon {
                 "bytes_new": "\(result.summary.bytesNew)", "seconds": "\(String(format: "%.2f", seconds))",
             ])
             for warning in result.warnings.prefix(20) { log.warning("entry skipped", metadata: ["why": "\(warning)"]) }
+            // The acknowledgement itself is audited, with the epoch it was written under.
+            let epoch = await self.epoch(of: job.tenant)
+            await self.record(actor: "tandemd", role: "daemon", action: "commit", tenant: job.tenant,
+                         detail: "snapshot=\(result.snapshotID) site=\(policies.site.siteName) epoch=\(epoch.map(String.init) ?? "-") source=\(sourceName)",
+                         result: "ok")
             recordOutcome(job, source: source, started: started, seconds: seconds, snapshotID: result.snapshotID, error: nil)
             metrics.backupSucceeded(tenant: job.tenant, seconds: seconds, bytesRead: result.summary.bytesRead,
                                     bytesNew: result.summary.bytesNew, at: clock.now())
