@@ -180,4 +180,74 @@ import TandemTestSupport
         let audit = try String(contentsOfFile: twin.root + "/state/audit.log", encoding: .utf8)
         #expect(audit.contains("reason=flood in building A"), "\(audit.suffix(1500))")
     }
+
+    /// Degraded mode: the twin is away while the home acknowledges N snapshots (the witness
+    /// records the twin outdated first); the home dies; the stale twin starts and refuses to
+    /// take over. The home returns, catches the twin up (the mark is cleared), dies again, and
+    /// now the twin takes over with all N.
+    @Test func aStaleTwinDoesNotTakeOverUntilItHoldsEverything() throws {
+        let certs = NSTemporaryDirectory() + "tandem-degraded-certs-" + UUID().uuidString.prefix(8).lowercased()
+        defer { try? FileManager.default.removeItem(atPath: certs) }
+        #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
+        var ports: [String: Int] = [:]
+        for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
+        let policy = "tenant: alpha\nkey: {key_file: $KEY}\nhome_site: home-a\ntwin: preferred\nsources:\n  - {name: docs, directory: $ROOT/data/docs}\n"
+        let files: [String: Data] = ["docs/a.txt": Data("degraded 0\n".utf8)]
+        let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\n"], site: "remote", extraSite: """
+            role: remote
+            listen: 127.0.0.1:\(ports["remote"]!)
+            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
+            peers:
+              - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
+              - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
+            \(Self.heartbeat)
+            """)
+        let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
+                                     extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
+        let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
+                                     extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
+        try remote.start()
+        try twin.start()
+        try home.start()
+        try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
+        twin.signal(SIGKILL)
+        twin.process.waitUntilExit()
+        for n in 1...2 {
+            try Data("degraded \(n)\n".utf8).write(to: URL(fileURLWithPath: home.root + "/data/docs/a.txt"))
+            let backup = try home.cli().run(["backup", "now", "--tenant", "alpha"])
+            #expect(backup.status == 0, "\(backup.stdout) \(backup.stderr)")
+        }
+        #expect(remote.log.contains("twin recorded outdated"))
+        try home.wait("the twin to show as outdated") { try status(home)["twin_state"] as? String == "outdated" }
+        home.signal(SIGKILL)
+        home.process.waitUntilExit()
+        // The stale twin comes up alone with the witness: it must not take over.
+        try twin.start()
+        Thread.sleep(forTimeInterval: 5)
+        #expect(try status(twin)["active_site"] as? String == "home-a", "a stale twin took the tenant over")
+        #expect(twin.log.contains("lacks acknowledged data"), "\(twin.log.suffix(2000))")
+        // The home returns and catches the twin up; the witness clears the mark.
+        try home.start()
+        try home.wait("the twin to catch up", timeout: 30) {
+            let item = try status(home)
+            return item["twin_state"] as? String == "in_sync" && item["lease_expires"] != nil
+        }
+        try remote.wait("the witness to clear the mark", timeout: 30) { remote.log.contains("twin no longer outdated") }
+        home.signal(SIGKILL)
+        home.process.waitUntilExit()
+        try twin.wait("home-b to take over now", timeout: 30) {
+            let item = try status(twin)
+            return item["active_site"] as? String == "home-b" && item["epoch"] as? Int == 2
+        }
+        #expect(try twin.stop() == 0)
+        #expect(try remote.stop() == 0)
+        let offline = CLIRunner(repo: twin.repository)
+        let listed = try offline.jsonArray(["snapshots", "--repo", twin.repository, "--tenant", "alpha", "--key-file", home.keyFile])
+        #expect(listed.count == 2, "the twin lost acknowledged snapshots: \(listed.count) of 2")
+        let target = twin.root + "/restored"
+        let restored = try offline.run(["restore", "--repo", twin.repository, "--tenant", "alpha", "latest", "--target", target,
+                                        "--key-file", home.keyFile])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        expectSameBytes(FileManager.default.contents(atPath: target + "/a.txt"), Data("degraded 2\n".utf8))
+    }
 }

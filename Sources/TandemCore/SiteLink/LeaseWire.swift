@@ -155,3 +155,19 @@ extension LinkRequest {
         return LeaseRelease(holder: SiteID(holder), epoch: Epoch(epoch), successor: SiteID(successor))
     }
 }
+
+extension LinkRequest {
+    /// The active site asks the witness to record its twin outdated (`outdate`) or caught up
+    /// (`clear_outdated`).
+    public init(_ op: String, outdate: OutdateRequest, tenant: String) {
+        self.init(id: 0, op: op, tenant: tenant)
+        epoch = outdate.epoch.value
+        holder = outdate.holder.name
+        successor = outdate.twin.name
+    }
+
+    public var outdateRequest: OutdateRequest? {
+        guard op == "outdate" || op == "clear_outdated", let epoch, let holder, let successor else { return nil }
+        return OutdateRequest(holder: SiteID(holder), epoch: Epoch(epoch), twin: SiteID(successor))
+    }
+}

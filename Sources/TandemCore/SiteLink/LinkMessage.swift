@@ -145,7 +145,8 @@ public struct LinkRequest: Codable, Sendable, Equatable {
     public var holder: String?
     public var incarnation: UInt64?
     public var sequence: UInt64?
-    /// For `release` and `handover`: the site the holder hands the tenant to.
+    /// For `release` and `handover`: the site the holder hands the tenant to; for `outdate`
+    /// and `clear_outdated`: the twin recorded as lacking (or no longer lacking) acknowledged data.
     public var successor: String?
 
     public init(id: UInt64, op: String, tenant: String, packs: [String]? = nil, name: String? = nil, path: String? = nil,
@@ -161,7 +162,7 @@ public struct LinkRequest: Codable, Sendable, Equatable {
     }
 
     public static let operations = ["lack", "put_pack", "put_object", "complete", "completed", "get_pack", "list_packs", "get_object",
-                                    "lease", "witness", "release", "handover"]
+                                    "lease", "witness", "release", "handover", "outdate", "clear_outdated"]
     /// Operations that store something at the receiving site.
     public static let writes: Set<String> = ["put_pack", "put_object", "complete"]
 
@@ -186,7 +187,7 @@ public struct LinkRequest: Codable, Sendable, Equatable {
             }
         case "witness":
             guard let holder, LinkNames.isSite(holder) else { throw .malformedMessage("witness needs holder (the site asking)") }
-        case "release", "handover":
+        case "release", "handover", "outdate", "clear_outdated":
             guard epoch != nil, let holder, LinkNames.isSite(holder), let successor, LinkNames.isSite(successor) else {
                 throw .malformedMessage("\(op) needs epoch, holder and successor")
             }

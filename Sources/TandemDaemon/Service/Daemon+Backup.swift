@@ -52,6 +52,10 @@ extension Daemon {
                 if policy.twin == .required {
                     throw TwinUnacknowledged(message: "\(problem) (twin: required). The snapshot is kept at this site and reaches the twin when it returns, but it is not acknowledged as committed")
                 }
+                // Degraded: the witness must record the twin outdated before we acknowledge.
+                if let refusal = await recordTwinOutdated(job.tenant) {
+                    throw TwinUnacknowledged(message: "\(problem); and \(refusal), so the snapshot is kept here but not acknowledged")
+                }
                 log.warning("the twin does not hold the snapshot yet (twin: preferred); it is caught up when the twin returns",
                             metadata: ["error": "\(problem)"])
                 twinNudgeContinuation.yield()

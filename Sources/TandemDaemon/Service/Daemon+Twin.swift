@@ -25,7 +25,47 @@ extension Daemon {
     /// The twin peer's name, if this site has one.
     var twinName: String? { policies.site.peers.first { $0.role == .twin }?.name }
 
-    func setCoordinator(_ coordinator: LeaseCoordinator) { self.coordinator = coordinator }
+    func setCoordinator(_ coordinator: LeaseCoordinator, witness: Shipper?) {
+        self.coordinator = coordinator
+        witnessLink = witness
+        twinMaybeOutdated = Set(policies.tenants.filter(isActiveHere).map(\.tenant))
+    }
+
+    /// Degraded mode (`twin: preferred`): before this site acknowledges a snapshot the twin
+    /// lacks, the witness records the twin outdated, so the twin cannot take the tenant over
+    /// without it. Nil when recorded (or when leases are not in force), else why not.
+    func recordTwinOutdated(_ tenant: String) async -> String? {
+        guard let coordinator, let witnessLink else { return nil }
+        guard let record = await coordinator.outdateRecord(tenant) else {
+            return await coordinator.leasesInForce ? "this site does not hold the tenant's lease" : nil
+        }
+        do {
+            let answer = try await witnessLink.send(LinkRequest("outdate", outdate: record, tenant: tenant))
+            guard answer.ok else { return "the witness refused to record the twin outdated: \(answer.error ?? "")" }
+        } catch {
+            return "the witness could not be reached to record the twin outdated: \(error)"
+        }
+        twinMaybeOutdated.insert(tenant)
+        twinRecordedOutdated.insert(tenant)
+        return nil
+    }
+
+    /// After a resync round: the witness forgets the outdated mark of every twin that holds
+    /// everything again.
+    func clearTwinOutdated() async {
+        guard let coordinator, let witnessLink, let twinMirror else { return }
+        for tenant in twinMaybeOutdated.sorted() {
+            let queue = await twinMirror.queue(tenant)
+            guard queue.pending.isEmpty, queue.lastError == nil, let record = await coordinator.outdateRecord(tenant) else { continue }
+            if let answer = try? await witnessLink.send(LinkRequest("clear_outdated", outdate: record, tenant: tenant)), answer.ok {
+                // The twin hears it too, so it may take over again when it must.
+                _ = try? await twinMirror.send(LinkRequest("clear_outdated", outdate: record, tenant: tenant))
+                twinMaybeOutdated.remove(tenant)
+                twinRecordedOutdated.remove(tenant)
+                logger.notice("the twin holds everything again; the witness cleared its outdated mark", metadata: ["tenant": "\(tenant)"])
+            }
+        }
+    }
 
     func setTwin(_ mirror: Shipper?, fence: MirrorFence) async {
         twinMirror = mirror
@@ -117,7 +157,13 @@ extension Daemon {
         let queue = await twinMirror.queue(policy.tenant)
         item.twinPendingSnapshots = queue.pending.count
         item.twinError = queue.lastError
-        item.twinState = !linkUp ? "unreachable" : queue.pending.isEmpty ? "in_sync" : "catching_up"
+        if queue.pending.isEmpty && queue.lastError == nil && linkUp {
+            item.twinState = "in_sync"
+        } else if twinRecordedOutdated.contains(policy.tenant) && !linkUp {
+            item.twinState = "outdated"
+        } else {
+            item.twinState = linkUp ? "catching_up" : "unreachable"
+        }
     }
 
     /// Tenants active at this site.

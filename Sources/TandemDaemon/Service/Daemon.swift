@@ -58,6 +58,13 @@ public actor Daemon {
     var coordinator: LeaseCoordinator?
     /// Where each tenant is active now, and at which epoch, as the coordinator last said.
     var activeSites: [String: String] = [:]
+    /// The witness, for degraded-mode records (a near site with leases in force).
+    var witnessLink: Shipper?
+    /// Tenants whose twin may be recorded outdated at the witness (cleared once it catches up;
+    /// every active tenant starts here, since a restart forgets what was recorded).
+    var twinMaybeOutdated: Set<String> = []
+    /// Tenants whose twin this site had the witness record outdated, until it is cleared.
+    var twinRecordedOutdated: Set<String> = []
     var epochs: [String: UInt64] = [:]
     let twinNudges: AsyncStream<Void>
     let twinNudgeContinuation: AsyncStream<Void>.Continuation

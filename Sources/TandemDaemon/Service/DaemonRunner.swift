@@ -46,7 +46,9 @@ public enum DaemonRunner {
             let coordinator = LeaseCoordinator(site: site.siteName, twin: twinPeer, witness: witnessPeer,
                                                settings: try site.heartbeat.leaseSettings(), stateDirectory: site.stateDirectory,
                                                logger: logger)
-            await daemon.setCoordinator(coordinator)
+            await daemon.setCoordinator(coordinator,
+                                        witness: links.witnessLink(backend: daemon.repository.backend, logger: logger,
+                                                                   indexPath: { Daemon.indexPath(for: $0, in: location) }))
             await coordinator.configure(tenants: policies.tenants.map { ($0.tenant, $0.homeSite) })
             services.append(.init(service: LeaseService(daemon: daemon, coordinator: coordinator, interval: site.heartbeat.interval),
                                   successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "leases"))

@@ -43,6 +43,17 @@ struct SiteLinks: Sendable {
                        logger: twinLogger, indexPath: indexPath)
     }
 
+    /// A sender toward the witness (the remote peer, or a `witness` peer), for a near site
+    /// with a twin: degraded-mode records go there.
+    func witnessLink(backend: any Backend, logger: Logger, indexPath: @escaping @Sendable (String) -> String) -> Shipper? {
+        guard site.role == .near, site.peers.contains(where: { $0.role == .twin }),
+              let witness = site.peers.first(where: { $0.role == .remote || $0.role == .witness }) else { return nil }
+        return Shipper(backend: backend, stateDirectory: site.stateDirectory + "/witness",
+                       remote: .init(site: witness.name, host: witness.address.host, port: witness.address.port, tls: tls,
+                                     hello: hello(channel: "bulk")),
+                       logger: logger, indexPath: indexPath)
+    }
+
     /// The shipper toward the remote peer, for a near site that has one.
     func shipper(backend: any Backend, logger: Logger, indexPath: @escaping @Sendable (String) -> String) -> Shipper? {
         guard site.role == .near, let remote = site.peers.first(where: { $0.role == .remote }) else { return nil }
@@ -81,7 +92,7 @@ extension LinkService {
     /// The remote site stores what near sites ship. A near site takes its twin's mirror,
     /// behind the epoch fence: a stale write is refused, counted and logged with the peer.
     func answer(peer: String, request: LinkRequest, body: [UInt8], logger: Logger) async -> (LinkResponse, [UInt8]) {
-        if ["lease", "witness", "release", "handover"].contains(request.op) {
+        if ["lease", "witness", "release", "handover", "outdate", "clear_outdated"].contains(request.op) {
             guard let coordinator = await daemon.coordinator else {
                 return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) takes no part in leases"), [])
             }
@@ -124,6 +135,7 @@ struct TwinSyncService: Service {
                 let tenants = await daemon.activeTenantNames()
                 let clock = daemon.clock
                 if !tenants.isEmpty { await mirror.shipAll(tenants: tenants, now: { clock.now() }) }
+                await daemon.clearTwinOutdated()
                 await daemon.publishTwinMetrics()
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { try? await Task.sleep(for: .seconds(retry)) }

@@ -183,12 +183,33 @@ actor LeaseCoordinator {
         }
     }
 
-    /// Answers a `lease` or `witness` request from `peer` as this site's voter.
-    func answer(_ request: LinkRequest, from peer: String) -> LinkResponse {
+    /// This site's voter for `tenant`, created on first use: it grants nothing for one lease
+    /// (it may have forgotten a promise), starts from the newest epoch it knows, and keeps the
+    /// twins it recorded outdated (`STATE/placement/TENANT.outdated.json`).
+    private func grantor(_ tenant: String) async -> LeaseGrantorMachine {
+        if let grantor = grantors[tenant] { return grantor }
+        var outdated: [SiteID: Epoch] = [:]
+        if let bytes = try? await store.read("\(tenant).outdated.json"),
+           let saved = try? ControlJSON.decoder().decode([String: UInt64].self, from: Data(bytes)) {
+            for (site, epoch) in saved { outdated[SiteID(site)] = Epoch(epoch) }
+        }
+        let grantor = LeaseGrantorMachine(
+            site: site, settings: settings, startedAt: now,
+            newest: placements[tenant].map { EpochOwnership(epoch: Epoch($0.epoch), owner: SiteID($0.active)) }, outdated: outdated)
+        grantors[tenant] = grantor
+        return grantor
+    }
+
+    private func saveOutdated(_ tenant: String, _ outdated: [SiteID: Epoch]) async throws {
+        let map = Dictionary(uniqueKeysWithValues: outdated.map { ($0.key.name, $0.value.value) })
+        try await store.write("\(tenant).outdated.json", Array(try ControlJSON.encoder(pretty: true).encode(map)), overwrite: true)
+    }
+
+    /// Answers a `lease`, `witness`, `release`, `outdate` or `clear_outdated` request from
+    /// `peer` as this site's voter.
+    func answer(_ request: LinkRequest, from peer: String) async -> LinkResponse {
         let instant = now
-        var grantor = grantors[request.tenant] ?? LeaseGrantorMachine(
-            site: site, settings: settings, startedAt: instant,
-            newest: placements[request.tenant].map { EpochOwnership(epoch: Epoch($0.epoch), owner: SiteID($0.active)) })
+        var grantor = await grantor(request.tenant)
         defer { grantors[request.tenant] = grantor }
         switch request.op {
         case "lease":
@@ -205,6 +226,34 @@ actor LeaseCoordinator {
             var response = LinkResponse(id: request.id, ok: true)
             response.verdict = WitnessWireVerdict(grantor.takeoverVerdict(requester: SiteID(peer), now: instant))
             return response
+        case "outdate", "clear_outdated":
+            guard let outdate = request.outdateRequest, outdate.holder == SiteID(peer) else {
+                return LinkResponse(id: request.id, ok: false, error: "an outdate record must come from the active site")
+            }
+            // At the twin itself: the active site says it holds everything again (or not).
+            if outdate.twin == site, var watcher = watchers[request.tenant], watcher.activeSite == outdate.holder {
+                if request.op == "clear_outdated" { watcher.caughtUp() } else { watcher.markedOutdated(since: outdate.epoch) }
+                watchers[request.tenant] = watcher
+                return LinkResponse(id: request.id, ok: true)
+            }
+            let before = grantor.outdated
+            let refusal: OutdateRefusal?
+            if request.op == "outdate" {
+                if case .failure(let why) = grantor.recordOutdated(outdate, now: instant) { refusal = why } else { refusal = nil }
+            } else {
+                if case .failure(let why) = grantor.clearOutdated(outdate, now: instant) { refusal = why } else { refusal = nil }
+            }
+            if let refusal { return LinkResponse(id: request.id, ok: false, error: "\(refusal)") }
+            // Durable before the answer: a restarted witness must still refuse the stale twin.
+            if grantor.outdated != before {
+                do { try await saveOutdated(request.tenant, grantor.outdated) } catch {
+                    grantor = LeaseGrantorMachine(site: site, settings: settings, startedAt: instant)
+                    return LinkResponse(id: request.id, ok: false, error: "cannot record it durably: \(error)")
+                }
+            }
+            logger.notice(request.op == "outdate" ? "twin recorded outdated" : "twin no longer outdated",
+                          metadata: ["tenant": "\(request.tenant)", "twin": "\(outdate.twin.name)", "epoch": "\(outdate.epoch.value)"])
+            return LinkResponse(id: request.id, ok: true)
         case "release":
             guard let release = request.leaseRelease, release.holder == SiteID(peer) else {
                 return LinkResponse(id: request.id, ok: false, error: "a release must come from its holder")
@@ -214,6 +263,15 @@ actor LeaseCoordinator {
         default:
             return LinkResponse(id: request.id, ok: false, error: "not a lease operation: \(request.op)")
         }
+    }
+
+    // MARK: - Degraded mode
+
+    /// The record asking the witness to mark the twin outdated (or caught up) for `tenant`,
+    /// when this site holds the tenant's lease; nil otherwise.
+    func outdateRecord(_ tenant: String) -> OutdateRequest? {
+        guard leasesInForce, let twin, let holder = holders[tenant], holder.mayWrite(at: now) else { return nil }
+        return OutdateRequest(holder: site, epoch: holder.epoch, twin: twin)
     }
 
     // MARK: - Planned switchover and forced promotion
