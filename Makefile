@@ -49,8 +49,8 @@ build: deps
 release: deps
 	swift build -c release
 
-# tandemd in the foreground on the embedded default (Config/demo: a repository under
-# .tandem-demo/, one tenant backing up Sources/ every minute). Ctrl-C stops it cleanly.
+# The three-site demo on loopback (Config/demo: home-a, home-b, remote; state under
+# .tandem-demo/; each near site home to one tenant and twin of the other). Ctrl-C stops all.
 run: release
 	scripts/run-demo-daemon.sh
 

@@ -83,7 +83,9 @@ public struct LinkServer: Sendable {
                     return
                 case .success(let welcome):
                     try await outbound.write(LinkMessage.welcome(welcome).frame())
-                    logger.info("site link up", metadata: ["peer": "\(hello.site)", "channel": "\(hello.channel)"])
+                    // Bulk connections come and go with every shipping round; only control links are news.
+                    logger.log(level: hello.channel == "control" ? .info : .debug, "site link up",
+                               metadata: ["peer": "\(hello.site)", "channel": "\(hello.channel)"])
                 }
                 while let frame = try await iterator.next() {
                     switch try LinkMessage.decode(frame) {

@@ -32,6 +32,8 @@ public actor Shipper {
         public var hello: LinkHello
         /// The tenant's epoch at this site, carried by every write (a twin requires it).
         public var epoch: @Sendable (String) async -> UInt64?
+        /// How log lines name the peer: `the remote site` or `the twin`.
+        public var label = "the remote site"
 
         public init(site: String, host: String, port: Int, tls: LinkTLS, hello: LinkHello,
                     epoch: @escaping @Sendable (String) async -> UInt64? = { _ in nil }) {
@@ -139,7 +141,7 @@ public actor Shipper {
                 }
             }
         } catch {
-            logger.warning("shipping to the remote site failed; will retry", metadata: ["remote": "\(remote.site)", "error": "\(error)"])
+            logger.warning("shipping to \(remote.label) failed; will retry", metadata: ["peer": "\(remote.site)", "error": "\(error)"])
             for tenant in tenants {
                 var queue = await queue(tenant)
                 queue.lastError = "\(error)"
@@ -234,7 +236,7 @@ public actor Shipper {
             queue.lastError = nil
             try await save(queue, tenant)
             roundShipped += 1
-            logger.notice("snapshot complete at the remote site", metadata: [
+            logger.notice("snapshot complete at \(remote.label)", metadata: [
                 "tenant": "\(tenant)", "snapshot": "\(entry.snapshot.prefix(12))", "packs_sent": "\(toSend.count)",
                 "remote": "\(remote.site)"])
         }

@@ -2,252 +2,260 @@ import Foundation
 import Testing
 import TandemTestSupport
 
-/// Three real tandemd processes on loopback: two near sites as twins and the remote site as
-/// the witness. The home site holds the tenant's lease; killed with -9, its twin takes the
-/// tenant over (the witness agreeing, the old lease run out) with the next epoch, and takes
-/// backups; the old home, restarted, finds itself fenced and becomes the twin.
-@Suite(.serialized) struct FailoverEndToEndTests {
-    static let heartbeat = "heartbeat: {interval: 200ms, failover_after: 3, lease: 2s, drift_margin: 200ms}"
+extension SiteProcessTests {
+    /// Three real tandemd processes on loopback: two near sites as twins and the remote site as
+    /// the witness. The home site holds the tenant's lease; killed with -9, its twin takes the
+    /// tenant over (the witness agreeing, the old lease run out) with the next epoch, and takes
+    /// backups; the old home, restarted, finds itself fenced and becomes the twin.
+    @Suite(.serialized) struct FailoverEndToEndTests {
+        static let heartbeat = "heartbeat: {interval: 500ms, failover_after: 3, lease: 4s, drift_margin: 500ms}"
 
-    static func nearSite(_ name: String, ports: [String: Int], certs: String) -> String {
-        let twin = name == "home-a" ? "home-b" : "home-a"
-        return """
-            role: near
-            listen: 127.0.0.1:\(ports[name]!)
-            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/\(name).pem, key: \(certs)/\(name).key}
-            peers:
-              - {name: \(twin), role: twin, address: 127.0.0.1:\(ports[twin]!)}
-              - {name: remote, role: remote, address: 127.0.0.1:\(ports["remote"]!)}
-            \(heartbeat)
-            shipping: {retry: 1s}
-            """
-    }
-
-    func status(_ daemon: DaemonProcess) throws -> [String: Any] {
-        ((try daemon.cli().json(["status"])["tenants"] as? [[String: Any]])?.first) ?? [:]
-    }
-
-    @Test func theTwinTakesOverWhenTheHomeSiteDiesAndTheOldHomeIsFenced() throws {
-        let certs = NSTemporaryDirectory() + "tandem-failover-certs-" + UUID().uuidString.prefix(8).lowercased()
-        defer { try? FileManager.default.removeItem(atPath: certs) }
-        #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
-        var ports: [String: Int] = [:]
-        for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
-        let policy = """
-            tenant: alpha
-            key: {key_file: $KEY}
-            home_site: home-a
-            twin: preferred
-            sources:
-              - {name: docs, directory: $ROOT/data/docs}
-            """
-        let files: [String: Data] = ["docs/a.txt": Data("before the failover\n".utf8), "docs/b.bin": sampleBytes(300_000, seed: 31)]
-        let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\nhome_site: home-a\n"], site: "remote", extraSite: """
-            role: remote
-            listen: 127.0.0.1:\(ports["remote"]!)
-            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
-            peers:
-              - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
-              - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
-            \(Self.heartbeat)
-            """)
-        let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
-                                     extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
-        let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
-                                     extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
-        try remote.start()
-        try twin.start()
-        try home.start()
-        // Every voter grants nothing for one lease after it starts; then home-a holds the lease.
-        try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
-        let first = try home.cli().run(["backup", "now", "--tenant", "alpha"])
-        #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
-
-        // The home site dies. The twin waits for failover_after missed heartbeats (0.6 s),
-        // the witness's agreement and the old lease's end (2 s), then takes over at epoch 2.
-        home.signal(SIGKILL)
-        home.process.waitUntilExit()
-        let killed = Date()
-        try twin.wait("home-b to take the tenant over", timeout: 30) {
-            let item = try status(twin)
-            return item["active_site"] as? String == "home-b" && item["epoch"] as? Int == 2
+        static func nearSite(_ name: String, ports: [String: Int], certs: String) -> String {
+            let twin = name == "home-a" ? "home-b" : "home-a"
+            return """
+                role: near
+                listen: 127.0.0.1:\(ports[name]!)
+                tls: {ca: \(certs)/ca.pem, certificate: \(certs)/\(name).pem, key: \(certs)/\(name).key}
+                peers:
+                  - {name: \(twin), role: twin, address: 127.0.0.1:\(ports[twin]!)}
+                  - {name: remote, role: remote, address: 127.0.0.1:\(ports["remote"]!)}
+                \(heartbeat)
+                shipping: {retry: 1s}
+                """
         }
-        let takeover = Date().timeIntervalSince(killed)
-        print("failover: home-b took over \(String(format: "%.2f", takeover)) s after home-a was killed")
-        #expect(takeover >= 2.0 && takeover < 10, "takeover after \(takeover) s")
-        #expect(twin.log.contains("taking the tenant over"))
-        try twin.wait("home-b to hold the lease", timeout: 30) { try status(twin)["lease_expires"] != nil }
-        try Data("after the failover\n".utf8).write(to: URL(fileURLWithPath: twin.root + "/data/docs/a.txt"))
-        let second = try twin.cli().run(["backup", "now", "--tenant", "alpha"])
-        #expect(second.status == 0, "\(second.stdout) \(second.stderr)")
 
-        // The old home comes back: the voters tell it of epoch 2, so it is fenced, writes
-        // nothing, and becomes the twin; home-b catches it up.
-        try home.start()
-        try home.wait("home-a to learn it is the twin now", timeout: 30) {
-            let item = try status(home)
-            return item["active_site"] as? String == "home-b" && item["epoch"] as? Int == 2
+        func status(_ daemon: DaemonProcess) throws -> [String: Any] {
+            ((try daemon.cli().json(["status"])["tenants"] as? [[String: Any]])?.first) ?? [:]
         }
-        let refused = try home.cli().run(["backup", "now", "--tenant", "alpha"])
-        #expect(refused.status != 0 && refused.stderr.contains("active at home-b"), "\(refused.stderr)")
-        try twin.wait("home-a to catch up", timeout: 30) {
-            let item = try status(twin)
-            return item["twin_state"] as? String == "in_sync" && item["twin_pending_snapshots"] as? Int == 0
-        }
-        // Failback: a planned switchover to home-a, run at home-b where the tenant is active.
-        let back = try twin.cli().run(["failback", "--tenant", "alpha", "--json"])
-        #expect(back.status == 0, "\(back.stdout) \(back.stderr)")
-        let report = try JSONSerialization.jsonObject(with: back.stdoutBytes) as? [String: Any]
-        #expect(report?["kind"] as? String == "switchover" && report?["to"] as? String == "home-a" && report?["epoch"] as? Int == 3,
-                "\(back.stdout)")
-        try home.wait("home-a to hold the lease at epoch 3", timeout: 30) {
-            let item = try status(home)
-            return item["active_site"] as? String == "home-a" && item["epoch"] as? Int == 3 && item["lease_expires"] != nil
-        }
-        #expect(try status(twin)["active_site"] as? String == "home-a")
-        try Data("after the failback\n".utf8).write(to: URL(fileURLWithPath: home.root + "/data/docs/a.txt"))
-        let third = try home.cli().run(["backup", "now", "--tenant", "alpha"])
-        #expect(third.status == 0, "\(third.stdout) \(third.stderr)")
-        // A switchover is refused where the tenant is not active.
-        let wrongSite = try twin.cli().run(["failover", "--tenant", "alpha"])
-        #expect(wrongSite.status != 0 && wrongSite.stderr.contains("active at home-a"), "\(wrongSite.stderr)")
-        #expect(try home.stop() == 0)
-        #expect(try twin.stop() == 0)
-        #expect(try remote.stop() == 0)
-        let audit = try String(contentsOfFile: twin.root + "/state/audit.log", encoding: .utf8)
-        #expect(audit.contains("\"failover\"") && audit.contains("switchover to=home-a"), "\(audit.suffix(1500))")
-        // Every snapshot, before and after the failover and after the failback, is at both sites.
-        let offline = CLIRunner(repo: home.repository)
-        let listed = try offline.jsonArray(["snapshots", "--repo", home.repository, "--tenant", "alpha", "--key-file", home.keyFile])
-        #expect(listed.count == 3)
-        let atTwin = try CLIRunner(repo: twin.repository).jsonArray(["snapshots", "--repo", twin.repository, "--tenant", "alpha",
-                                                                     "--key-file", home.keyFile])
-        #expect(atTwin.count == 3)
-        let target = home.root + "/restored"
-        let restored = try offline.run(["restore", "--repo", home.repository, "--tenant", "alpha", "latest", "--target", target,
-                                        "--key-file", home.keyFile])
-        #expect(restored.status == 0, "\(restored.stderr)")
-        expectSameBytes(FileManager.default.contents(atPath: target + "/a.txt"), Data("after the failback\n".utf8))
-    }
 
-    /// The home site and the witness are both gone: the twin does not take over by itself
-    /// (no majority), and the operator's forced promotion, with a reason, makes it writable at
-    /// the next epoch; the divergence is reported and audited.
-    @Test func aForcedPromotionNeedsTheOperatorAndIsAudited() throws {
-        let certs = NSTemporaryDirectory() + "tandem-force-certs-" + UUID().uuidString.prefix(8).lowercased()
-        defer { try? FileManager.default.removeItem(atPath: certs) }
-        #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
-        var ports: [String: Int] = [:]
-        for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
-        let policy = "tenant: alpha\nkey: {key_file: $KEY}\nhome_site: home-a\nsources:\n  - {name: docs, directory: $ROOT/data/docs}\n"
-        let files: [String: Data] = ["docs/a.txt": Data("forced\n".utf8)]
-        let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\n"], site: "remote", extraSite: """
-            role: remote
-            listen: 127.0.0.1:\(ports["remote"]!)
-            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
-            peers:
-              - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
-              - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
-            \(Self.heartbeat)
-            """)
-        let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
-                                     extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
-        let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
-                                     extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
-        try remote.start()
-        try twin.start()
-        try home.start()
-        try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
-        // A forced promotion while the active site is alive is refused.
-        let early = try twin.cli().run(["failover", "--tenant", "alpha", "--force", "--reason", "drill"])
-        #expect(early.status != 0, "\(early.stdout)")
-        home.signal(SIGKILL)
-        remote.signal(SIGKILL)
-        home.process.waitUntilExit()
-        remote.process.waitUntilExit()
-        // Without the witness the twin holds off, however long it waits.
-        try twin.wait("the twin to hold off", timeout: 30) { twin.log.contains("not taking over yet") }
-        Thread.sleep(forTimeInterval: 3)
-        #expect(try status(twin)["active_site"] as? String == "home-a")
-        let forced = try twin.cli().run(["failover", "--tenant", "alpha", "--force", "--reason", "flood in building A", "--json"])
-        #expect(forced.status == 0, "\(forced.stdout) \(forced.stderr)")
-        let reports = try JSONSerialization.jsonObject(with: forced.stdoutBytes) as? [[String: Any]]
-        #expect(reports?.first?["kind"] as? String == "forced" && reports?.first?["epoch"] as? Int == 2, "\(forced.stdout)")
-        #expect((reports?.first?["divergence"] as? String)?.contains("both histories are kept") == true)
-        let backup = try twin.cli().run(["backup", "now", "--tenant", "alpha"])
-        #expect(backup.status == 0, "\(backup.stdout) \(backup.stderr)")
-        #expect(try twin.stop() == 0)
-        let audit = try String(contentsOfFile: twin.root + "/state/audit.log", encoding: .utf8)
-        #expect(audit.contains("reason=flood in building A"), "\(audit.suffix(1500))")
-    }
+        @Test func theTwinTakesOverWhenTheHomeSiteDiesAndTheOldHomeIsFenced() throws {
+            let certs = NSTemporaryDirectory() + "tandem-failover-certs-" + UUID().uuidString.prefix(8).lowercased()
+            defer { try? FileManager.default.removeItem(atPath: certs) }
+            #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
+            var ports: [String: Int] = [:]
+            for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
+            let policy = """
+                tenant: alpha
+                key: {key_file: $KEY}
+                home_site: home-a
+                twin: preferred
+                sources:
+                  - {name: docs, directory: $ROOT/data/docs}
+                """
+            let files: [String: Data] = ["docs/a.txt": Data("before the failover\n".utf8), "docs/b.bin": sampleBytes(300_000, seed: 31)]
+            let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\nhome_site: home-a\n"], site: "remote", extraSite: """
+                role: remote
+                listen: 127.0.0.1:\(ports["remote"]!)
+                tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
+                peers:
+                  - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
+                  - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
+                \(Self.heartbeat)
+                """)
+            let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
+                                         extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
+            let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
+                                         extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
+            try remote.start()
+            try twin.start()
+            try home.start()
+            // Every voter grants nothing for one lease after it starts; then home-a holds the lease.
+            try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
+            let first = try home.cli().run(["backup", "now", "--tenant", "alpha"])
+            #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
 
-    /// Degraded mode: the twin is away while the home acknowledges N snapshots (the witness
-    /// records the twin outdated first); the home dies; the stale twin starts and refuses to
-    /// take over. The home returns, catches the twin up (the mark is cleared), dies again, and
-    /// now the twin takes over with all N.
-    @Test func aStaleTwinDoesNotTakeOverUntilItHoldsEverything() throws {
-        let certs = NSTemporaryDirectory() + "tandem-degraded-certs-" + UUID().uuidString.prefix(8).lowercased()
-        defer { try? FileManager.default.removeItem(atPath: certs) }
-        #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
-        var ports: [String: Int] = [:]
-        for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
-        let policy = "tenant: alpha\nkey: {key_file: $KEY}\nhome_site: home-a\ntwin: preferred\nsources:\n  - {name: docs, directory: $ROOT/data/docs}\n"
-        let files: [String: Data] = ["docs/a.txt": Data("degraded 0\n".utf8)]
-        let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\n"], site: "remote", extraSite: """
-            role: remote
-            listen: 127.0.0.1:\(ports["remote"]!)
-            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
-            peers:
-              - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
-              - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
-            \(Self.heartbeat)
-            """)
-        let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
-                                     extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
-        let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
-                                     extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
-        try remote.start()
-        try twin.start()
-        try home.start()
-        try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
-        twin.signal(SIGKILL)
-        twin.process.waitUntilExit()
-        for n in 1...2 {
-            try Data("degraded \(n)\n".utf8).write(to: URL(fileURLWithPath: home.root + "/data/docs/a.txt"))
-            let backup = try home.cli().run(["backup", "now", "--tenant", "alpha"])
+            // The home site dies. The twin waits for failover_after missed heartbeats (1.5 s),
+            // the witness's agreement and the old lease's end (4 s), then takes over at epoch 2.
+            home.signal(SIGKILL)
+            home.process.waitUntilExit()
+            let killed = Date()
+            try twin.wait("home-b to take the tenant over", timeout: 30) {
+                let item = try status(twin)
+                return item["active_site"] as? String == "home-b" && item["epoch"] as? Int == 2
+            }
+            let takeover = Date().timeIntervalSince(killed)
+            print("failover: home-b took over \(String(format: "%.2f", takeover)) s after home-a was killed")
+            // Within failover_after heartbeats plus the lease of the last heartbeat heard (sooner
+            // when a loaded machine delayed home-a's last heartbeats), with room for a busy CI machine.
+            #expect(takeover < 1.5 + 4 + 6, "takeover after \(takeover) s")
+            #expect(twin.log.contains("taking the tenant over"))
+            try twin.wait("home-b to hold the lease", timeout: 30) { try status(twin)["lease_expires"] != nil }
+            try Data("after the failover\n".utf8).write(to: URL(fileURLWithPath: twin.root + "/data/docs/a.txt"))
+            let second = try twin.cli().run(["backup", "now", "--tenant", "alpha"])
+            #expect(second.status == 0, "\(second.stdout) \(second.stderr)")
+
+            // The old home comes back: the voters tell it of epoch 2, so it is fenced, writes
+            // nothing, and becomes the twin; home-b catches it up.
+            try home.start()
+            try home.wait("home-a to learn it is the twin now", timeout: 30) {
+                let item = try status(home)
+                return item["active_site"] as? String == "home-b" && item["epoch"] as? Int == 2
+            }
+            let refused = try home.cli().run(["backup", "now", "--tenant", "alpha"])
+            #expect(refused.status != 0 && refused.stderr.contains("active at home-b"), "\(refused.stderr)")
+            try twin.wait("home-a to catch up", timeout: 30) {
+                let item = try status(twin)
+                return item["twin_state"] as? String == "in_sync" && item["twin_pending_snapshots"] as? Int == 0
+            }
+            // Failback: a planned switchover to home-a, run at home-b where the tenant is active.
+            let back = try twin.cli().run(["failback", "--tenant", "alpha", "--json"])
+            #expect(back.status == 0, "\(back.stdout) \(back.stderr)")
+            let report = try JSONSerialization.jsonObject(with: back.stdoutBytes) as? [String: Any]
+            #expect(report?["kind"] as? String == "switchover" && report?["to"] as? String == "home-a" && report?["epoch"] as? Int == 3,
+                    "\(back.stdout)")
+            try home.wait("home-a to hold the lease at epoch 3", timeout: 30) {
+                let item = try status(home)
+                return item["active_site"] as? String == "home-a" && item["epoch"] as? Int == 3 && item["lease_expires"] != nil
+            }
+            #expect(try status(twin)["active_site"] as? String == "home-a")
+            try Data("after the failback\n".utf8).write(to: URL(fileURLWithPath: home.root + "/data/docs/a.txt"))
+            let third = try home.cli().run(["backup", "now", "--tenant", "alpha"])
+            #expect(third.status == 0, "\(third.stdout) \(third.stderr)")
+            // A switchover is refused where the tenant is not active.
+            let wrongSite = try twin.cli().run(["failover", "--tenant", "alpha"])
+            #expect(wrongSite.status != 0 && wrongSite.stderr.contains("active at home-a"), "\(wrongSite.stderr)")
+            #expect(try home.stop() == 0)
+            #expect(try twin.stop() == 0)
+            #expect(try remote.stop() == 0)
+            let audit = try String(contentsOfFile: twin.root + "/state/audit.log", encoding: .utf8)
+            #expect(audit.contains("\"failover\"") && audit.contains("switchover to=home-a"), "\(audit.suffix(1500))")
+            // Every snapshot, before and after the failover and after the failback, is at both sites.
+            let offline = CLIRunner(repo: home.repository)
+            let listed = try offline.jsonArray(["snapshots", "--repo", home.repository, "--tenant", "alpha", "--key-file", home.keyFile])
+            #expect(listed.count == 3)
+            let atTwin = try CLIRunner(repo: twin.repository).jsonArray(["snapshots", "--repo", twin.repository, "--tenant", "alpha",
+                                                                         "--key-file", home.keyFile])
+            #expect(atTwin.count == 3)
+            let target = home.root + "/restored"
+            let restored = try offline.run(["restore", "--repo", home.repository, "--tenant", "alpha", "latest", "--target", target,
+                                            "--key-file", home.keyFile])
+            #expect(restored.status == 0, "\(restored.stderr)")
+            expectSameBytes(FileManager.default.contents(atPath: target + "/a.txt"), Data("after the failback\n".utf8))
+        }
+
+        /// The home site and the witness are both gone: the twin does not take over by itself
+        /// (no majority), and the operator's forced promotion, with a reason, makes it writable at
+        /// the next epoch; the divergence is reported and audited.
+        @Test func aForcedPromotionNeedsTheOperatorAndIsAudited() throws {
+            let certs = NSTemporaryDirectory() + "tandem-force-certs-" + UUID().uuidString.prefix(8).lowercased()
+            defer { try? FileManager.default.removeItem(atPath: certs) }
+            #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
+            var ports: [String: Int] = [:]
+            for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
+            let policy = "tenant: alpha\nkey: {key_file: $KEY}\nhome_site: home-a\nsources:\n  - {name: docs, directory: $ROOT/data/docs}\n"
+            let files: [String: Data] = ["docs/a.txt": Data("forced\n".utf8)]
+            let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\n"], site: "remote", extraSite: """
+                role: remote
+                listen: 127.0.0.1:\(ports["remote"]!)
+                tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
+                peers:
+                  - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
+                  - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
+                \(Self.heartbeat)
+                """)
+            let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
+                                         extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
+            let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
+                                         extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
+            try remote.start()
+            try twin.start()
+            try home.start()
+            try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
+            // A forced promotion while the active site is alive is refused.
+            let early = try twin.cli().run(["failover", "--tenant", "alpha", "--force", "--reason", "drill"])
+            #expect(early.status != 0, "\(early.stdout)")
+            home.signal(SIGKILL)
+            remote.signal(SIGKILL)
+            home.process.waitUntilExit()
+            remote.process.waitUntilExit()
+            // Without the witness the twin holds off, however long it waits.
+            try twin.wait("the twin to hold off", timeout: 30) { twin.log.contains("not taking over yet") }
+            Thread.sleep(forTimeInterval: 3)
+            #expect(try status(twin)["active_site"] as? String == "home-a")
+            let forced = try twin.cli().run(["failover", "--tenant", "alpha", "--force", "--reason", "flood in building A", "--json"])
+            #expect(forced.status == 0, "\(forced.stdout) \(forced.stderr)")
+            let reports = try JSONSerialization.jsonObject(with: forced.stdoutBytes) as? [[String: Any]]
+            #expect(reports?.first?["kind"] as? String == "forced" && reports?.first?["epoch"] as? Int == 2, "\(forced.stdout)")
+            #expect((reports?.first?["divergence"] as? String)?.contains("both histories are kept") == true)
+            let backup = try twin.cli().run(["backup", "now", "--tenant", "alpha"])
             #expect(backup.status == 0, "\(backup.stdout) \(backup.stderr)")
+            #expect(try twin.stop() == 0)
+            let audit = try String(contentsOfFile: twin.root + "/state/audit.log", encoding: .utf8)
+            #expect(audit.contains("reason=flood in building A"), "\(audit.suffix(1500))")
         }
-        #expect(remote.log.contains("twin recorded outdated"))
-        try home.wait("the twin to show as outdated") { try status(home)["twin_state"] as? String == "outdated" }
-        home.signal(SIGKILL)
-        home.process.waitUntilExit()
-        // The stale twin comes up alone with the witness: it must not take over.
-        try twin.start()
-        Thread.sleep(forTimeInterval: 5)
-        #expect(try status(twin)["active_site"] as? String == "home-a", "a stale twin took the tenant over")
-        #expect(twin.log.contains("lacks acknowledged data"), "\(twin.log.suffix(2000))")
-        // The home returns and catches the twin up; the witness clears the mark.
-        try home.start()
-        try home.wait("the twin to catch up", timeout: 30) {
-            let item = try status(home)
-            return item["twin_state"] as? String == "in_sync" && item["lease_expires"] != nil
+
+        /// Degraded mode: the twin is away while the home acknowledges N snapshots (the witness
+        /// records the twin outdated first); the home dies; the stale twin starts and refuses to
+        /// take over. The home returns, catches the twin up (the mark is cleared), dies again, and
+        /// now the twin takes over with all N.
+        @Test func aStaleTwinDoesNotTakeOverUntilItHoldsEverything() throws {
+            let certs = NSTemporaryDirectory() + "tandem-degraded-certs-" + UUID().uuidString.prefix(8).lowercased()
+            defer { try? FileManager.default.removeItem(atPath: certs) }
+            #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
+            var ports: [String: Int] = [:]
+            for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
+            let policy = "tenant: alpha\nkey: {key_file: $KEY}\nhome_site: home-a\ntwin: preferred\nsources:\n  - {name: docs, directory: $ROOT/data/docs}\n"
+            let files: [String: Data] = ["docs/a.txt": Data("degraded 0\n".utf8)]
+            let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\n"], site: "remote", extraSite: """
+                role: remote
+                listen: 127.0.0.1:\(ports["remote"]!)
+                tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
+                peers:
+                  - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
+                  - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
+                \(Self.heartbeat)
+                """)
+            let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
+                                         extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
+            let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
+                                         extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
+            try remote.start()
+            try twin.start()
+            try home.start()
+            try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
+            twin.signal(SIGKILL)
+            twin.process.waitUntilExit()
+            for n in 1...2 {
+                try Data("degraded \(n)\n".utf8).write(to: URL(fileURLWithPath: home.root + "/data/docs/a.txt"))
+                let backup = try home.cli().run(["backup", "now", "--tenant", "alpha"])
+                #expect(backup.status == 0, "\(backup.stdout) \(backup.stderr)")
+            }
+            #expect(remote.log.contains("twin recorded outdated"))
+            try home.wait("the twin to show as outdated") { try status(home)["twin_state"] as? String == "outdated" }
+            home.signal(SIGKILL)
+            home.process.waitUntilExit()
+            // The stale twin comes up alone with the witness: it must not take over.
+            try twin.start()
+            Thread.sleep(forTimeInterval: 5)
+            #expect(try status(twin)["active_site"] as? String == "home-a", "a stale twin took the tenant over")
+            #expect(twin.log.contains("lacks acknowledged data"), "\(twin.log.suffix(2000))")
+            // The home returns and catches the twin up; the witness clears the mark.
+            let clearedBefore = remote.log.components(separatedBy: "twin no longer outdated").count
+            try home.start()
+            try home.wait("the twin to catch up", timeout: 30) {
+                let item = try status(home)
+                return item["twin_state"] as? String == "in_sync" && item["lease_expires"] != nil
+            }
+            try remote.wait("the witness to clear the mark", timeout: 30) {
+                remote.log.components(separatedBy: "twin no longer outdated").count > clearedBefore
+            }
+            try home.wait("the twin to hear it", timeout: 30) { home.log.contains("the witness cleared its outdated mark") }
+            home.signal(SIGKILL)
+            home.process.waitUntilExit()
+            try twin.wait("home-b to take over now", timeout: 30) {
+                let item = try status(twin)
+                return item["active_site"] as? String == "home-b" && item["epoch"] as? Int == 2
+            }
+            #expect(try twin.stop() == 0)
+            #expect(try remote.stop() == 0)
+            let offline = CLIRunner(repo: twin.repository)
+            let listed = try offline.jsonArray(["snapshots", "--repo", twin.repository, "--tenant", "alpha", "--key-file", home.keyFile])
+            #expect(listed.count == 2, "the twin lost acknowledged snapshots: \(listed.count) of 2")
+            let target = twin.root + "/restored"
+            let restored = try offline.run(["restore", "--repo", twin.repository, "--tenant", "alpha", "latest", "--target", target,
+                                            "--key-file", home.keyFile])
+            #expect(restored.status == 0, "\(restored.stderr)")
+            expectSameBytes(FileManager.default.contents(atPath: target + "/a.txt"), Data("degraded 2\n".utf8))
         }
-        try remote.wait("the witness to clear the mark", timeout: 30) { remote.log.contains("twin no longer outdated") }
-        home.signal(SIGKILL)
-        home.process.waitUntilExit()
-        try twin.wait("home-b to take over now", timeout: 30) {
-            let item = try status(twin)
-            return item["active_site"] as? String == "home-b" && item["epoch"] as? Int == 2
-        }
-        #expect(try twin.stop() == 0)
-        #expect(try remote.stop() == 0)
-        let offline = CLIRunner(repo: twin.repository)
-        let listed = try offline.jsonArray(["snapshots", "--repo", twin.repository, "--tenant", "alpha", "--key-file", home.keyFile])
-        #expect(listed.count == 2, "the twin lost acknowledged snapshots: \(listed.count) of 2")
-        let target = twin.root + "/restored"
-        let restored = try offline.run(["restore", "--repo", twin.repository, "--tenant", "alpha", "latest", "--target", target,
-                                        "--key-file", home.keyFile])
-        #expect(restored.status == 0, "\(restored.stderr)")
-        expectSameBytes(FileManager.default.contents(atPath: target + "/a.txt"), Data("degraded 2\n".utf8))
     }
 }

@@ -38,11 +38,19 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(set.site.role == .remote)
     }
 
-    @Test func theDemoConfigParses() throws {
-        let set = try PolicySet.load(configPath: packageRoot + "/Config/demo/tandem.yaml")
-        #expect(set.site.siteName == "demo")
-        #expect(set.site.controlSocket.hasSuffix("/.tandem-demo/control.sock"))
-        #expect(set.tenants.map(\.tenant) == ["demo"])
+    /// The three-site demo: two near sites, each home to one tenant and twin of the other,
+    /// and the remote site as the witness.
+    @Test func theDemoConfigsParse() throws {
+        for site in ["home-a", "home-b"] {
+            let set = try PolicySet.load(configPath: packageRoot + "/Config/demo/\(site).yaml")
+            #expect(set.site.siteName == site && set.site.role == .near)
+            #expect(set.site.controlSocket.hasSuffix("/.tandem-demo/\(site)/control.sock"))
+            #expect(set.tenants.map(\.tenant) == ["demo-a", "demo-b"])
+            #expect(set.tenants.map(\.homeSite) == ["home-a", "home-b"])
+            #expect(Set(set.site.peers.map(\.name)) == ["home-a", "home-b", "remote"].filter { $0 != site }.reduce(into: Set<String>()) { $0.insert($1) })
+        }
+        let remote = try PolicySet.load(configPath: packageRoot + "/Config/demo/remote.yaml")
+        #expect(remote.site.role == .remote && remote.tenants.allSatisfy { $0.key == nil })
     }
 
     /// Every file under Config/ that is not an invalid sample parses.

@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func mutatedPoliciesNeverTrap() throws {
-        let seeds = ["/Config/tenants.d/finance.yaml", "/Config/tenants.d/records.yaml", "/Config/demo/tenants.d/demo.yaml", "/Config/tandem.yaml"]
+        let seeds = ["/Config/tenants.d/finance.yaml", "/Config/tenants.d/records.yaml", "/Config/demo/near.tenants.d/demo-a.yaml", "/Config/tandem.yaml"]
             .map { try! String(contentsOfFile: packageRoot + $0, encoding: .utf8) }
         let tokens = [":", "-", "[", "]", "{", "}", "\"", "'", "\n", "  ", "*", "61", "-1", "99999999999999999999", "null", "~", "&a", "*a",
                       "!!binary", "\t", "#", "0x1F", "1e400", "@daily", "24:00", "keep_last", "sources", "cron", "\u{0}", "é", "🦀"]

@@ -58,7 +58,7 @@ extension Daemon {
                 }
                 log.warning("the twin does not hold the snapshot yet (twin: preferred); it is caught up when the twin returns",
                             metadata: ["error": "\(problem)"])
-                twinNudgeContinuation.yield()
+                twinBell.ring()
             }
             // A site that lost its lease meanwhile does not acknowledge: the tenant may have moved.
             if let coordinator, await coordinator.leasesInForce, !(await coordinator.mayWrite(job.tenant)) {
@@ -82,7 +82,7 @@ extension Daemon {
                 do {
                     try await shipper.committed(tenant: job.tenant, snapshot: result.snapshotID, time: record?.time ?? started,
                                                 now: clock.now(), source: record?.source, packs: packs)
-                    shipNudgeContinuation.yield()
+                    shipBell.ring()
                 } catch {
                     log.error("cannot queue the snapshot for the remote site; it will be found at the next reconcile", metadata: ["error": "\(error)"])
                 }

@@ -36,6 +36,8 @@ extension Daemon {
     /// without it. Nil when recorded (or when leases are not in force), else why not.
     func recordTwinOutdated(_ tenant: String) async -> String? {
         guard let coordinator, let witnessLink else { return nil }
+        // Forced promotion: the operator accepted divergence; there is no majority to tell.
+        if await coordinator.isForced(tenant) { return nil }
         guard let record = await coordinator.outdateRecord(tenant) else {
             return await coordinator.leasesInForce ? "this site does not hold the tenant's lease" : nil
         }
@@ -57,9 +59,10 @@ extension Daemon {
         for tenant in twinMaybeOutdated.sorted() {
             let queue = await twinMirror.queue(tenant)
             guard queue.pending.isEmpty, queue.lastError == nil, let record = await coordinator.outdateRecord(tenant) else { continue }
-            if let answer = try? await witnessLink.send(LinkRequest("clear_outdated", outdate: record, tenant: tenant)), answer.ok {
-                // The twin hears it too, so it may take over again when it must.
-                _ = try? await twinMirror.send(LinkRequest("clear_outdated", outdate: record, tenant: tenant))
+            // The witness forgets the mark, and the twin hears it too, so it may take over again
+            // when it must; both must answer, or the next round tries again.
+            let clear = LinkRequest("clear_outdated", outdate: record, tenant: tenant)
+            if let answer = try? await witnessLink.send(clear), answer.ok, let told = try? await twinMirror.send(clear), told.ok {
                 twinMaybeOutdated.remove(tenant)
                 twinRecordedOutdated.remove(tenant)
                 logger.notice("the twin holds everything again; the witness cleared its outdated mark", metadata: ["tenant": "\(tenant)"])
@@ -126,7 +129,7 @@ extension Daemon {
             await record(actor: "tandemd", role: "daemon", action: "placement", tenant: tenant,
                          detail: "active=\(active) epoch=\(epoch) previous=\(before ?? "-")", result: "ok")
         }
-        nudgeContinuation.yield()
+        scheduleBell.ring()
     }
 
     /// Waits (up to one lease) until this site holds `tenant`'s lease; nil when it may write,

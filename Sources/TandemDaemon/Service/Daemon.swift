@@ -42,11 +42,10 @@ public actor Daemon {
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
     var shuttingDown = false
     var jobCounter = 0
-    let nudges: AsyncStream<Void>
-    let nudgeContinuation: AsyncStream<Void>.Continuation
+    /// Wakes the scheduler (a reload, a tenant moved here).
+    let scheduleBell = Doorbell()
     /// Wakes the shipper when a snapshot commits.
-    let shipNudges: AsyncStream<Void>
-    let shipNudgeContinuation: AsyncStream<Void>.Continuation
+    let shipBell = Doorbell()
     /// Ships to the remote site (a near site with a remote peer and TLS files).
     var shipper: Shipper?
     /// Mirrors active tenants' snapshots to the twin (a near site with a twin peer).
@@ -66,8 +65,8 @@ public actor Daemon {
     /// Tenants whose twin this site had the witness record outdated, until it is cleared.
     var twinRecordedOutdated: Set<String> = []
     var epochs: [String: UInt64] = [:]
-    let twinNudges: AsyncStream<Void>
-    let twinNudgeContinuation: AsyncStream<Void>.Continuation
+    /// Wakes the twin resync when a snapshot commits or the twin comes back.
+    let twinBell = Doorbell()
     var peerState: [String: PeerState] = [:]
 
     /// What the daemon remembers about a tenant's runs.
@@ -113,9 +112,6 @@ public actor Daemon {
         startedAt = clock.now()
         marksFile = (policies.site.stateDirectory as NSString).appendingPathComponent("schedule-marks.json")
         metrics = DaemonMetrics()
-        (nudges, nudgeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        (shipNudges, shipNudgeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        (twinNudges, twinNudgeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         marks = Self.loadMarks(marksFile)
     }
 
@@ -184,7 +180,7 @@ public actor Daemon {
             let now = clock.now()
             for tenant in loaded.tenants where marks[tenant.tenant] == nil { marks[tenant.tenant] = [:] }
             _ = now
-            nudgeContinuation.yield()
+            scheduleBell.ring()
             let added = Set(loaded.tenants.map(\.tenant)).subtracting(before)
             logger.notice("configuration reloaded", metadata: ["tenants": "\(loaded.tenants.count)", "added": "\(added.sorted().joined(separator: ","))"])
             await record(actor: actor, role: "operator", action: "reload", tenant: nil, detail: configPath, result: "ok")

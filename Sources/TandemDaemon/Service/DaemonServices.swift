@@ -10,20 +10,15 @@ struct SchedulerService: Service {
 
     func run() async throws {
         try await untilGracefulShutdown {
-            // One consumer at a time: each sleep's child task iterates, and is finished
-            // before the next one starts.
-            let nudges = await daemon.nudges
+            let bell = daemon.scheduleBell
             while !Task.isCancelled {
                 await daemon.fireDueSchedules()
                 let clock = daemon.clock
                 let wake = await daemon.nextWake() ?? clock.now().addingTimeInterval(3600)
-                // Sleep until the next start or a nudge (reload), whichever is first.
+                // Sleep until the next start or a ring (reload), whichever is first.
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { try? await clock.sleep(until: wake) }
-                    group.addTask {
-                        var iterator = nudges.makeAsyncIterator()
-                        _ = await iterator.next()
-                    }
+                    group.addTask { await bell.wait(timeout: .seconds(3600)) }
                     await group.next()
                     group.cancelAll()
                 }

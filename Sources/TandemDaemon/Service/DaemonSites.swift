@@ -35,12 +35,10 @@ struct SiteLinks: Sendable {
     func twinMirror(backend: any Backend, logger: Logger, indexPath: @escaping @Sendable (String) -> String,
                     epoch: @escaping @Sendable (String) async -> UInt64?) -> Shipper? {
         guard site.role == .near, let twin = site.peers.first(where: { $0.role == .twin }) else { return nil }
-        var twinLogger = logger
-        twinLogger[metadataKey: "mirror"] = "\(twin.name)"
-        return Shipper(backend: backend, stateDirectory: site.stateDirectory + "/twin",
-                       remote: .init(site: twin.name, host: twin.address.host, port: twin.address.port, tls: tls,
-                                     hello: hello(channel: "bulk"), epoch: epoch),
-                       logger: twinLogger, indexPath: indexPath)
+        var peer = Shipper.Remote(site: twin.name, host: twin.address.host, port: twin.address.port, tls: tls,
+                                  hello: hello(channel: "bulk"), epoch: epoch)
+        peer.label = "the twin"
+        return Shipper(backend: backend, stateDirectory: site.stateDirectory + "/twin", remote: peer, logger: logger, indexPath: indexPath)
     }
 
     /// A sender toward the witness (the remote peer, or a `witness` peer), for a near site
@@ -129,7 +127,7 @@ struct TwinSyncService: Service {
     let retry: Double
 
     func run() async throws {
-        let nudges = await daemon.twinNudges
+        let bell = daemon.twinBell
         try await untilGracefulShutdown {
             while !Task.isCancelled {
                 let tenants = await daemon.activeTenantNames()
@@ -137,15 +135,7 @@ struct TwinSyncService: Service {
                 if !tenants.isEmpty { await mirror.shipAll(tenants: tenants, now: { clock.now() }) }
                 await daemon.clearTwinOutdated()
                 await daemon.publishTwinMetrics()
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { try? await Task.sleep(for: .seconds(retry)) }
-                    group.addTask {
-                        var iterator = nudges.makeAsyncIterator()
-                        _ = await iterator.next()
-                    }
-                    await group.next()
-                    group.cancelAll()
-                }
+                await bell.wait(timeout: .seconds(retry))
             }
         }
     }
@@ -244,22 +234,14 @@ struct ShipperService: Service {
     let retry: Double
 
     func run() async throws {
-        let nudges = await daemon.shipNudges
+        let bell = daemon.shipBell
         try await untilGracefulShutdown {
             while !Task.isCancelled {
                 let tenants = await daemon.policies.tenants.map(\.tenant)
                 let clock = daemon.clock
                 await shipper.shipAll(tenants: tenants, now: { clock.now() })
                 await daemon.checkRemoteRPO()
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { try? await Task.sleep(for: .seconds(retry)) }
-                    group.addTask {
-                        var iterator = nudges.makeAsyncIterator()
-                        _ = await iterator.next()
-                    }
-                    await group.next()
-                    group.cancelAll()
-                }
+                await bell.wait(timeout: .seconds(retry))
             }
         }
     }
@@ -275,7 +257,7 @@ extension Daemon {
         if peerState[peer]?.outgoingUp != true {
             logger.notice("heartbeat link up", metadata: ["peer": "\(peer)"])
             // The twin is back: catch it up now.
-            if peer == twinName { twinNudgeContinuation.yield() }
+            if peer == twinName { twinBell.ring() }
         }
         peerState[peer, default: PeerState()].outgoingUp = true
         peerState[peer, default: PeerState()].lastError = nil

@@ -45,6 +45,8 @@ actor LeaseCoordinator {
     private var outbox: [String: [LinkRequest]] = [:]
     private var pendingLeases: [UInt64: (tenant: String, request: LeaseRequest)] = [:]
     private var lastHoldOff: [String: String] = [:]
+    /// Tenants whose active site this site is asking the witness about (logged once).
+    private var consulting: Set<String> = []
     let changes: AsyncStream<Change>
     private let changeContinuation: AsyncStream<Change>.Continuation
 
@@ -178,6 +180,8 @@ actor LeaseCoordinator {
         for tenant in Array(grantors.keys) { grantors[tenant]?.heardFrom(sender, now: instant) }
         for tenant in Array(watchers.keys) where watchers[tenant]?.activeSite == sender {
             guard var watcher = watchers[tenant] else { continue }
+            consulting.remove(tenant)
+            lastHoldOff[tenant] = nil
             _ = watcher.heartbeat(from: sender, epoch: watcher.epoch, active: true, now: instant)
             watchers[tenant] = watcher
         }
@@ -269,6 +273,9 @@ actor LeaseCoordinator {
 
     /// The record asking the witness to mark the twin outdated (or caught up) for `tenant`,
     /// when this site holds the tenant's lease; nil otherwise.
+    /// Whether this site writes for `tenant` by forced promotion (without a majority).
+    func isForced(_ tenant: String) -> Bool { holders[tenant]?.phase == .forced }
+
     func outdateRecord(_ tenant: String) -> OutdateRequest? {
         guard leasesInForce, let twin, let holder = holders[tenant], holder.mayWrite(at: now) else { return nil }
         return OutdateRequest(holder: site, epoch: holder.epoch, twin: twin)
@@ -417,7 +424,9 @@ actor LeaseCoordinator {
             request.holder = site.name
             request.epoch = epoch.value
             outbox[witness.name, default: []].append(request)
-            logger.warning("the active site is silent; asking the witness", metadata: ["tenant": "\(tenant)", "active": "\(active.name)"])
+            if consulting.insert(tenant).inserted {
+                logger.warning("the active site is silent; asking the witness", metadata: ["tenant": "\(tenant)", "active": "\(active.name)"])
+            }
         case .holdOff(let refusal):
             let text = "\(refusal)"
             if lastHoldOff[tenant] != text {
