@@ -94,6 +94,8 @@ extension SiteProcessTests {
             let status = try tenantStatus(home)
             #expect(status["active_site"] as? String == "home-a" && status["epoch"] as? Int == 1, "\(status)")
             #expect(status["twin_state"] as? String == "in_sync" && status["twin_pending_snapshots"] as? Int == 0, "\(status)")
+            let text = try home.cli().run(["status"])
+            #expect(text.stdout.contains("active at home-a, epoch 1; twin in_sync"), "\(text.stdout)")
             // A drill at the twin: its newest snapshot fetched, verified and restored in scratch.
             let drill = try home.cli().run(["drill", "--tenant", "alpha", "--site", "twin", "--json"])
             #expect(drill.status == 0, "\(drill.stdout) \(drill.stderr)")

@@ -428,7 +428,11 @@ actor LeaseCoordinator {
                 logger.warning("the active site is silent; asking the witness", metadata: ["tenant": "\(tenant)", "active": "\(active.name)"])
             }
         case .holdOff(let refusal):
-            let text = "\(refusal)"
+            var text = "\(refusal)"
+            if case .oldLeaseNotExpired(let until) = refusal {
+                // The machine's instants are this process's monotonic clock: say how long instead.
+                text = "the old lease may be in use for another \(String(format: "%.1f", Double((until - now).clampedMilliseconds) / 1000)) s"
+            }
             if lastHoldOff[tenant] != text {
                 lastHoldOff[tenant] = text
                 logger.notice("not taking over yet", metadata: ["tenant": "\(tenant)", "why": "\(text)"])

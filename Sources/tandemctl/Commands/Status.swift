@@ -30,6 +30,19 @@ struct Status: AsyncParsableCommand {
                       + last.padding(toLength: 34, withPad: " ", startingAt: 0) + " "
                       + next.padding(toLength: 21, withPad: " ", startingAt: 0) + " " + quota)
                 if let message = t.lastBackup?.message { print("  last error: \(message)") }
+                if let active = t.activeSite {
+                    var line = "  active at \(active)" + (t.epoch.map { ", epoch \($0)" } ?? "")
+                    if let expires = t.leaseExpires { line += ", lease until \(Self.time(expires))" }
+                    if let twin = t.twinState {
+                        line += "; twin \(twin)" + (t.twinPendingSnapshots.map { $0 > 0 ? " (\($0) snapshot(s) behind)" : "" } ?? "")
+                    }
+                    print(line)
+                }
+                if let pending = t.remotePendingSnapshots {
+                    let rpo = t.remoteRpoSeconds.map { "RPO \(Int($0)) s" } ?? "nothing there yet"
+                    print("  remote: \(rpo), \(pending) snapshot(s) / \(Human.bytes(t.remotePendingBytes ?? 0)) pending"
+                          + (t.remoteError.map { "; last error: \($0)" } ?? ""))
+                }
             }
             if !status.jobs.isEmpty {
                 print("")
