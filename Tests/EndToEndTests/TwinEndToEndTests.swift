@@ -107,6 +107,7 @@ extension SiteProcessTests {
             let refused = try twin.cli().run(["backup", "now", "--tenant", "alpha"])
             #expect(refused.status != 0 && refused.stderr.contains("active at home-a"), "\(refused.stderr)")
             #expect(try tenantStatus(twin)["active_site"] as? String == "home-a")
+            #expect(try tenantStatus(twin)["snapshots"] as? Int == 1, "the twin should count the snapshot it holds")
 
             // The twin goes away; with twin: preferred the home site goes on, and the twin is
             // caught up (only what it lacks) when it returns.

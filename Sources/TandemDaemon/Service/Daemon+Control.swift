@@ -19,7 +19,11 @@ extension Daemon {
         for policy in policies.tenants where caller.may(actOn: policy.tenant) {
             let index = try? index(for: policy.tenant)
             let used = (try? index?.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
-            let snapshots = (try? index?.snapshots().count) ?? 0
+            var snapshots = (try? index?.snapshots().count) ?? 0
+            if !isActiveHere(policy), snapshots == 0 {
+                // A twin holds what its active site mirrored without opening the tenant: count the manifests.
+                snapshots = (try? await repository.backend.list("tenants/\(policy.tenant)/snapshots").count) ?? 0
+            }
             let outcome = outcomes[policy.tenant]
             var item = TenantStatus(name: policy.tenant, lastBackup: outcome?.lastBackup, nextRun: nextRun(policy),
                                     quotaUsedBytes: used, quotaLimitBytes: policy.quota.hard,
