@@ -17,6 +17,19 @@ extension S3Backend {
         }
     }
 
+    /// With ``S3Configuration/objectLockDays`` set, checks that the bucket has object lock
+    /// enabled (GetObjectLockConfiguration), and throws a clear error when it has not: writes
+    /// that ask for retention would otherwise fail one by one, or be stored unprotected.
+    public func verifyObjectLock() async throws {
+        guard configuration.objectLockDays != nil else { return }
+        let response = try await client.send(.GET, key: nil, query: [("object-lock", "")], path: configuration.bucket)
+        let enabled = response.status == 200 && XMLNode.parse(response.body)?.value("ObjectLockEnabled") == "Enabled"
+        guard enabled else {
+            let why = response.status == 200 ? "object lock is not enabled" : (S3Error.code(response.body) ?? "HTTP \(response.status)")
+            throw BackendError.permissionDenied("bucket \(configuration.bucket): object_lock_days is set, but the bucket has no object lock (\(why)); object lock can only be enabled when a bucket is created: create a new one with `tandemctl init --object-lock --repo s3:…`")
+        }
+    }
+
     /// The versions of one object, newest first (object-lock buckets are versioned).
     func versions(of path: String) async throws -> [String] {
         let key = configuration.key(path)

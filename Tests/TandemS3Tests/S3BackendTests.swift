@@ -86,6 +86,22 @@ import TandemTestSupport
         #expect(try await locked.read("packs/ab/locked") == Array("immutable".utf8))
     }
 
+    /// A policy that demands object lock is refused, clearly, on a bucket made without it.
+    @Test(.enabled(if: available, "no S3 gateway"))
+    func aBucketWithoutObjectLockIsRefusedWhenTheConfigDemandsIt() async throws {
+        var unlocked = try await Self.freshBucket(objectLock: false).configuration
+        unlocked.objectLockDays = 30
+        do {
+            try await S3Backend(configuration: unlocked).verifyObjectLock()
+            Issue.record("a bucket without object lock passed")
+        } catch {
+            #expect("\(error)".contains("has no object lock") && "\(error)".contains(unlocked.bucket), "\(error)")
+        }
+        var locked = try await Self.freshBucket(objectLock: true).configuration
+        locked.objectLockDays = 30
+        try await S3Backend(configuration: locked).verifyObjectLock()
+    }
+
     /// A repository on S3: a tenant's backup, restore and check, with the index cached locally.
     @Test(.enabled(if: available, "no S3 gateway"))
     func aRepositoryLivesOnS3() async throws {

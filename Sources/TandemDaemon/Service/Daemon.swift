@@ -86,12 +86,15 @@ public actor Daemon {
             throw DaemonError.io("cannot create state directory \(state): \(error.localizedDescription)")
         }
         let backend = try Self.makeBackend(policies.site.repository)
+        // A policy that demands object lock must not write into a bucket without it.
+        if let s3 = backend as? S3Backend, try await s3.exists("config") { try await s3.verifyObjectLock() }
         let repository: Repository
         if try await backend.exists("config") {
             repository = try await Repository.open(backend: backend)
         } else {
             if let s3 = backend as? S3Backend {
                 try await s3.createBucketIfMissing(objectLock: s3.configuration.objectLockDays != nil)
+                try await s3.verifyObjectLock()
             }
             repository = try await Repository.initialize(backend: backend, now: clock.now())
             logger.notice("initialized a new repository", metadata: ["location": "\(policies.site.repository.summary)"])
