@@ -126,23 +126,28 @@ extension SiteProcessTests {
             try home.start()
             try await Self.wait("home-a to hold the lease") { await Self.status(home)["lease_expires"] != nil }
 
-            // Both near sites back the tenant up over and over; home-a is cut off after 1.5 s.
-            let until = Date().addingTimeInterval(9)
+            // Both near sites back the tenant up over and over; home-a is cut off once it has
+            // acknowledged a snapshot, and the attempts go on for 7 s after that.
+            let stop = StopSignal()
+            let homeSocket = home.socket, twinSocket = twin.socket
             async let homeAttempts: [(Int32, String)] = {
                 var results: [(Int32, String)] = []
-                while Date() < until { results.append(await Self.run(["backup", "now", "--tenant", "alpha"], socket: home.socket)) }
+                while await !stop.passed() { results.append(await Self.run(["backup", "now", "--tenant", "alpha"], socket: homeSocket)) }
                 return results
             }()
             async let twinAttempts: [(Int32, String)] = {
                 var results: [(Int32, String)] = []
-                while Date() < until {
-                    results.append(await Self.run(["backup", "now", "--tenant", "alpha"], socket: twin.socket))
+                while await !stop.passed() {
+                    results.append(await Self.run(["backup", "now", "--tenant", "alpha"], socket: twinSocket))
                     try? await Task.sleep(for: .milliseconds(100))
                 }
                 return results
             }()
-            try await Task.sleep(for: .milliseconds(1500))
+            try await Self.wait("home-a to acknowledge a snapshot", timeout: 60) {
+                ((try? String(contentsOfFile: home.root + "/state/audit.log", encoding: .utf8)) ?? "").contains("\"action\":\"commit\"")
+            }
             for proxy in proxies { await proxy.partition() }
+            await stop.set(after: 7)
             let atHome = await homeAttempts
             let atTwin = await twinAttempts
             for proxy in proxies { await proxy.heal() }
@@ -175,4 +180,11 @@ extension SiteProcessTests {
             #expect(Set(all.filter { $0.site == "home-a" }.map(\.epoch)) == [1] && Set(all.filter { $0.site == "home-b" }.map(\.epoch)) == [2])
         }
     }
+}
+
+/// When the partition test's backup loops stop.
+actor StopSignal {
+    private var deadline: Date?
+    func set(after seconds: Double) { deadline = Date().addingTimeInterval(seconds) }
+    func passed() -> Bool { deadline.map { Date() >= $0 } ?? false }
 }

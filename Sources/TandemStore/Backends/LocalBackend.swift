@@ -171,9 +171,17 @@ public struct LocalBackend: Backend {
         try Self.makeDirectories(Self.parent(target))
         let fd = open(target, O_CREAT | O_RDWR | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw Self.error(path) }
-        guard flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
-            close(fd)
-            throw BackendError.locked(path)
+        // A child this process forks (a hook, a test's tool) holds a copy of every open
+        // descriptor until it execs, and with it any flock: a conflict can be such a moment,
+        // not another holder. Try a few times over ~100 ms before reporting the lock taken.
+        var attempt = 0
+        while flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+            attempt += 1
+            guard attempt < 10, errno == EWOULDBLOCK || errno == EINTR else {
+                close(fd)
+                throw BackendError.locked(path)
+            }
+            try? await Task.sleep(for: .milliseconds(10))
         }
         return FileLock(fd: fd)
     }

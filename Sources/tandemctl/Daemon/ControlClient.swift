@@ -39,22 +39,8 @@ enum DaemonCallError: Error, CustomStringConvertible {
 struct ControlClient: Sendable {
     let socketPath: String
 
-    /// A GET changes nothing, so a connection that breaks before its answer (the daemon busy
-    /// closing, a reset under load) is tried again, three times in all; a refusal is final.
     func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
-        var attempt = 1
-        while true {
-            do {
-                return try decode(T.self, try await call(.GET, path, body: nil))
-            } catch let error as DaemonCallError {
-                if case .refused = error { throw error }
-                if attempt >= 3 { throw error }
-            } catch {
-                if attempt >= 3 { throw error }
-            }
-            attempt += 1
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try decode(T.self, try await call(.GET, path, body: nil))
     }
 
     func post<T: Decodable>(_ path: String, body: some Encodable, as type: T.Type) async throws -> T {
@@ -63,7 +49,34 @@ struct ControlClient: Sendable {
     }
 
     /// The raw body of a successful answer (for `--json`, printed as the daemon sent it).
+    /// A connection that breaks before the whole request went out is tried again (the daemon
+    /// cannot have acted on a request it did not receive), and so is a GET whose answer was
+    /// cut off, three times in all.
     func call(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> [UInt8] {
+        var attempt = 1
+        while true {
+            do {
+                return try await callOnce(method, path, body: body)
+            } catch let failure as NotSent where attempt < 3 {
+                _ = failure
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(100))
+            } catch let failure as NotSent {
+                throw DaemonCallError.unreachable(socketPath, Self.reason(failure.error))
+            } catch where method == .GET && attempt < 3 && !(error is DaemonCallError) {
+                // A GET changes nothing: a connection that broke before its answer is asked again.
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    /// The request did not fully go out.
+    private struct NotSent: Error {
+        let error: any Error
+    }
+
+    private func callOnce(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> [UInt8] {
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -82,9 +95,13 @@ struct ControlClient: Sendable {
             headers.add(name: "Connection", value: "close")
             headers.add(name: "Content-Length", value: String(body?.count ?? 0))
             if body != nil { headers.add(name: "Content-Type", value: "application/json") }
-            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
-            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
+            do {
+                try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
+                if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                try await outbound.write(.end(nil))
+            } catch {
+                throw NotSent(error: error)
+            }
             var status: HTTPResponseStatus?
             var received: [UInt8] = []
             for try await part in inbound {
