@@ -284,6 +284,50 @@ import TandemTestSupport
         }
         #expect(try await remoteBackend.list("tenants/\(Self.tenantName)") == held)
     }
+
+    // MARK: - Hostile peers
+
+    /// A peer speaking only a newer protocol is refused with the reason; one that sends an
+    /// oversized frame or a frame that is not a Tandem frame is cut off; and the site goes on
+    /// serving a well-behaved peer on the next connection.
+    @Test func hostilePeersAreRefusedAndTheSiteKeepsServing() async throws {
+        let remote = try await LoopbackRemote.start(backend: InMemoryBackend(), certificates: Self.certificates)
+        defer { Task { await remote.stop() } }
+        let tls = try LinkTLS(files: .init(certificatesDirectory: Self.certificates, site: LoopbackRemote.nearSite))
+        func hello(min: Int = LinkHandshake.protocolMin, max: Int = LinkHandshake.protocolMax) -> LinkHello {
+            LinkHello(site: LoopbackRemote.nearSite, role: "near", protocolMin: min, protocolMax: max, features: LinkHandshake.features,
+                      channel: "bulk", safety: "")
+        }
+        // A newer protocol only.
+        do {
+            try await LinkConnection.with(host: "127.0.0.1", port: remote.port, peer: LoopbackRemote.remoteSite, tls: tls,
+                                          hello: hello(min: 99, max: 100)) { _ in }
+            Issue.record("a peer speaking only protocol 99-100 was accepted")
+        } catch {
+            #expect("\(error)".contains("no common protocol version"), "\(error)")
+        }
+        // An oversized frame: refused as soon as its prefix arrives, and the link is closed.
+        await #expect(throws: (any Error).self) {
+            try await LinkConnection.with(host: "127.0.0.1", port: remote.port, peer: LoopbackRemote.remoteSite, tls: tls, hello: hello()) {
+                let oversized = [UInt8](repeating: 0, count: LinkFrame.maximumBody + 1)
+                _ = try await $0.request(LinkRequest(id: 0, op: "put_pack", tenant: Self.tenantName, name: String(repeating: "a", count: 64)),
+                                         body: oversized)
+            }
+        }
+        // A message that is not valid JSON for its kind.
+        await #expect(throws: (any Error).self) {
+            try await LinkConnection.with(host: "127.0.0.1", port: remote.port, peer: LoopbackRemote.remoteSite, tls: tls, hello: hello()) {
+                try await $0.send(.heartbeat(LinkHeartbeat(site: "someone-else", sequence: 1)))
+                _ = try await $0.request(LinkRequest(id: 0, op: "completed", tenant: Self.tenantName))
+            }
+        }
+        // The site still serves.
+        let answer = try await LinkConnection.with(host: "127.0.0.1", port: remote.port, peer: LoopbackRemote.remoteSite, tls: tls,
+                                                   hello: hello()) {
+            try await $0.request(LinkRequest(id: 0, op: "completed", tenant: Self.tenantName))
+        }
+        #expect(answer.ok && answer.completed == [:])
+    }
 }
 
 /// SplitMix64: reproducible pseudo-random numbers for choosing cut points.
