@@ -24,16 +24,44 @@ extension SiteProcessTests {
                 """
         }
 
+        /// The remote (witness), home-b (twin) and home-a (home of tenant alpha) on loopback,
+        /// started in that order; the caller removes `certs`.
+        struct ThreeSites {
+            let certs: String
+            let remote: DaemonProcess
+            let twin: DaemonProcess
+            let home: DaemonProcess
+        }
+
+        static func startThreeSites(policy: String, remotePolicy: String, files: [String: Data]) throws -> ThreeSites {
+            let certs = NSTemporaryDirectory() + "tandem-three-sites-" + UUID().uuidString.prefix(8).lowercased()
+            #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
+            var ports: [String: Int] = [:]
+            for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
+            let remote = try DaemonProcess(policies: ["alpha": remotePolicy], site: "remote", extraSite: """
+                role: remote
+                listen: 127.0.0.1:\(ports["remote"]!)
+                tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
+                peers:
+                  - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
+                  - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
+                \(heartbeat)
+                """)
+            let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
+                                         extraSite: nearSite("home-b", ports: ports, certs: certs))
+            let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
+                                         extraSite: nearSite("home-a", ports: ports, certs: certs))
+            try remote.start()
+            try twin.start()
+            try home.start()
+            return ThreeSites(certs: certs, remote: remote, twin: twin, home: home)
+        }
+
         func status(_ daemon: DaemonProcess) throws -> [String: Any] {
             ((try daemon.cli().json(["status"])["tenants"] as? [[String: Any]])?.first) ?? [:]
         }
 
         @Test func theTwinTakesOverWhenTheHomeSiteDiesAndTheOldHomeIsFenced() throws {
-            let certs = NSTemporaryDirectory() + "tandem-failover-certs-" + UUID().uuidString.prefix(8).lowercased()
-            defer { try? FileManager.default.removeItem(atPath: certs) }
-            #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
-            var ports: [String: Int] = [:]
-            for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
             let policy = """
                 tenant: alpha
                 key: {key_file: $KEY}
@@ -43,22 +71,9 @@ extension SiteProcessTests {
                   - {name: docs, directory: $ROOT/data/docs}
                 """
             let files: [String: Data] = ["docs/a.txt": Data("before the failover\n".utf8), "docs/b.bin": sampleBytes(300_000, seed: 31)]
-            let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\nhome_site: home-a\n"], site: "remote", extraSite: """
-                role: remote
-                listen: 127.0.0.1:\(ports["remote"]!)
-                tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
-                peers:
-                  - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
-                  - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
-                \(Self.heartbeat)
-                """)
-            let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
-                                         extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
-            let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
-                                         extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
-            try remote.start()
-            try twin.start()
-            try home.start()
+            let sites = try Self.startThreeSites(policy: policy, remotePolicy: "tenant: alpha\nhome_site: home-a\n", files: files)
+            defer { try? FileManager.default.removeItem(atPath: sites.certs) }
+            let (remote, twin, home) = (sites.remote, sites.twin, sites.home)
             // Every voter grants nothing for one lease after it starts; then home-a holds the lease.
             try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
             let first = try home.cli().run(["backup", "now", "--tenant", "alpha"])
@@ -137,29 +152,11 @@ extension SiteProcessTests {
         /// (no majority), and the operator's forced promotion, with a reason, makes it writable at
         /// the next epoch; the divergence is reported and audited.
         @Test func aForcedPromotionNeedsTheOperatorAndIsAudited() throws {
-            let certs = NSTemporaryDirectory() + "tandem-force-certs-" + UUID().uuidString.prefix(8).lowercased()
-            defer { try? FileManager.default.removeItem(atPath: certs) }
-            #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
-            var ports: [String: Int] = [:]
-            for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
             let policy = "tenant: alpha\nkey: {key_file: $KEY}\nhome_site: home-a\nsources:\n  - {name: docs, directory: $ROOT/data/docs}\n"
             let files: [String: Data] = ["docs/a.txt": Data("forced\n".utf8)]
-            let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\n"], site: "remote", extraSite: """
-                role: remote
-                listen: 127.0.0.1:\(ports["remote"]!)
-                tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
-                peers:
-                  - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
-                  - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
-                \(Self.heartbeat)
-                """)
-            let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
-                                         extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
-            let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
-                                         extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
-            try remote.start()
-            try twin.start()
-            try home.start()
+            let sites = try Self.startThreeSites(policy: policy, remotePolicy: "tenant: alpha\n", files: files)
+            defer { try? FileManager.default.removeItem(atPath: sites.certs) }
+            let (remote, twin, home) = (sites.remote, sites.twin, sites.home)
             try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
             // A forced promotion while the active site is alive is refused.
             let early = try twin.cli().run(["failover", "--tenant", "alpha", "--force", "--reason", "drill"])
@@ -189,29 +186,11 @@ extension SiteProcessTests {
         /// take over. The home returns, catches the twin up (the mark is cleared), dies again, and
         /// now the twin takes over with all N.
         @Test func aStaleTwinDoesNotTakeOverUntilItHoldsEverything() throws {
-            let certs = NSTemporaryDirectory() + "tandem-degraded-certs-" + UUID().uuidString.prefix(8).lowercased()
-            defer { try? FileManager.default.removeItem(atPath: certs) }
-            #expect(try CLIRunner(repo: "").run(["certs", "init", "--dir", certs, "--site", "home-a", "--site", "home-b", "--site", "remote"]).status == 0)
-            var ports: [String: Int] = [:]
-            for site in ["home-a", "home-b", "remote"] { ports[site] = try TwinEndToEndTests.freePort() }
             let policy = "tenant: alpha\nkey: {key_file: $KEY}\nhome_site: home-a\ntwin: preferred\nsources:\n  - {name: docs, directory: $ROOT/data/docs}\n"
             let files: [String: Data] = ["docs/a.txt": Data("degraded 0\n".utf8)]
-            let remote = try DaemonProcess(policies: ["alpha": "tenant: alpha\n"], site: "remote", extraSite: """
-                role: remote
-                listen: 127.0.0.1:\(ports["remote"]!)
-                tls: {ca: \(certs)/ca.pem, certificate: \(certs)/remote.pem, key: \(certs)/remote.key}
-                peers:
-                  - {name: home-a, role: near, address: 127.0.0.1:\(ports["home-a"]!)}
-                  - {name: home-b, role: near, address: 127.0.0.1:\(ports["home-b"]!)}
-                \(Self.heartbeat)
-                """)
-            let twin = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-b",
-                                         extraSite: Self.nearSite("home-b", ports: ports, certs: certs))
-            let home = try DaemonProcess(policies: ["alpha": policy], files: files, site: "home-a",
-                                         extraSite: Self.nearSite("home-a", ports: ports, certs: certs))
-            try remote.start()
-            try twin.start()
-            try home.start()
+            let sites = try Self.startThreeSites(policy: policy, remotePolicy: "tenant: alpha\n", files: files)
+            defer { try? FileManager.default.removeItem(atPath: sites.certs) }
+            let (remote, twin, home) = (sites.remote, sites.twin, sites.home)
             try home.wait("home-a to hold the lease", timeout: 30) { try status(home)["lease_expires"] != nil }
             twin.signal(SIGKILL)
             twin.process.waitUntilExit()
