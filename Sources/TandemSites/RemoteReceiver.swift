@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TandemCodecs
 import TandemCore
 import TandemStore
@@ -38,9 +39,12 @@ public actor RemoteReceiver {
 
     public func statistics() -> Statistics { tally }
 
-    public init(backend: any Backend, retention: @escaping RetentionLookup = { _ in nil }) {
+    let logger: Logger?
+
+    public init(backend: any Backend, retention: @escaping RetentionLookup = { _ in nil }, logger: Logger? = nil) {
         self.backend = backend
         self.retention = retention
+        self.logger = logger
     }
 
     /// Answers a request; the bytes are the response's body (a pack for `get_pack`).
@@ -85,7 +89,13 @@ public actor RemoteReceiver {
                 try await complete(tenant: request.tenant, snapshot: request.snapshot!, time: request.snapshotTime ?? Date(),
                                    packs: request.packs ?? [], source: request.source)
                 if let rules = await retention(request.tenant) {
-                    _ = try await applyRetention(tenant: request.tenant, policy: rules.policy, timeZone: rules.timeZone, now: Date())
+                    let report = try await applyRetention(tenant: request.tenant, policy: rules.policy, timeZone: rules.timeZone, now: Date())
+                    if !report.removed.isEmpty || report.packsHeldBack || !report.locked.isEmpty {
+                        logger?.notice("remote retention applied", metadata: [
+                            "tenant": "\(request.tenant)", "removed": "\(report.removed.count)", "packs_deleted": "\(report.packsDeleted)",
+                            "locked": "\(report.locked.count)",
+                            "packs_held_back": "\(report.packsHeldBack ? "yes: a listed manifest has no kept record" : "no")"])
+                    }
                 }
             case "completed":
                 return LinkResponse(id: request.id, ok: true, completed: try await completed(request.tenant))

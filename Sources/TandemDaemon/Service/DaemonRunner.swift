@@ -67,7 +67,8 @@ public enum DaemonRunner {
                 let isRemote = policies.site.role == .remote
                 services.append(.init(service: LinkService(daemon: daemon, links: links, listen: listen,
                                                            receiver: RemoteReceiver(backend: daemon.repository.backend,
-                                                                                    retention: { isRemote ? await daemon.ownRetention(for: $0) : nil })),
+                                                                                    retention: { isRemote ? await daemon.ownRetention(for: $0) : nil },
+                                                                                    logger: logger)),
                                       successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "links"))
             }
             if !policies.site.peers.isEmpty {
