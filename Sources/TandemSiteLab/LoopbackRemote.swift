@@ -31,11 +31,12 @@ public final class LoopbackRemote: Sendable {
     private let serving: Task<Void, Never>
 
     /// Starts a remote site storing into `backend`. With `profile`, shippers connect through a
-    /// ``WANProxy`` with that profile.
-    public static func start(backend: any Backend, certificates: String, profile: WANProxy.Profile? = nil,
+    /// ``WANProxy`` with that profile. With `mirror`, it receives as a twin does: it follows
+    /// the sender's deletions.
+    public static func start(backend: any Backend, certificates: String, profile: WANProxy.Profile? = nil, mirror: Bool = false,
                              logger: Logger = LoopbackRemote.quietLogger("tandem.lab.remote")) async throws -> LoopbackRemote {
         let tls = try LinkTLS(files: TLSFiles(certificatesDirectory: certificates, site: remoteSite))
-        let receiver = RemoteReceiver(backend: backend)
+        let receiver = RemoteReceiver(backend: backend, mirror: mirror)
         let server = LinkServer(host: "127.0.0.1", port: 0, tls: tls, localSite: remoteSite, localSafety: "",
                                 peers: [LinkHandshake.Expected(site: nearSite, role: "near")], logger: logger,
                                 onRequest: { peer, request, body in await receiver.respond(peer: peer, request: request, body: body) },
@@ -72,17 +73,18 @@ public final class LoopbackRemote: Sendable {
     }
 
     /// The near site's shipper toward this remote: through the proxy when there is one,
-    /// unless `direct`.
+    /// unless `direct`. With `mirrorsDeletions` it sends retention's deletions, as a twin mirror does.
     public func shipper(backend: any Backend, stateDirectory: String, indexPath: @escaping @Sendable (String) -> String,
-                        direct: Bool = false,
+                        direct: Bool = false, mirrorsDeletions: Bool = false,
                         logger: Logger = LoopbackRemote.quietLogger("tandem.lab.near")) async throws -> Shipper {
         let tls = try LinkTLS(files: TLSFiles(certificatesDirectory: certificates, site: Self.nearSite))
         let hello = LinkHello(site: Self.nearSite, role: "near", protocolMin: LinkHandshake.protocolMin,
                               protocolMax: LinkHandshake.protocolMax, features: LinkHandshake.features, channel: "bulk", safety: "")
         let target = direct ? port : await proxy?.listeningPort ?? port
-        return Shipper(backend: backend, stateDirectory: stateDirectory,
-                       remote: .init(site: Self.remoteSite, host: "127.0.0.1", port: target, tls: tls, hello: hello),
-                       logger: logger, indexPath: indexPath)
+        var remote = Shipper.Remote(site: Self.remoteSite, host: "127.0.0.1", port: target, tls: tls, hello: hello)
+        remote.mirrorsDeletions = mirrorsDeletions
+        if mirrorsDeletions { remote.epoch = { _ in 1 } }
+        return Shipper(backend: backend, stateDirectory: stateDirectory, remote: remote, logger: logger, indexPath: indexPath)
     }
 
     /// Stops the proxy and the server.

@@ -4,8 +4,8 @@ import TandemCodecs
 import TandemCore
 import TandemStore
 
-/// The remote site's side of shipping: it stores what near sites send into its own
-/// repository without any tenant key, and only ever adds.
+/// The remote site's side of shipping, and the twin's side of the mirror: it stores what a
+/// near site sends into its own repository without any tenant key.
 ///
 /// - A pack is stored only if its bytes hash to its name (SHA-256); a manifest only if its
 ///   bytes hash to its snapshot ID. A tenant's settings and key slots are stored once; a
@@ -13,6 +13,11 @@ import TandemStore
 ///   replace them). Nothing is ever overwritten or deleted on request.
 /// - `complete` records a snapshot as held here (`tenants/T/complete/ID`) only when its
 ///   manifest and every pack it names are present, each having been verified on arrival.
+/// - At the remote site (`mirror` false) it only ever adds; its own retention removes.
+/// - At a twin (`mirror` true) it also follows the active site's deletions: `drop_snapshots`
+///   removes forgotten snapshots, `complete` may restate a snapshot's packs after a repack, and
+///   `drop_packs` deletes only packs that no snapshot held here needs (and nothing at all while
+///   any manifest here lacks a complete record, such as one the twin wrote while it was active).
 public actor RemoteReceiver {
     /// The remote site's own retention for a tenant (from its policy's `retention.sites` for
     /// this site, usually longer than the near sites'), or nil to keep everything.
@@ -40,10 +45,13 @@ public actor RemoteReceiver {
     public func statistics() -> Statistics { tally }
 
     let logger: Logger?
+    /// Whether this receiver is a twin's, following the active site's deletions.
+    let mirror: Bool
 
-    public init(backend: any Backend, retention: @escaping RetentionLookup = { _ in nil }, logger: Logger? = nil) {
+    public init(backend: any Backend, retention: @escaping RetentionLookup = { _ in nil }, mirror: Bool = false, logger: Logger? = nil) {
         self.backend = backend
         self.retention = retention
+        self.mirror = mirror
         self.logger = logger
     }
 
@@ -99,6 +107,15 @@ public actor RemoteReceiver {
                 }
             case "completed":
                 return LinkResponse(id: request.id, ok: true, completed: try await completed(request.tenant))
+            case "drop_snapshots", "drop_packs":
+                guard mirror else {
+                    throw ReceiveError.appendOnly("the remote site never deletes on a near site's request (\(request.op)); its own retention decides")
+                }
+                if request.op == "drop_snapshots" {
+                    try await dropSnapshots(tenant: request.tenant, request.snapshots ?? [])
+                    return LinkResponse(id: request.id, ok: true)
+                }
+                return LinkResponse(id: request.id, ok: true, packs: try await dropPacks(tenant: request.tenant, request.packs ?? []))
             default:
                 return LinkResponse(id: request.id, ok: false, error: "unknown op \(request.op)")
             }
@@ -169,7 +186,9 @@ public actor RemoteReceiver {
         }
         let record = Array(try ControlJSON.encoder().encode(CompleteRecord(snapshot: snapshot, time: time, packs: needed.count,
                                                                            source: source, packNames: needed)))
-        do { try await backend.write("tenants/\(tenant)/complete/\(snapshot)", record, overwrite: false) } catch BackendError.alreadyExists {}
+        // A twin restates the record: after a repack at the active site the snapshot's data
+        // lives in other packs. The remote keeps the first record.
+        do { try await backend.write("tenants/\(tenant)/complete/\(snapshot)", record, overwrite: mirror) } catch BackendError.alreadyExists {}
         if records[tenant] != nil {
             records[tenant]?[snapshot] = CompleteRecord(snapshot: snapshot, time: time, packs: needed.count, source: source, packNames: needed)
         }
@@ -190,6 +209,56 @@ public actor RemoteReceiver {
         }
         records[tenant] = out
         return Array(out.values)
+    }
+
+    /// Forgets what is cached about `tenant`: another writer (this site's own repository, while
+    /// the tenant was active here) may have changed its folder.
+    public func invalidate(_ tenant: String) {
+        known[tenant] = nil
+        records[tenant] = nil
+        objectDigests = objectDigests.filter { !$0.key.hasPrefix("tenants/\(tenant)/") }
+    }
+
+    /// The active site forgot these snapshots: the record goes first (this site never claims
+    /// a snapshot it cannot restore), then the manifest. Snapshots not here are no error.
+    private func dropSnapshots(tenant: String, _ ids: [String]) async throws {
+        for id in ids {
+            try await backend.delete("tenants/\(tenant)/complete/\(id)")
+            records[tenant]?[id] = nil
+            try await backend.delete("tenants/\(tenant)/snapshots/\(id)")
+            objectDigests["tenants/\(tenant)/snapshots/\(id)"] = nil
+        }
+        if !ids.isEmpty {
+            logger?.notice("the active site's forgotten snapshots removed here", metadata: ["tenant": "\(tenant)", "snapshots": "\(ids.count)"])
+        }
+    }
+
+    /// The active site pruned these packs: each is deleted unless a snapshot held here needs
+    /// it. Returns the packs kept. Every manifest listed here must have a complete record with
+    /// its packs, or nothing is deleted.
+    private func dropPacks(tenant: String, _ names: [String]) async throws -> [String] {
+        let records = try await completeRecords(tenant)
+        let recorded = Dictionary(records.map { ($0.snapshot, $0) }, uniquingKeysWith: { first, _ in first })
+        let manifests = try await backend.list("tenants/\(tenant)/snapshots").compactMap { $0.split(separator: "/").last.map(String.init) }
+        guard manifests.allSatisfy({ recorded[$0] != nil }), records.allSatisfy({ $0.packNames != nil }) else {
+            logger?.warning("packs the active site pruned are kept: a manifest here has no complete record with its packs",
+                            metadata: ["tenant": "\(tenant)", "packs": "\(names.count)"])
+            return names
+        }
+        let needed = Set(records.flatMap { $0.packNames ?? [] })
+        var kept: [String] = []
+        var deleted = 0
+        for name in names {
+            if needed.contains(name) {
+                kept.append(name)
+                continue
+            }
+            try await backend.delete("tenants/\(tenant)/packs/\(name.prefix(2))/\(name)")
+            known[tenant]?.remove(name)
+            deleted += 1
+        }
+        logger?.notice("the active site's pruned packs removed here", metadata: ["tenant": "\(tenant)", "deleted": "\(deleted)", "kept": "\(kept.count)"])
+        return kept
     }
 
     /// What the remote's own retention did for one tenant.

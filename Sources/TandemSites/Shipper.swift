@@ -34,6 +34,9 @@ public actor Shipper {
         public var epoch: @Sendable (String) async -> UInt64?
         /// How log lines name the peer: `the remote site` or `the twin`.
         public var label = "the remote site"
+        /// Whether the peer follows this site's retention (a twin): forgotten snapshots and
+        /// pruned packs are sent to it. The remote site applies its own retention instead.
+        public var mirrorsDeletions = false
 
         public init(site: String, host: String, port: Int, tls: LinkTLS, hello: LinkHello,
                     epoch: @escaping @Sendable (String) async -> UInt64? = { _ in nil }) {
@@ -165,6 +168,7 @@ public actor Shipper {
         guard !queue.pending.isEmpty else {
             queue.pendingBytes = 0
             try await save(queue, tenant)
+            try await sendDeletions(tenant, over: connection, epoch: epoch)
             return
         }
         // One question per round: which of the packs the pending snapshots need are missing there.
@@ -195,25 +199,8 @@ public actor Shipper {
             if let gone = toSend.first(where: { local[$0] == nil }) {
                 throw ShippingError.packMissingEverywhere(tenant: tenant, snapshot: entry.snapshot, pack: gone)
             }
-            // A window of packs in flight: the remote verifies and stores one while the next
-            // crosses the link. A cut loses at most the pack not yet stored.
-            var inFlight: [(id: UInt64, name: String)] = []
-            var next = toSend.startIndex
-            while next < toSend.endIndex || !inFlight.isEmpty {
-                if next < toSend.endIndex && inFlight.count < Self.packWindow {
-                    let name = toSend[next]
-                    next += 1
-                    let bytes = try await backend.read(local[name]!)
-                    await pace(tenant, bytes.count)
-                    inFlight.append((try await connection.submit(write("put_pack", name: name), body: bytes), name))
-                    continue
-                }
-                let (id, name) = inFlight.removeFirst()
-                let (sent, _) = try await connection.response(to: id)
-                guard sent.ok else { throw LinkError.remote(sent.error ?? "put_pack failed") }
+            try await sendPacks(toSend, tenant: tenant, local: local, epoch: epoch, over: connection) { name in
                 lacking.remove(name)
-                remoteHolds[tenant, default: []].insert(name)
-                counted[tenant]?.remove(name)
                 queue.pendingBytes -= Int64(sizes[name] ?? 0)
             }
             var objects = ["tenant.json"]
@@ -242,6 +229,117 @@ public actor Shipper {
         }
         queue.pendingBytes = 0
         try await save(queue, tenant)
+        try await sendDeletions(tenant, over: connection, epoch: epoch)
+    }
+
+    /// Sends packs with a window in flight: the peer verifies and stores one while the next
+    /// crosses the link, so a cut loses at most the pack not yet stored. `stored` hears each
+    /// pack the peer acknowledged.
+    private func sendPacks(_ names: [String], tenant: String, local: [String: String], epoch: UInt64?, over connection: LinkConnection,
+                           stored: (String) -> Void) async throws {
+        var inFlight: [(id: UInt64, name: String)] = []
+        var next = names.startIndex
+        while next < names.endIndex || !inFlight.isEmpty {
+            if next < names.endIndex && inFlight.count < Self.packWindow {
+                let name = names[next]
+                next += 1
+                let bytes = try await backend.read(local[name]!)
+                await pace(tenant, bytes.count)
+                var request = LinkRequest(id: 0, op: "put_pack", tenant: tenant, name: name)
+                request.epoch = epoch
+                inFlight.append((try await connection.submit(request, body: bytes), name))
+                continue
+            }
+            let (id, name) = inFlight.removeFirst()
+            let (sent, _) = try await connection.response(to: id)
+            guard sent.ok else { throw LinkError.remote(sent.error ?? "put_pack failed") }
+            remoteHolds[tenant, default: []].insert(name)
+            counted[tenant]?.remove(name)
+            stored(name)
+        }
+    }
+
+    /// Retention ran at this site: pending snapshots take their packs as they are now, and
+    /// forgotten ones leave the queue. For a peer that mirrors deletions (the twin) the
+    /// deletions are queued durably and sent after every pending snapshot: first each kept
+    /// snapshot whose packs changed (`restated`, with any pack the peer lacks), then
+    /// `drop_snapshots`, then `drop_packs`, so the peer never loses data a snapshot it holds needs.
+    /// `packsNow` gives kept snapshots' packs when a repack moved data (else empty).
+    public func retentionApplied(tenant: String, forgotten: [String], retired: [String], packsNow: [ShippingQueue.Entry]) async throws {
+        var queue = await queue(tenant)
+        let now = Dictionary(packsNow.map { ($0.snapshot, $0) }, uniquingKeysWith: { first, _ in first })
+        let gone = Set(forgotten)
+        queue.pending.removeAll { gone.contains($0.snapshot) }
+        for index in queue.pending.indices {
+            if let packs = now[queue.pending[index].snapshot]?.packs { queue.pending[index].packs = packs }
+        }
+        if remote.mirrorsDeletions {
+            let pending = Set(queue.pending.map(\.snapshot))
+            var restated = Dictionary(queue.restated.map { ($0.snapshot, $0) }, uniquingKeysWith: { first, _ in first })
+            for entry in packsNow where !pending.contains(entry.snapshot) { restated[entry.snapshot] = entry }
+            for id in gone { restated[id] = nil }
+            queue.restated = restated.values.sorted { $0.time < $1.time }
+            queue.forgotten = Array(Set(queue.forgotten).union(gone)).sorted()
+            queue.retired = Array(Set(queue.retired).union(retired)).sorted()
+        }
+        try await save(queue, tenant)
+    }
+
+    /// Carries queued deletions to a peer that mirrors them (see ``retentionApplied(tenant:forgotten:retired:packsNow:)``).
+    private func sendDeletions(_ tenant: String, over connection: LinkConnection, epoch: UInt64?) async throws {
+        var queue = await queue(tenant)
+        guard remote.mirrorsDeletions, queue.pending.isEmpty, queue.hasDeletions else { return }
+        if !queue.restated.isEmpty {
+            let local = Dictionary(try await localPacks(tenant).map { ($0.name, $0.path) }, uniquingKeysWith: { first, _ in first })
+            let asked = Set(queue.restated.flatMap { $0.packs ?? [] })
+            let lack = try await connection.request(LinkRequest(id: 0, op: "lack", tenant: tenant, packs: asked.sorted()))
+            guard lack.ok, let missing = lack.missing, Set(missing).isSubset(of: asked) else {
+                throw LinkError.remote(lack.error ?? "lack failed")
+            }
+            if let gone = missing.first(where: { local[$0] == nil }) {
+                throw ShippingError.packMissingEverywhere(tenant: tenant, snapshot: queue.restated[0].snapshot, pack: gone)
+            }
+            try await sendPacks(missing.sorted(), tenant: tenant, local: local, epoch: epoch, over: connection) { _ in }
+            while let entry = queue.restated.first {
+                if try await backend.exists("tenants/\(tenant)/snapshots/\(entry.snapshot)") {
+                    var manifest = LinkRequest(id: 0, op: "put_object", tenant: tenant, path: "snapshots/\(entry.snapshot)")
+                    manifest.epoch = epoch
+                    let stored = try await connection.request(manifest, body: try await backend.read("tenants/\(tenant)/snapshots/\(entry.snapshot)"))
+                    guard stored.ok else { throw LinkError.remote(stored.error ?? "put_object failed") }
+                    var complete = LinkRequest(id: 0, op: "complete", tenant: tenant, packs: entry.packs ?? [], snapshot: entry.snapshot,
+                                               snapshotTime: entry.time)
+                    complete.source = entry.source
+                    complete.epoch = epoch
+                    let done = try await connection.request(complete)
+                    guard done.ok else { throw LinkError.remote(done.error ?? "complete failed") }
+                }
+                queue.restated.removeFirst()
+            }
+            try await save(queue, tenant)
+        }
+        if !queue.forgotten.isEmpty {
+            var drop = LinkRequest(id: 0, op: "drop_snapshots", tenant: tenant)
+            drop.snapshots = queue.forgotten
+            drop.epoch = epoch
+            let done = try await connection.request(drop)
+            guard done.ok else { throw LinkError.remote(done.error ?? "drop_snapshots failed") }
+            queue.forgotten = []
+            try await save(queue, tenant)
+        }
+        if !queue.retired.isEmpty {
+            var drop = LinkRequest(id: 0, op: "drop_packs", tenant: tenant, packs: queue.retired)
+            drop.epoch = epoch
+            let done = try await connection.request(drop)
+            guard done.ok else { throw LinkError.remote(done.error ?? "drop_packs failed") }
+            if let kept = done.packs, !kept.isEmpty {
+                logger.warning("\(remote.label) kept packs this site pruned: a snapshot held there still needs them", metadata: [
+                    "tenant": "\(tenant)", "kept": "\(kept.count)", "peer": "\(remote.site)"])
+            }
+            for name in queue.retired { remoteHolds[tenant]?.remove(name) }
+            queue.retired = []
+            try await save(queue, tenant)
+        }
+        logger.notice("retention carried to \(remote.label)", metadata: ["tenant": "\(tenant)", "peer": "\(remote.site)"])
     }
 
     private func save(_ queue: ShippingQueue, _ tenant: String) async throws {

@@ -14,6 +14,14 @@ public struct ShippingQueue: Codable, Sendable, Equatable {
         public var source: String?
         /// The packs the snapshot's data lives in (nil: not known; all of the tenant's are sent).
         public var packs: [String]?
+
+        public init(snapshot: String, time: Date, committedAt: Date, source: String? = nil, packs: [String]? = nil) {
+            self.snapshot = snapshot
+            self.time = time
+            self.committedAt = committedAt
+            self.source = source
+            self.packs = packs
+        }
     }
 
     public var pending: [Entry] = []
@@ -23,8 +31,34 @@ public struct ShippingQueue: Codable, Sendable, Equatable {
     /// Bytes of packs the remote lacked at the last look.
     public var pendingBytes: Int64 = 0
     public var lastError: String?
+    /// Twin mirror only: retention at the active site, still to be carried to the twin, in
+    /// this order: snapshots whose packs changed in a repack (`complete` restated, after any
+    /// new pack), snapshots forgotten, then packs pruned.
+    public var restated: [Entry] = []
+    public var forgotten: [String] = []
+    public var retired: [String] = []
+
+    /// Whether deletions wait to be sent.
+    public var hasDeletions: Bool { !restated.isEmpty || !forgotten.isEmpty || !retired.isEmpty }
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case pending, newestComplete, completeCount, pendingBytes, lastError, restated, forgotten, retired
+    }
+
+    /// Queues saved before deletions were mirrored decode with none pending.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        pending = try container.decode([Entry].self, forKey: .pending)
+        newestComplete = try container.decodeIfPresent(Date.self, forKey: .newestComplete)
+        completeCount = try container.decode(Int.self, forKey: .completeCount)
+        pendingBytes = try container.decode(Int64.self, forKey: .pendingBytes)
+        lastError = try container.decodeIfPresent(String.self, forKey: .lastError)
+        restated = try container.decodeIfPresent([Entry].self, forKey: .restated) ?? []
+        forgotten = try container.decodeIfPresent([String].self, forKey: .forgotten) ?? []
+        retired = try container.decodeIfPresent([String].self, forKey: .retired) ?? []
+    }
 
     public mutating func add(snapshot: String, time: Date, committedAt: Date, source: String? = nil, packs: [String]? = nil) {
         guard !pending.contains(where: { $0.snapshot == snapshot }) else { return }

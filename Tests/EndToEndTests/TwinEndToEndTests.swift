@@ -134,6 +134,45 @@ extension SiteProcessTests {
             expectSameBytes(FileManager.default.contents(atPath: target + "/b.bin"), Self.files["docs/b.bin"])
         }
 
+        /// Retention at the home site (keep the last one) reaches the twin: after three
+        /// backups, each rewriting the data, the twin holds exactly the home's one snapshot and
+        /// its packs, and that snapshot restores there.
+        @Test func theTwinFollowsTheHomeSitesRetention() throws {
+            let certs = try makeCerts(["home-a", "home-b"])
+            defer { try? FileManager.default.removeItem(atPath: certs) }
+            let portA = try Self.freePort(), portB = try Self.freePort()
+            let policy = Self.policy(twin: "preferred") + "\nretention:\n  default: {keep_last: 1}\n"
+            let twin = try DaemonProcess(policies: ["alpha": policy], files: Self.files, site: "home-b",
+                                         extraSite: Self.site("home-b", port: portB, twin: "home-a", twinPort: portA, certs: certs))
+            let home = try DaemonProcess(policies: ["alpha": policy], files: Self.files, site: "home-a",
+                                         extraSite: Self.site("home-a", port: portA, twin: "home-b", twinPort: portB, certs: certs))
+            try twin.start()
+            try home.start()
+            try home.wait("the twin's heartbeat link") { try tenantStatus(home)["twin_state"] as? String == "in_sync" }
+            var latest = Data()
+            for round in 0..<3 {
+                latest = sampleBytes(600_000, seed: UInt64(300 + round))
+                try latest.write(to: URL(fileURLWithPath: home.root + "/data/docs/b.bin"))
+                let backup = try home.cli().run(["backup", "now", "--tenant", "alpha"])
+                #expect(backup.status == 0, "\(backup.stdout) \(backup.stderr)")
+            }
+            func held(_ daemon: DaemonProcess, _ folder: String) -> Set<String> {
+                let path = daemon.repository + "/tenants/alpha/" + folder
+                let names = (try? FileManager.default.subpathsOfDirectory(atPath: path)) ?? []
+                return Set(names.compactMap { $0.split(separator: "/").last.map(String.init) }.filter { $0.count == 64 })
+            }
+            try home.wait("the twin to follow retention") {
+                held(home, "snapshots").count == 1 && held(twin, "snapshots") == held(home, "snapshots")
+                    && held(twin, "packs") == held(home, "packs")
+            }
+            #expect(home.log.contains("retention carried to the twin"), "\(home.log.suffix(3000))")
+            #expect(try home.stop() == 0)
+            #expect(try twin.stop() == 0)
+            let (count, target) = try restoreOffline(at: twin, keyFile: home.keyFile)
+            #expect(count == 1)
+            expectSameBytes(FileManager.default.contents(atPath: target + "/b.bin"), latest)
+        }
+
         @Test func aRequiredTwinThatIsAwayFailsTheBackupClearly() throws {
             let certs = try makeCerts(["home-a", "home-b"])
             defer { try? FileManager.default.removeItem(atPath: certs) }

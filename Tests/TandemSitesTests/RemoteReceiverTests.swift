@@ -126,3 +126,45 @@ import TandemStore
         #expect(try await backend.list("tenants/t1/packs").count == 4)
     }
 }
+
+/// A twin's receiver follows its active site's deletions, within what keeps its own copy whole.
+@Suite struct TwinMirrorReceiverTests {
+    func hash(_ bytes: [UInt8]) -> String { Hex.encode(Hasher256.hash(.sha256, bytes)) }
+
+    func store(_ receiver: RemoteReceiver, pack: [UInt8], manifest: [UInt8], packs: [String]? = nil) async {
+        _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_pack", tenant: "t1", name: hash(pack)), body: pack)
+        _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "snapshots/\(hash(manifest))"),
+                                  body: manifest)
+        let complete = LinkRequest(id: 1, op: "complete", tenant: "t1", packs: packs ?? [hash(pack)], snapshot: hash(manifest), snapshotTime: Date())
+        #expect(await receiver.handle(peer: "a", request: complete, body: []).ok)
+    }
+
+    /// A repack moved a snapshot's data: its restated record names the new pack, and only
+    /// then may the old one go.
+    @Test func aRestatedRecordReleasesTheOldPack() async throws {
+        let backend = InMemoryBackend()
+        let receiver = RemoteReceiver(backend: backend, mirror: true)
+        let old = Array("old pack".utf8), new = Array("repacked".utf8), manifest = Array("m".utf8)
+        await store(receiver, pack: old, manifest: manifest)
+        var drop = LinkRequest(id: 1, op: "drop_packs", tenant: "t1", packs: [hash(old)])
+        #expect(await receiver.handle(peer: "a", request: drop, body: []).packs == [hash(old)])
+        await store(receiver, pack: new, manifest: manifest)
+        drop.id = 2
+        #expect(await receiver.handle(peer: "a", request: drop, body: []).packs == [])
+        #expect(try await backend.list("tenants/t1/packs") == ["tenants/t1/packs/\(hash(new).prefix(2))/\(hash(new))"])
+    }
+
+    /// A manifest without a complete record (one the twin wrote itself while the tenant was
+    /// active there) means the twin cannot tell what it needs: no pack is deleted.
+    @Test func aManifestWithoutItsRecordKeepsEveryPack() async throws {
+        let backend = InMemoryBackend()
+        let receiver = RemoteReceiver(backend: backend, mirror: true)
+        let pack = Array("p".utf8)
+        await store(receiver, pack: pack, manifest: Array("m".utf8), packs: [])
+        try await backend.write("tenants/t1/snapshots/\(hash(Array("own".utf8)))", Array("own".utf8), overwrite: false)
+        await receiver.invalidate("t1")
+        let answer = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "drop_packs", tenant: "t1", packs: [hash(pack)]), body: [])
+        #expect(answer.ok && answer.packs == [hash(pack)])
+        #expect(try await backend.list("tenants/t1/packs").count == 1)
+    }
+}

@@ -126,7 +126,8 @@ public struct LinkHeartbeat: Codable, Sendable, Equatable {
 /// (body: a tenant's settings, a key slot or a manifest), and `complete` (every pack the
 /// snapshot needs is there: verify and record it). Repair uses `list_packs` and `get_pack`
 /// (the response's body is the pack; the asking site checks it hashes to its name). The twin
-/// mirror uses the same operations, each write tagged with the tenant's epoch.
+/// mirror uses the same operations, each write tagged with the tenant's epoch, plus
+/// `drop_snapshots` and `drop_packs`, which carry the active site's retention to the twin.
 public struct LinkRequest: Codable, Sendable, Equatable {
     public var id: UInt64
     public var op: String
@@ -148,6 +149,8 @@ public struct LinkRequest: Codable, Sendable, Equatable {
     /// For `release` and `handover`: the site the holder hands the tenant to; for `outdate`
     /// and `clear_outdated`: the twin recorded as lacking (or no longer lacking) acknowledged data.
     public var successor: String?
+    /// For `drop_snapshots`: the snapshots the active site forgot.
+    public var snapshots: [String]?
 
     public init(id: UInt64, op: String, tenant: String, packs: [String]? = nil, name: String? = nil, path: String? = nil,
                 snapshot: String? = nil, snapshotTime: Date? = nil) {
@@ -162,9 +165,14 @@ public struct LinkRequest: Codable, Sendable, Equatable {
     }
 
     public static let operations = ["lack", "put_pack", "put_object", "complete", "completed", "get_pack", "list_packs", "get_object",
-                                    "lease", "witness", "release", "handover", "outdate", "clear_outdated"]
-    /// Operations that store something at the receiving site.
-    public static let writes: Set<String> = ["put_pack", "put_object", "complete"]
+                                    "lease", "witness", "release", "handover", "outdate", "clear_outdated",
+                                    "drop_snapshots", "drop_packs"]
+    /// Operations that change what the receiving site stores (each carries the tenant's epoch
+    /// to a twin).
+    public static let writes: Set<String> = ["put_pack", "put_object", "complete", "drop_snapshots", "drop_packs"]
+    /// Deletions: only a twin takes them, from the tenant's active site; the remote site
+    /// applies its own retention and refuses them.
+    public static let deletions: Set<String> = ["drop_snapshots", "drop_packs"]
 
     /// Refuses names that could escape the tenant's folder or are not what the op needs.
     func validate() throws(LinkFrameError) {
@@ -172,12 +180,15 @@ public struct LinkRequest: Codable, Sendable, Equatable {
         guard LinkNames.isTenant(tenant) else { throw .malformedMessage("bad tenant name") }
         for pack in packs ?? [] where !LinkNames.isHash(pack) { throw .malformedMessage("bad pack name") }
         guard (packs?.count ?? 0) <= 1_000_000 else { throw .malformedMessage("too many packs") }
+        for id in snapshots ?? [] where !LinkNames.isHash(id) { throw .malformedMessage("bad snapshot id") }
+        guard (snapshots?.count ?? 0) <= 1_000_000 else { throw .malformedMessage("too many snapshots") }
         if let name, !LinkNames.isHash(name) { throw .malformedMessage("bad pack name") }
         if let snapshot, !LinkNames.isHash(snapshot) { throw .malformedMessage("bad snapshot id") }
         if let path, !LinkNames.isTenantObject(path) { throw .malformedMessage("path '\(path)' is not a tenant object") }
         if let source, source.utf8.count > 4096 { throw .malformedMessage("source too long") }
         switch op {
-        case "lack": guard packs != nil else { throw .malformedMessage("lack needs packs") }
+        case "lack", "drop_packs": guard packs != nil else { throw .malformedMessage("\(op) needs packs") }
+        case "drop_snapshots": guard snapshots != nil else { throw .malformedMessage("drop_snapshots needs snapshots") }
         case "put_pack", "get_pack": guard name != nil else { throw .malformedMessage("\(op) needs name") }
         case "put_object", "get_object": guard path != nil else { throw .malformedMessage("\(op) needs path") }
         case "complete": guard snapshot != nil, packs != nil else { throw .malformedMessage("complete needs snapshot and packs") }
@@ -205,7 +216,8 @@ public struct LinkResponse: Codable, Sendable, Equatable {
     public var missing: [String]?
     /// For `completed`: the snapshots complete there, with their times.
     public var completed: [String: Date]?
-    /// For `list_packs`: every pack held there.
+    /// For `list_packs`: every pack held there; for `drop_packs`: the named packs kept because
+    /// a snapshot held there still needs them (or its needs are unknown).
     public var packs: [String]?
     /// For `lease`: the voter's answer.
     public var lease: LeaseWireReply?

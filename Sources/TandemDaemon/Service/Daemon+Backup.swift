@@ -193,6 +193,7 @@ extension Daemon {
             if !forget.removed.isEmpty {
                 let pruned = try await tenant.prune()
                 log.notice("retention applied", metadata: ["removed": "\(forget.removed.count)", "packs_deleted": "\(pruned.packsDeleted)"])
+                await carryRetention(policy, tenant: tenant, forgotten: forget.removed, pruned: pruned, logger: log)
             }
         } catch {
             log.error("retention failed; snapshots are kept until the next run", metadata: ["error": "\(Self.describe(error))"])

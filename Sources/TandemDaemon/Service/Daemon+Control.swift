@@ -148,10 +148,14 @@ extension Daemon {
         }
         let repo = try await openTenant(policy)
         do {
+            var forgotten: [String] = []
             if let rules = policy.retention(forSite: policies.site.siteName) {
-                _ = try await forgetBySitePolicy(rules, policy: policy, tenant: repo)
+                forgotten = try await forgetBySitePolicy(rules, policy: policy, tenant: repo).removed
             }
             let report = try await repo.prune()
+            var log = logger
+            log[metadataKey: "tenant"] = "\(tenant)"
+            await carryRetention(policy, tenant: repo, forgotten: forgotten, pruned: report, logger: log)
             await refreshUsage(policy, tenant: repo)
             await record(actor: caller.actor, role: caller.roleName, action: "prune", tenant: tenant,
                          detail: "packs_deleted=\(report.packsDeleted) bytes_after=\(report.bytesAfter)", result: "ok")

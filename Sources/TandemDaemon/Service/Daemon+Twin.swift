@@ -70,6 +70,10 @@ extension Daemon {
         }
     }
 
+    func setReceiver(_ receiver: RemoteReceiver) {
+        self.receiver = receiver
+    }
+
     func setTwin(_ mirror: Shipper?, fence: MirrorFence) async {
         twinMirror = mirror
         self.fence = fence
@@ -124,6 +128,8 @@ extension Daemon {
         activeSites[tenant] = active
         epochs[tenant] = epoch
         try? await fence?.raise(tenant, to: epoch)
+        // While the tenant was active here its repository changed under the mirror's caches.
+        if before != active { await receiver?.invalidate(tenant) }
         if before != nil, before != active {
             logger.notice("tenant moved", metadata: ["tenant": "\(tenant)", "active": "\(active)", "epoch": "\(epoch)"])
             await record(actor: "tandemd", role: "daemon", action: "placement", tenant: tenant,
@@ -143,6 +149,40 @@ extension Daemon {
         }
         return await coordinator.mayWrite(tenant) ? nil
             : "site \(policies.site.siteName) does not hold the lease of tenant \(tenant) (\(await coordinator.leaseView(tenant).phase ?? "not active here")): a majority of the sites must grant it before it writes"
+    }
+
+    /// Retention ran here: the shipping queues learn which snapshots are gone and where kept
+    /// snapshots' data lives after a repack, and the twin is sent the deletions (it follows
+    /// this site's retention; the remote applies its own). Nothing the twin holds is deleted
+    /// before the packs replacing it are there (``TandemSites/Shipper/retentionApplied(tenant:forgotten:retired:packsNow:)``).
+    func carryRetention(_ policy: TenantPolicy, tenant repo: TenantRepository, forgotten: [String], pruned: PruneReport,
+                        logger log: Logger) async {
+        let twin = isActiveHere(policy) ? twinMirror : nil
+        let peers = [shipper, twin].compactMap { $0 }
+        guard !peers.isEmpty, !forgotten.isEmpty || !pruned.retiredPacks.isEmpty else { return }
+        var packsNow: [ShippingQueue.Entry] = []
+        if pruned.packsRepacked > 0 {
+            do {
+                let records = Dictionary(try repo.index.snapshots().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                for (id, packs) in try await repo.packsReferencedBySnapshot() {
+                    guard let record = records[id] else { continue }
+                    packsNow.append(ShippingQueue.Entry(snapshot: id, time: record.time, committedAt: record.time, source: record.source,
+                                                        packs: packs.sorted()))
+                }
+            } catch {
+                // The twin keeps every pack its own records still name, so this costs space there, not data.
+                log.error("cannot tell where kept snapshots' data lives after the repack; the twin keeps the old packs",
+                          metadata: ["error": "\(Self.describe(error))"])
+            }
+        }
+        for peer in peers {
+            do {
+                try await peer.retentionApplied(tenant: policy.tenant, forgotten: forgotten, retired: pruned.retiredPacks, packsNow: packsNow)
+            } catch {
+                log.error("cannot queue retention for a peer", metadata: ["error": "\(error)"])
+            }
+        }
+        if twin != nil { twinBell.ring() }
     }
 
     /// Fills the twin fields of a tenant's status.

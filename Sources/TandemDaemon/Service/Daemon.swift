@@ -52,7 +52,8 @@ public actor Daemon {
     var twinMirror: Shipper?
     /// Each tenant's newest epoch known here; at the twin, the fence on mirrored writes.
     var fence: MirrorFence?
-    /// Wakes the twin resync when a snapshot commits or the twin comes back.
+    /// Stores what peers send: at the remote, shipped snapshots; at a twin, the mirror.
+    var receiver: RemoteReceiver?
     /// Leases and failover (a near site with a twin and a witness; a voter everywhere).
     var coordinator: LeaseCoordinator?
     /// Where each tenant is active now, and at which epoch, as the coordinator last said.

@@ -65,10 +65,11 @@ public enum DaemonRunner {
                 // The remote applies its own retention to what it receives; a twin's copy
                 // follows its active site.
                 let isRemote = policies.site.role == .remote
-                services.append(.init(service: LinkService(daemon: daemon, links: links, listen: listen,
-                                                           receiver: RemoteReceiver(backend: daemon.repository.backend,
-                                                                                    retention: { isRemote ? await daemon.ownRetention(for: $0) : nil },
-                                                                                    logger: logger)),
+                let receiver = RemoteReceiver(backend: daemon.repository.backend,
+                                              retention: { isRemote ? await daemon.ownRetention(for: $0) : nil },
+                                              mirror: !isRemote, logger: logger)
+                await daemon.setReceiver(receiver)
+                services.append(.init(service: LinkService(daemon: daemon, links: links, listen: listen, receiver: receiver),
                                       successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "links"))
             }
             if !policies.site.peers.isEmpty {

@@ -38,6 +38,7 @@ struct SiteLinks: Sendable {
         var peer = Shipper.Remote(site: twin.name, host: twin.address.host, port: twin.address.port, tls: tls,
                                   hello: hello(channel: "bulk"), epoch: epoch)
         peer.label = "the twin"
+        peer.mirrorsDeletions = true
         return Shipper(backend: backend, stateDirectory: site.stateDirectory + "/twin", remote: peer, logger: logger, indexPath: indexPath)
     }
 

@@ -32,6 +32,14 @@ public struct PruneReport: Sendable, Codable {
     public var bytesAfter: Int64 = 0
     /// Leftovers of writes interrupted by a crash, removed.
     public var incompleteWritesRemoved = 0
+    /// The packs deleted (wholly dead, or rewritten into new packs), for a twin to follow.
+    /// Not part of the JSON report.
+    public var retiredPacks: [String] = []
+
+    enum CodingKeys: String, CodingKey {
+        case dryRun, packsBefore, packsDeleted, packsRepacked, packsWritten, blobsLive, blobsRemoved, bytesBefore, bytesAfter
+        case incompleteWritesRemoved
+    }
 }
 
 extension TenantRepository {
@@ -117,6 +125,7 @@ extension TenantRepository {
         }
         try await writeBuilt()
         let retired = deletable + repack.map(\.name)
+        report.retiredPacks = retired
         try index.removePacks(retired)
         try Failpoint.reach("prune.index.after-commit")
         for name in retired {

@@ -43,9 +43,23 @@ extension TenantRepository {
     /// keyless site needs to know to keep a snapshot whole and to prune what no kept
     /// snapshot uses.
     public func packsReferenced(by id: String) async throws -> Set<String> {
-        let manifest = try await loadManifest(id)
+        try await packsReferenced(by: id, locations: try index.allLocations(),
+                                  sealer: try BlobSealer(keys: keys, compression: settings.compression))
+    }
+
+    /// ``packsReferenced(by:)`` for every snapshot in the catalog, reading the index once.
+    public func packsReferencedBySnapshot() async throws -> [String: Set<String>] {
         let locations = try index.allLocations()
         let sealer = try BlobSealer(keys: keys, compression: settings.compression)
+        var out: [String: Set<String>] = [:]
+        for snapshot in try index.snapshots() {
+            out[snapshot.id] = try await packsReferenced(by: snapshot.id, locations: locations, sealer: sealer)
+        }
+        return out
+    }
+
+    private func packsReferenced(by id: String, locations: [ChunkID: BlobLocation], sealer: BlobSealer) async throws -> Set<String> {
+        let manifest = try await loadManifest(id)
         var packs = Set<String>()
         var missing = 0
         try await referencedBlobs(of: manifest, sealer: sealer, locations: locations) { blob in
