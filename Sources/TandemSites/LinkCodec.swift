@@ -9,8 +9,13 @@ struct LinkFrameInboundDecoder: ByteToMessageDecoder {
     typealias InboundOut = LinkFrame
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let prefix = try LinkFrame.Prefix.parse(buffer.readableBytesView.prefix(LinkFrame.headerSize)),
-              buffer.readableBytes >= prefix.frameLength else { return .needMoreData }
+        guard let prefix = try LinkFrame.Prefix.parse(buffer.readableBytesView.prefix(LinkFrame.headerSize)) else { return .needMoreData }
+        guard buffer.readableBytes >= prefix.frameLength else {
+            // Room for the whole frame at once (its size is checked against the limit by now),
+            // rather than growing a pack's 16 MiB by doubling, one copy per step.
+            buffer.reserveCapacity(minimumWritableBytes: prefix.frameLength - buffer.readableBytes)
+            return .needMoreData
+        }
         buffer.moveReaderIndex(forwardBy: LinkFrame.headerSize)
         let header = buffer.readBytes(length: prefix.headerLength) ?? []
         let body = buffer.readBytes(length: prefix.bodyLength) ?? []

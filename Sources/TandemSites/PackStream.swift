@@ -3,18 +3,29 @@ import TandemCore
 import TandemStore
 
 /// Sends one tenant's new packs to the twin while a backup writes them, over one link
-/// connection, with a window of ``window`` packs in flight: the twin verifies and
-/// fsyncs one while the next crosses, and a slow twin holds the backup back. Streaming is an
-/// optimization: when it fails, it stops quietly, and the commit-time round (which asks what
-/// the twin lacks) sends the rest.
+/// connection. The backup hands each durable pack over and goes on; a pump task of this actor
+/// reads the pack and sends it, with ``wire`` packs on the link at once (the twin verifies and
+/// fsyncs one while the next crosses). The backup waits only when more than ``window`` packs
+/// are handed over and not yet acknowledged, so a slow twin holds it back without the reads
+/// and round trips sitting on its commit path. Streaming is an optimization: when it fails,
+/// it stops quietly, and the commit-time round (which asks what the twin lacks) sends the rest.
 public actor PackStream {
     private let connection: LinkConnection
     private let backend: any Backend
     private let tenant: String
     private let epoch: UInt64?
+    /// Packs handed over and not yet read.
+    private var queued: [(name: String, path: String)] = []
+    /// Requests on the link, oldest first.
     private var inFlight: [UInt64] = []
-    /// Packs sent before the oldest is acknowledged.
+    private var pump: Task<Void, Never>?
+    private var finishing = false
+    private var workWaiter: CheckedContinuation<Void, Never>?
+    private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Packs handed over and not yet acknowledged before the backup waits.
     static let window = 4
+    /// Packs on the link at once (each held in memory until acknowledged).
+    static let wire = 2
     /// Why streaming stopped (nil: it did not).
     public private(set) var broken: String?
     /// Packs the twin acknowledged.
@@ -27,32 +38,61 @@ public actor PackStream {
         self.epoch = epoch
     }
 
-    /// Sends a pack that is now durable here.
+    private var outstanding: Int { queued.count + inFlight.count }
+
+    /// Hands over a pack that is now durable here; waits only while the window is full.
     public func send(name: String, path: String) async {
         guard broken == nil else { return }
-        do {
-            let bytes = try await backend.read(path)
-            var request = LinkRequest(id: 0, op: "put_pack", tenant: tenant, name: name)
-            request.epoch = epoch
-            inFlight.append(try await connection.submit(request, body: bytes))
-            if inFlight.count >= Self.window { try await settleOldest() }
-        } catch {
-            broken = "\(error)"
+        queued.append((name, path))
+        if pump == nil { pump = Task { await self.run() } }
+        wakePump()
+        while broken == nil && outstanding > Self.window {
+            await withCheckedContinuation { spaceWaiters.append($0) }
         }
     }
 
-    /// Waits for the packs still in flight.
+    /// Waits until every pack handed over is acknowledged (or streaming broke), then stops the pump.
     func finish() async {
-        while broken == nil && !inFlight.isEmpty {
-            do { try await settleOldest() } catch { broken = "\(error)" }
-        }
+        finishing = true
+        wakePump()
+        await pump?.value
     }
 
-    private func settleOldest() async throws {
-        let id = inFlight.removeFirst()
-        let (response, _) = try await connection.response(to: id)
-        guard response.ok else { throw LinkError.remote(response.error ?? "put_pack refused") }
-        acknowledged += 1
+    private func run() async {
+        while broken == nil {
+            do {
+                if let next = queued.first, inFlight.count < Self.wire {
+                    let bytes = try await backend.read(next.path)
+                    var request = LinkRequest(id: 0, op: "put_pack", tenant: tenant, name: next.name)
+                    request.epoch = epoch
+                    inFlight.append(try await connection.submit(request, body: bytes))
+                    queued.removeFirst()
+                } else if !inFlight.isEmpty {
+                    let (response, _) = try await connection.response(to: inFlight.removeFirst())
+                    guard response.ok else { throw LinkError.remote(response.error ?? "put_pack refused") }
+                    acknowledged += 1
+                    wakeSpace()
+                } else if finishing {
+                    break
+                } else {
+                    await withCheckedContinuation { workWaiter = $0 }
+                }
+            } catch {
+                broken = "\(error)"
+            }
+        }
+        wakeSpace()
+    }
+
+    private func wakePump() {
+        workWaiter?.resume()
+        workWaiter = nil
+    }
+
+    private func wakeSpace() {
+        let waiters = spaceWaiters
+        spaceWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
     }
 }
 

@@ -139,7 +139,8 @@ public actor RemoteReceiver {
         }
         let path = "tenants/\(tenant)/packs/\(name.prefix(2))/\(name)"
         do {
-            try await backend.write(path, body, overwrite: false)
+            // Read again only by a drill, a repair or a takeover: not worth the page cache.
+            try await backend.writeUncached(path, body, overwrite: false)
             tally.packsStored += 1
             tally.packBytesStored += Int64(body.count)
         } catch BackendError.alreadyExists {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TandemDaemon
+import TandemStore
 
 /// `tandemd --config PATH`: the Tandem service. Runs in the foreground (systemd Type=notify,
 /// or a terminal); logs to standard error in journald-friendly lines.
@@ -23,6 +24,7 @@ struct Tandemd: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
+        ProcessTuning.applyDaemon()
         let level = logLevel.flatMap { Logger.Level(rawValue: $0) } ?? Self.configuredLevel(config) ?? .info
         LoggingSystem.bootstrap { JournalLogHandler(label: $0, level: level) }
         let logger = Logger(label: "tandemd")

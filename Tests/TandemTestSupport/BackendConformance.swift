@@ -48,6 +48,14 @@ public struct BackendConformance: Sendable {
         #expect(try await backend.list(p("a")) == [p("a/b/one")], "\(name)")
         try await backend.write(p("empty"), [], overwrite: false)
         #expect(try await backend.read(p("empty")) == [], "\(name)")
+        // A write that skips the cache stores and refuses exactly like any other.
+        let big = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try await backend.writeUncached(p("cold/pack"), big, overwrite: false)
+        #expect(try await backend.read(p("cold/pack")) == big, "\(name)")
+        await #expect(throws: BackendError.alreadyExists(p("cold/pack")), "\(name)") {
+            try await backend.writeUncached(p("cold/pack"), [1], overwrite: false)
+        }
+        #expect(try await backend.size(p("cold/pack")) == big.count, "\(name)")
     }
 
     public func locksExcludeIncompatibleHolders() async throws {

@@ -9,6 +9,10 @@ public protocol Backend: Sendable {
     /// Stores `bytes` at `path`, durably (temp file, fsync, rename, fsync directory).
     /// Fails with ``BackendError/alreadyExists(_:)`` unless `overwrite` is set.
     func write(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws
+    /// ``write(_:_:overwrite:)`` for an object this site will not read soon (a twin's or the
+    /// remote's copy of a pack): a local backend drops it from the page cache once it is
+    /// durable, so it evicts nothing that is read and its memory is reused at once.
+    func writeUncached(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws
     /// The whole object.
     func read(_ path: String) async throws -> [UInt8]
     /// `length` bytes from `offset`; fails with ``BackendError/shortRead(_:)`` past the end.
@@ -31,6 +35,13 @@ public protocol Backend: Sendable {
     /// Nothing is visible until ``BackendUpload/commit(as:)``, which is as durable and atomic as
     /// ``write(_:_:overwrite:)``; `folder` is where the pieces wait.
     func makeUpload(in folder: String) throws -> any BackendUpload
+}
+
+extension Backend {
+    /// Stores without a cache to drop (object stores, memory).
+    public func writeUncached(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws {
+        try await write(path, bytes, overwrite: overwrite)
+    }
 }
 
 /// An object being written in pieces at explicit offsets, in any order.

@@ -20,6 +20,18 @@ public struct LocalBackend: Backend {
     func absolute(_ path: String) -> String { path.isEmpty ? root : root + "/" + path }
 
     public func write(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws {
+        try await write(path, bytes, overwrite: overwrite, cached: true)
+    }
+
+    /// Written, fsynced, then dropped from the page cache (POSIX_FADV_DONTNEED on clean
+    /// pages): besides keeping the cache for what is read, this matters in a VM whose host
+    /// takes freed memory back, where writing into pages never touched before cost about
+    /// 3 s of system time per GB here and into recycled ones 0.35 s.
+    public func writeUncached(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws {
+        try await write(path, bytes, overwrite: overwrite, cached: false)
+    }
+
+    private func write(_ path: String, _ bytes: [UInt8], overwrite: Bool, cached: Bool) async throws {
         let target = absolute(path)
         try await BlockingIO.run {
             let folder = Self.parent(target)
@@ -36,6 +48,7 @@ public struct LocalBackend: Backend {
                 throw error
             }
             try Self.publish(fd: fd, temp: temp, as: target, path: path)
+            if !cached { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) }
         }
     }
 

@@ -12,4 +12,14 @@ public enum ProcessTuning {
         _ = mallopt(M_MMAP_THRESHOLD, 8 << 20)
         _ = mallopt(M_TRIM_THRESHOLD, 8 << 20)
     }
+
+    /// The daemon also moves whole packs (16 MiB) through memory: received from the active
+    /// site at a twin or the remote, read for shipping at a near site. As their own mappings,
+    /// every one was mapped, faulted in page by page and unmapped again; in a VM whose host
+    /// takes freed memory back, each fault of a page never touched before is a host fault.
+    /// Here they come from the heap and are reused, and up to 64 MiB of free heap is kept.
+    public static func applyDaemon() {
+        _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        _ = mallopt(M_TRIM_THRESHOLD, 64 << 20)
+    }
 }

@@ -8,9 +8,9 @@ struct Twin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Backup throughput of tandemd with a twin mirroring over loopback TLS, against the same backup without a twin.",
         discussion: """
-            Each round starts fresh sites: one tandemd alone, then two tandemd as twins (home-a active, \
-            home-b its twin, certificates from `tandemctl certs init`), and runs `tandemctl backup now` \
-            of image-v1 at each. The time is the job's own (started to finished, as the daemon reports \
+            Each round starts fresh sites: one tandemd alone, and two tandemd as twins (home-a active, \
+            home-b its twin, certificates from `tandemctl certs init`), in alternating order, and runs \
+            `tandemctl backup now` of image-v1 at each, deleting the repositories after each run. The time is the job's own (started to finished, as the daemon reports \
             it); with the twin it includes streaming every pack to the twin and the twin's fsyncs. Both \
             daemons share this machine's cores, as the two sites would not.
             """)
@@ -20,6 +20,7 @@ struct Twin: AsyncParsableCommand {
     @Option(help: "Working directory (default: DATA/../tandem-bench-work).") var work: String?
     @Option(help: "tandemctl binary (default: next to this executable; tandemd must be beside it).") var tandemctl: String?
     @Flag(help: "Print one JSON document instead of a table.") var json = false
+    @Flag(help: "Keep the sites' repositories and logs (each run's replace the last).") var keep = false
 
     struct Output: Encodable {
         let machine: Machine
@@ -30,8 +31,13 @@ struct Twin: AsyncParsableCommand {
         let twinMBps: Double
         let ratio: Double
         /// CPU seconds of the home and the twin daemon in each round with the twin.
+        let aloneCPUSeconds: [Double]
         let homeCPUSeconds: [Double]
         let twinCPUSeconds: [Double]
+        /// Peak resident set of the daemon alone, and of the home and twin daemons, per round.
+        let alonePeakRSS: [Int64]
+        let homePeakRSS: [Int64]
+        let twinPeakRSS: [Int64]
     }
 
     func validate() throws {
@@ -49,25 +55,38 @@ struct Twin: AsyncParsableCommand {
         var alone: [Double] = []
         var twinned: [Double] = []
         var cpu: [(home: Double, twin: Double)] = []
+        var aloneCPU: [Double] = []
+        var rss: (alone: [Int64], home: [Int64], twin: [Int64]) = ([], [], [])
         for round in 1...rounds {
             Log.info("twin round \(round)/\(rounds)")
             try Files.remove(root)
             try Files.makeDirectory(root + "/logs")
             let lab = try TwinLab(root: root, tandemctl: tandemctl, tandemd: tandemd, image: dataset.imageV1)
-            Files.warm(dataset.imageV1)
-            alone.append(try lab.timedBackup(twin: false).seconds)
-            Files.warm(dataset.imageV1)
-            let mirrored = try lab.timedBackup(twin: true)
-            twinned.append(mirrored.seconds)
-            cpu.append((mirrored.homeCPU, mirrored.twinCPU ?? 0))
+            // Alternate which goes first; each starts with no repository left by the other.
+            for twin in round % 2 == 1 ? [false, true] : [true, false] {
+                Files.warm(dataset.imageV1)
+                let timing = try lab.timedBackup(twin: twin)
+                if twin {
+                    twinned.append(timing.seconds)
+                    cpu.append((timing.homeCPU, timing.twinCPU ?? 0))
+                    rss.home.append(timing.homePeakRSS)
+                    rss.twin.append(timing.twinPeakRSS ?? 0)
+                } else {
+                    alone.append(timing.seconds)
+                    aloneCPU.append(timing.homeCPU)
+                    rss.alone.append(timing.homePeakRSS)
+                }
+                if !keep { try lab.removeRepositories() }
+            }
         }
-        try Files.remove(root)
+        if !keep { try Files.remove(root) }
         let median = { (values: [Double]) in values.sorted()[values.count / 2] }
         let aloneMBps = Units.megabytesPerSecond(dataset.imageV1Bytes, median(alone))
         let twinMBps = Units.megabytesPerSecond(dataset.imageV1Bytes, median(twinned))
         let output = Output(machine: machine, imageBytes: dataset.imageV1Bytes, aloneSeconds: alone, twinSeconds: twinned,
                             aloneMBps: aloneMBps, twinMBps: twinMBps, ratio: twinMBps / aloneMBps,
-                            homeCPUSeconds: cpu.map(\.home), twinCPUSeconds: cpu.map(\.twin))
+                            aloneCPUSeconds: aloneCPU, homeCPUSeconds: cpu.map(\.home), twinCPUSeconds: cpu.map(\.twin),
+                            alonePeakRSS: rss.alone, homePeakRSS: rss.home, twinPeakRSS: rss.twin)
         if json {
             try JSONOutput.print(output)
             return
@@ -79,7 +98,10 @@ struct Twin: AsyncParsableCommand {
                    twinned.map { Units.fixed($0, 2) }.joined(separator: " ")])
         print(table.text())
         print("with twin / alone: \(Units.fixed(output.ratio, 2))")
-        print("CPU seconds with the twin, per round: home \(cpu.map { Units.fixed($0.home, 1) }.joined(separator: " ")), twin \(cpu.map { Units.fixed($0.twin, 1) }.joined(separator: " "))")
+        let list = { (values: [Double]) in values.map { Units.fixed($0, 1) }.joined(separator: " ") }
+        let mib = { (values: [Int64]) in values.map { Units.fixed(Double($0) / 1_048_576, 0) }.joined(separator: " ") }
+        print("CPU seconds per round: alone \(list(aloneCPU)); with the twin, home \(list(cpu.map(\.home))) and twin \(list(cpu.map(\.twin)))")
+        print("peak RSS MiB per round: alone \(mib(rss.alone)); with the twin, home \(mib(rss.home)) and twin \(mib(rss.twin))")
     }
 }
 
@@ -100,6 +122,12 @@ struct TwinLab {
         var generator = SystemRandomNumberGenerator()
         let key = Data((0..<48).map { _ in UInt8.random(in: 0...255, using: &generator) })
         try key.write(to: URL(fileURLWithPath: root + "/bench.key"))
+    }
+
+    /// Deletes every site's repository and state, so the next run starts as fresh and the
+    /// memory they held is free again.
+    func removeRepositories() throws {
+        for site in ["home-a", "home-b", "home-a-alone"] { try Files.remove(root + "/" + site) }
     }
 
     /// Writes a site's config and policy; returns its config path.
@@ -144,6 +172,16 @@ struct TwinLab {
         let seconds: Double
         let homeCPU: Double
         let twinCPU: Double?
+        let homePeakRSS: Int64
+        let twinPeakRSS: Int64?
+    }
+
+    /// A running process's peak resident set (VmHWM), in bytes, from /proc.
+    static func peakRSS(_ pid: Int32) -> Int64 {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kib = Int64(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+        return kib * 1024
     }
 
     /// CPU seconds (user + system) a running process has used, from /proc.
@@ -196,7 +234,9 @@ struct TwinLab {
             throw BenchError("no 'backup committed' line with seconds in the log of \(home)")
         }
         let homeCPU = Self.cpuSeconds(daemons.last!.processIdentifier)
-        return Timing(seconds: seconds, homeCPU: homeCPU, twinCPU: twin ? Self.cpuSeconds(daemons[0].processIdentifier) : nil)
+        return Timing(seconds: seconds, homeCPU: homeCPU, twinCPU: twin ? Self.cpuSeconds(daemons[0].processIdentifier) : nil,
+                      homePeakRSS: Self.peakRSS(daemons.last!.processIdentifier),
+                      twinPeakRSS: twin ? Self.peakRSS(daemons[0].processIdentifier) : nil)
     }
 
     private func start(_ config: String) throws -> Process {
