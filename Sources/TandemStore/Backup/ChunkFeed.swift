@@ -4,11 +4,12 @@ import TandemCore
 import Glibc
 #endif
 
-/// One chunk cut from an input, numbered so the manifest can put chunks back in order.
+/// One chunk cut from an input, numbered so the manifest can put chunks back in order. Its
+/// bytes are usually a slice of the read buffer they arrived in (not copied).
 struct Chunk: Sendable {
     let input: Int
     let sequence: Int
-    let bytes: [UInt8]
+    let bytes: ArraySlice<UInt8>
 }
 
 /// Something a backup reads: an open descriptor (stdin) or a path opened when its turn comes.
@@ -26,13 +27,15 @@ enum FeedInput: Sendable {
 
 /// The first stage of the backup pipeline: reads the inputs in order and cuts them into
 /// chunks, one chunk per ``next()`` call. Workers pull from it, so it reads only as fast as
-/// chunks are consumed: the read-ahead is one buffer (4 MiB) plus one chunk per worker.
+/// chunks are consumed: the read-ahead is one buffer (4 MiB) plus one batch per worker.
 actor ChunkFeed {
     private let inputs: [FeedInput]
     private var chunker: Chunker
     private var current = -1
     private var fd: Int32 = -1
     private var buffer: [UInt8]
+    /// Buffers read before, oldest last: the one read four fills ago is reused (20 MiB in all).
+    private var spareBuffers: [[UInt8]] = []
     private var start = 0
     private var end = 0
     private var pending: [UInt8] = []
@@ -51,8 +54,21 @@ actor ChunkFeed {
         self.chunker = chunker
         self.skipUnreadable = skipUnreadable
         self.progress = progress
-        buffer = [UInt8](repeating: 0, count: Self.bufferSize)
+        buffer = []
         bytesRead = [Int](repeating: 0, count: inputs.count)
+    }
+
+    /// The next chunks in stream order: at least one, at most `count`, and no more once they
+    /// reach `bytes` together; empty when every input is read. One call per batch keeps the
+    /// workers' trips to this actor (and the thread wake-ups they cause) few.
+    func next(upTo count: Int, bytes: Int) throws -> [Chunk] {
+        var batch: [Chunk] = []
+        var total = 0
+        while batch.count < count && total < bytes, let chunk = try next() {
+            total += chunk.bytes.count
+            batch.append(chunk)
+        }
+        return batch
     }
 
     /// The next chunk, or nil when every input is read.
@@ -85,12 +101,14 @@ actor ChunkFeed {
         }
     }
 
+    /// A chunk of `bytes`: a slice of the read buffer as it is (each fill reads into a fresh
+    /// buffer, so slices handed out stay valid), or a copy of `pending` when it spanned reads.
     private func emit(_ bytes: ArraySlice<UInt8>) -> Chunk {
         defer {
             sequence += 1
             pending.removeAll(keepingCapacity: true)
         }
-        return Chunk(input: current, sequence: sequence, bytes: Array(bytes))
+        return Chunk(input: current, sequence: sequence, bytes: pending.isEmpty ? bytes : Array(bytes)[...])
     }
 
     /// Opens the next input; false when there is none.
@@ -121,6 +139,13 @@ actor ChunkFeed {
     private func fill() throws -> Int {
         start = 0
         end = 0
+        // Chunks handed out may still point into the buffer just read; the next read goes into
+        // the oldest of a few buffers in rotation, by then normally free again. Should a chunk
+        // still hold it, writing into it copies it first (copy-on-write), so no chunk ever sees
+        // its bytes change. Fresh memory for every read would be freed and faulted in again.
+        if !buffer.isEmpty { spareBuffers.insert(buffer, at: 0) }
+        buffer = spareBuffers.count > 3 ? spareBuffers.removeLast()
+            : [UInt8](unsafeUninitializedCapacity: Self.bufferSize) { _, count in count = Self.bufferSize }
         while true {
             let n = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress!, raw.count) }
             if n < 0 {

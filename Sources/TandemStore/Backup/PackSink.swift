@@ -52,6 +52,11 @@ actor PackSink {
         return true
     }
 
+    /// ``claim(_:rawLength:isData:)`` for a batch of data chunks, in order.
+    func claim(_ batch: [(id: ChunkID, rawLength: Int)]) -> [Bool] {
+        batch.map { claim($0.id, rawLength: $0.rawLength) }
+    }
+
     /// Whether the ID is stored or being stored.
     func contains(_ id: ChunkID) -> Bool { known.contains(id) }
 

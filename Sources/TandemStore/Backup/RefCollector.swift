@@ -27,7 +27,12 @@ actor RefCollector {
 
     /// Accepts chunk `sequence` (numbered in stream order across all inputs).
     func accept(sequence: Int, input: Int, ref: ChunkRef) async throws {
-        waiting[sequence] = (input, ref)
+        try await accept([(sequence, input, ref)])
+    }
+
+    /// Accepts a batch of chunks, each numbered in stream order across all inputs.
+    func accept(_ batch: [(sequence: Int, input: Int, ref: ChunkRef)]) async throws {
+        for item in batch { waiting[item.sequence] = (item.input, item.ref) }
         var sealed: [(ChunkID, [UInt8])] = []
         while let item = waiting.removeValue(forKey: nextSequence) {
             nextSequence += 1

@@ -200,14 +200,22 @@ extension TenantRepository {
             for _ in 0..<max(1, workers) {
                 group.addTask {
                     let sealer = try BlobSealer(keys: keys, compression: compression)
-                    while let chunk = try await feed.next() {
+                    while true {
+                        // A batch per trip: up to 8 chunks or 1 MiB, so the read-ahead stays small
+                        // even with 4 MiB fixed-size chunks.
+                        let batch = try await feed.next(upTo: 8, bytes: 1 << 20)
+                        if batch.isEmpty { break }
                         try Task.checkCancellation()
-                        precondition(chunk.bytes.count <= maximum)
-                        let id = chunk.bytes.withUnsafeBytes { sealer.chunkID(of: $0) }
-                        try await collector.accept(sequence: chunk.sequence, input: chunk.input,
-                                                   ref: ChunkRef(id: id, length: chunk.bytes.count))
-                        if await sink.claim(id, rawLength: chunk.bytes.count) {
-                            let blob = try chunk.bytes.withUnsafeBytes { try sealer.seal($0, id: id) }
+                        let ids = batch.map { chunk in
+                            precondition(chunk.bytes.count <= maximum)
+                            return chunk.bytes.withUnsafeBytes { sealer.chunkID(of: $0) }
+                        }
+                        try await collector.accept(zip(batch, ids).map {
+                            (sequence: $0.sequence, input: $0.input, ref: ChunkRef(id: $1, length: $0.bytes.count))
+                        })
+                        let fresh = await sink.claim(zip(batch, ids).map { (id: $1, rawLength: $0.bytes.count) })
+                        for (index, chunk) in batch.enumerated() where fresh[index] {
+                            let blob = try chunk.bytes.withUnsafeBytes { try sealer.seal($0, id: ids[index]) }
                             try await sink.add(blob)
                         }
                     }
