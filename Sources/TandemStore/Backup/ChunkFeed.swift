@@ -27,15 +27,17 @@ enum FeedInput: Sendable {
 
 /// The first stage of the backup pipeline: reads the inputs in order and cuts them into
 /// chunks, one chunk per ``next()`` call. Workers pull from it, so it reads only as fast as
-/// chunks are consumed: the read-ahead is one buffer (4 MiB) plus one batch per worker.
+/// chunks are consumed: the read-ahead is one buffer (2 MiB) plus one batch per worker.
 actor ChunkFeed {
     private let inputs: [FeedInput]
     private var chunker: Chunker
     private var current = -1
     private var fd: Int32 = -1
     private var buffer: [UInt8]
-    /// Buffers read before, oldest last: the one read four fills ago is reused (20 MiB in all).
+    /// Buffers read before, oldest last: the one read four fills ago is reused (10 MiB in all).
     private var spareBuffers: [[UInt8]] = []
+    /// The size of the current input when it is a regular file under a quarter of the buffer.
+    private var smallFileSize: Int?
     private var start = 0
     private var end = 0
     private var pending: [UInt8] = []
@@ -47,7 +49,7 @@ actor ChunkFeed {
     private(set) var skipped: [Int: String] = [:]
     private let skipUnreadable: Bool
 
-    static let bufferSize = 4 << 20
+    static let bufferSize = 2 << 20
 
     init(inputs: [FeedInput], chunker: Chunker, skipUnreadable: Bool, progress: @escaping @Sendable (Int) -> Void) {
         self.inputs = inputs
@@ -121,11 +123,15 @@ actor ChunkFeed {
             switch inputs[current] {
             case .descriptor(let descriptor, _):
                 fd = descriptor
+                smallFileSize = nil
                 return true
             case .path(let path):
                 let opened = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
                 if opened >= 0 {
                     fd = opened
+                    var info = stat()
+                    smallFileSize = fstat(opened, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+                        && Int(info.st_size) < Self.bufferSize / 4 ? Int(info.st_size) : nil
                     return true
                 }
                 let why = String(cString: strerror(errno))
@@ -143,9 +149,18 @@ actor ChunkFeed {
         // the oldest of a few buffers in rotation, by then normally free again. Should a chunk
         // still hold it, writing into it copies it first (copy-on-write), so no chunk ever sees
         // its bytes change. Fresh memory for every read would be freed and faulted in again.
-        if !buffer.isEmpty { spareBuffers.insert(buffer, at: 0) }
-        buffer = spareBuffers.count > 3 ? spareBuffers.removeLast()
-            : [UInt8](unsafeUninitializedCapacity: Self.bufferSize) { _, count in count = Self.bufferSize }
+        if let size = smallFileSize {
+            // A small file gets a buffer of its own size (one byte more shows its end), so its
+            // chunks pin no 2 MiB buffer while they wait to be sealed.
+            if buffer.count == Self.bufferSize { spareBuffers.insert(buffer, at: 0) }
+            buffer = [UInt8](unsafeUninitializedCapacity: size + 1) { _, count in count = size + 1 }
+            // Normally the next read finds the end; a file that grew meanwhile goes on in big buffers.
+            smallFileSize = nil
+        } else {
+            if buffer.count == Self.bufferSize { spareBuffers.insert(buffer, at: 0) }
+            buffer = spareBuffers.count > 3 ? spareBuffers.removeLast()
+                : [UInt8](unsafeUninitializedCapacity: Self.bufferSize) { _, count in count = Self.bufferSize }
+        }
         while true {
             let n = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress!, raw.count) }
             if n < 0 {
