@@ -50,7 +50,9 @@ import TandemTestSupport
         var options = PruneOptions()
         options.packSize = 256 << 10
         let pruned = try await near.tenant.prune(options: options)
-        #expect(pruned.packsRepacked > 0 && pruned.packsDeleted > 0, "\(pruned)")
+        // Chunk boundaries follow the tenant's random key, so whether some pack is wholly dead
+        // varies; part-dead packs to rewrite are always there.
+        #expect(pruned.packsRepacked > 0 && pruned.retiredPacks.count == pruned.packsRepacked + pruned.packsDeleted, "\(pruned)")
         let records = Dictionary(try near.tenant.index.snapshots().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let packsNow = try await near.tenant.packsReferencedBySnapshot().map { id, packs in
             ShippingQueue.Entry(snapshot: id, time: records[id]!.time, committedAt: records[id]!.time, source: records[id]!.source,
