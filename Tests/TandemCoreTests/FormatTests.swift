@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TandemCodecs
-import TandemCore
+@testable import TandemCore
 
 @Suite struct PackFormatTests {
     func makePack() throws -> (FinishedPack, TenantKeys) {
@@ -78,6 +78,29 @@ import TandemCore
         let sealed = try codec.seal(manifest)
         #expect(Array(sealed.prefix(11)) == Array("TNDMSNAP".utf8) + [1, 0, 2])
         #expect(try codec.open(sealed) == manifest)
+    }
+
+    /// A tree is encoded a slice at a time; the bytes must be exactly those of encoding it whole
+    /// (every slice size, awkward names and xattrs included), and open back to the same manifest.
+    @Test(arguments: [1, 7, 512]) func aTreeEncodedInSlicesIsByteForByteTheWholeEncoding(slice: Int) throws {
+        var entries: [TreeEntry] = []
+        for index in 0..<1300 {
+            let name = index % 97 == 0 ? "odd \"tree\":[] name \(index)" : "dir\(index % 13)/file-\(index).bin"
+            entries.append(TreeEntry(path: name, type: index % 50 == 0 ? .directory : .file, mode: 0o644, uid: 1000, gid: 1000,
+                                     mtimeNanoseconds: 1_700_000_000_000_000_000 + Int64(index), ctimeNanoseconds: Int64(index),
+                                     inode: UInt64(index), device: 64769, size: Int64(index * 100),
+                                     chunks: index % 50 == 0 ? nil : ChunkList([ChunkRef(id: ChunkID(bytes: Array(repeating: UInt8(index % 256), count: 32)),
+                                                                                   length: index * 100)]),
+                                     xattrs: index % 200 == 0 ? ["user.tag": Data([1, 2, 3])] : nil))
+        }
+        let tree = SnapshotManifest(tenant: "acme", time: Date(timeIntervalSince1970: 1_700_000_000.5), hostname: "h1", source: "/srv",
+                                    kind: .tree, tags: ["tree": "[]"], parent: String(repeating: "a", count: 64), tree: entries)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        #expect(try ManifestCodec.json(tree, slice: slice) == encoder.encode(tree))
+        let codec = try ManifestCodec(keys: try TenantKeys(master: Fixtures.master, suite: .aes256gcm), tenant: "acme")
+        #expect(try codec.open(codec.seal(tree)) == tree)
     }
 
     @Test func forgedOrMovedManifestsFailAuthentication() throws {

@@ -37,13 +37,38 @@ public final class ManifestCodec {
 
     /// The stored bytes of `manifest`.
     public func seal(_ manifest: SnapshotManifest) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        let json = try encoder.encode(manifest)
+        let json = try Self.json(manifest)
         let compressed = try json.withUnsafeBytes { try zstd.compress($0) }
         let head = header()
         return head + (try cipher.seal(compressed, associatedData: head + Array(tenant.utf8)))
+    }
+
+    /// The manifest's JSON (sorted keys, dates in milliseconds). A tree is encoded a slice of
+    /// entries at a time into the bytes of the rest: the same bytes as encoding it whole, but
+    /// Foundation's encoder holds only one slice's value tree at once, not 20,000 entries' (the
+    /// largest transient of a tree backup).
+    static func json(_ manifest: SnapshotManifest, slice: Int = 512) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        guard let tree = manifest.tree, tree.count > slice else { return try encoder.encode(manifest) }
+        var shell = manifest
+        shell.tree = []
+        let outer = try encoder.encode(shell)
+        // Quotes inside JSON strings are escaped, so this names the tree's key and nothing else.
+        guard let at = outer.firstRange(of: Data(#""tree":[]"#.utf8)) else { return try encoder.encode(manifest) }
+        var out = Data(capacity: outer.count + tree.count * 256)
+        out.append(outer[..<(at.upperBound - 1)])
+        var start = 0
+        while start < tree.count {
+            let end = min(start + slice, tree.count)
+            let part = try encoder.encode(Array(tree[start..<end]))
+            if start > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(part.dropFirst().dropLast())
+            start = end
+        }
+        out.append(outer[(at.upperBound - 1)...])
+        return out
     }
 
     /// Opens stored bytes; throws ``FormatError`` for anything not authentic or not well-formed.
