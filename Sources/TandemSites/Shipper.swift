@@ -157,11 +157,6 @@ public actor Shipper {
     private func ship(_ tenant: String, over connection: LinkConnection, now: @Sendable () -> Date) async throws {
         var queue = await queue(tenant)
         let epoch = await remote.epoch(tenant)
-        func write(_ op: String, name: String? = nil, path: String? = nil) -> LinkRequest {
-            var request = LinkRequest(id: 0, op: op, tenant: tenant, name: name, path: path)
-            request.epoch = epoch
-            return request
-        }
         let completed = try await connection.request(LinkRequest(id: 0, op: "completed", tenant: tenant))
         guard completed.ok else { throw LinkError.remote(completed.error ?? "completed failed") }
         try reconcile(tenant, completed: completed.completed ?? [:], queue: &queue, now: now())
@@ -206,17 +201,7 @@ public actor Shipper {
             var objects = ["tenant.json"]
             objects += try await backend.list("tenants/\(tenant)/keys").compactMap { $0.split(separator: "/").last.map { "keys/\($0)" } }
             objects.append("snapshots/\(entry.snapshot)")
-            for object in objects {
-                let bytes = try await backend.read("tenants/\(tenant)/\(object)")
-                let sent = try await connection.request(write("put_object", path: object), body: bytes)
-                guard sent.ok else { throw LinkError.remote(sent.error ?? "put_object \(object) failed") }
-            }
-            var complete = LinkRequest(id: 0, op: "complete", tenant: tenant, packs: needed.sorted(), snapshot: entry.snapshot,
-                                       snapshotTime: entry.time)
-            complete.source = entry.source
-            complete.epoch = epoch
-            let done = try await connection.request(complete)
-            guard done.ok else { throw LinkError.remote(done.error ?? "complete failed") }
+            try await complete(entry, packs: needed.sorted(), sending: objects, tenant: tenant, epoch: epoch, over: connection)
             queue.pending.removeFirst()
             queue.completeCount += 1
             queue.newestComplete = max(queue.newestComplete ?? entry.time, entry.time)
@@ -230,6 +215,23 @@ public actor Shipper {
         queue.pendingBytes = 0
         try await save(queue, tenant)
         try await sendDeletions(tenant, over: connection, epoch: epoch)
+    }
+
+    /// Sends `objects` (tenant-relative paths: settings, key slots, the manifest), then
+    /// `complete` for `entry` with its `packs`; each tagged with `epoch`.
+    private func complete(_ entry: ShippingQueue.Entry, packs: [String], sending objects: [String], tenant: String, epoch: UInt64?,
+                          over connection: LinkConnection) async throws {
+        for object in objects {
+            var request = LinkRequest(id: 0, op: "put_object", tenant: tenant, path: object)
+            request.epoch = epoch
+            let sent = try await connection.request(request, body: try await backend.read("tenants/\(tenant)/\(object)"))
+            guard sent.ok else { throw LinkError.remote(sent.error ?? "put_object \(object) failed") }
+        }
+        var complete = LinkRequest(id: 0, op: "complete", tenant: tenant, packs: packs, snapshot: entry.snapshot, snapshotTime: entry.time)
+        complete.source = entry.source
+        complete.epoch = epoch
+        let done = try await connection.request(complete)
+        guard done.ok else { throw LinkError.remote(done.error ?? "complete failed") }
     }
 
     /// Sends packs with a window in flight: the peer verifies and stores one while the next
@@ -302,16 +304,8 @@ public actor Shipper {
             try await sendPacks(missing.sorted(), tenant: tenant, local: local, epoch: epoch, over: connection) { _ in }
             while let entry = queue.restated.first {
                 if try await backend.exists("tenants/\(tenant)/snapshots/\(entry.snapshot)") {
-                    var manifest = LinkRequest(id: 0, op: "put_object", tenant: tenant, path: "snapshots/\(entry.snapshot)")
-                    manifest.epoch = epoch
-                    let stored = try await connection.request(manifest, body: try await backend.read("tenants/\(tenant)/snapshots/\(entry.snapshot)"))
-                    guard stored.ok else { throw LinkError.remote(stored.error ?? "put_object failed") }
-                    var complete = LinkRequest(id: 0, op: "complete", tenant: tenant, packs: entry.packs ?? [], snapshot: entry.snapshot,
-                                               snapshotTime: entry.time)
-                    complete.source = entry.source
-                    complete.epoch = epoch
-                    let done = try await connection.request(complete)
-                    guard done.ok else { throw LinkError.remote(done.error ?? "complete failed") }
+                    try await complete(entry, packs: entry.packs ?? [], sending: ["snapshots/\(entry.snapshot)"], tenant: tenant,
+                                       epoch: epoch, over: connection)
                 }
                 queue.restated.removeFirst()
             }
