@@ -26,3 +26,8 @@ struct tandem_peer_credentials {
 static inline int tandem_pipe_cloexec(int fds[2]) {
     return (int)syscall(SYS_pipe2, fds, O_CLOEXEC);
 }
+
+/// O_DIRECT, which glibc names only under _GNU_SOURCE (its internal name is always there).
+static inline int tandem_o_direct(void) {
+    return __O_DIRECT;
+}

@@ -3,39 +3,156 @@ import TandemCore
 
 /// NIO's side of the frame format: bytes in, frames out. The 16-byte prefix is checked by
 /// ``TandemCore/LinkFrame/Prefix`` (the same code the fuzzed ``TandemCore/LinkFrameDecoder``
-/// uses) before any of the frame is buffered for; header and body are then copied out of the
-/// channel's buffer once.
-struct LinkFrameInboundDecoder: ByteToMessageDecoder {
+/// uses) before anything is buffered for the frame; then the body is copied once, straight
+/// from each received buffer into an array allocated for it. A large request's body (a pack)
+/// starts at a page boundary of that array, so the twin writes it to disk around the page
+/// cache from where it lies (`Backend.writeUncached`).
+///
+/// Not a `ByteToMessageDecoder`: that one gathers a whole frame in its buffer first, grown to
+/// the next power of two, so a 16 MiB pack took 32 MiB — past glibc's largest mmap threshold,
+/// a fresh mapping for every pack, faulted in page by page (a third of the twin's CPU time in
+/// this VM) — and was then copied out again.
+final class LinkFrameInboundHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
     typealias InboundOut = LinkFrame
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let prefix = try LinkFrame.Prefix.parse(buffer.readableBytesView.prefix(LinkFrame.headerSize)) else { return .needMoreData }
-        guard buffer.readableBytes >= prefix.frameLength else {
-            // Room for the whole frame at once (its size is checked against the limit by now),
-            // rather than growing a pack's 16 MiB by doubling, one copy per step.
-            buffer.reserveCapacity(minimumWritableBytes: prefix.frameLength - buffer.readableBytes)
-            return .needMoreData
+    /// Prefix and header bytes of the next frame, while they arrive in pieces.
+    private var head: [UInt8] = []
+    /// The frame whose body is arriving.
+    private var prefix: LinkFrame.Prefix?
+    private var header: [UInt8] = []
+    /// The body's storage, and where in it the body starts.
+    private var storage: [UInt8] = []
+    private var bodyStart = 0
+    private var received = 0
+    private var failed = false
+    /// Request bodies from this size on are placed at a page boundary.
+    static let alignedFrom = 1 << 20
+    static let page = 4096
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        var input = unwrapInboundIn(data)
+        do {
+            while let frame = try take(from: &input) {
+                context.fireChannelRead(wrapInboundOut(frame))
+            }
+        } catch {
+            // A peer that sends bytes that cannot be a frame is not read from again.
+            failed = true
+            context.fireErrorCaught(error)
+            context.close(promise: nil)
         }
-        buffer.moveReaderIndex(forwardBy: LinkFrame.headerSize)
-        let header = buffer.readBytes(length: prefix.headerLength) ?? []
-        let body = buffer.readBytes(length: prefix.bodyLength) ?? []
-        context.fireChannelRead(wrapInboundOut(LinkFrame(kind: prefix.kind, header: header, body: body)))
-        return .continue
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        try decode(context: context, buffer: &buffer)
+    /// Consumes `input` up to the end of the next complete frame; nil once `input` is used up.
+    private func take(from input: inout ByteBuffer) throws -> LinkFrame? {
+        while input.readableBytes > 0 || prefix?.bodyLength == 0 {
+            guard let current = prefix else {
+                try takeHead(from: &input)
+                continue
+            }
+            let count = min(current.bodyLength - received, input.readableBytes)
+            if count > 0 {
+                let at = bodyStart + received
+                storage.withUnsafeMutableBytes { target in
+                    input.readWithUnsafeReadableBytes { raw in
+                        target.baseAddress!.advanced(by: at).copyMemory(from: raw.baseAddress!, byteCount: count)
+                        return count
+                    }
+                }
+                received += count
+            }
+            if received == current.bodyLength {
+                let frame = LinkFrame(kind: current.kind, header: header, body: storage[bodyStart..<bodyStart + received])
+                prefix = nil
+                header = []
+                storage = []
+                bodyStart = 0
+                received = 0
+                return frame
+            }
+        }
+        return nil
+    }
+
+    /// Gathers the prefix and the header; once both are in, readies the body.
+    private func takeHead(from input: inout ByteBuffer) throws {
+        let needed = try head.count < LinkFrame.headerSize ? LinkFrame.headerSize
+            : LinkFrame.headerSize + LinkFrame.Prefix.parse(head)!.headerLength
+        let count = min(needed - head.count, input.readableBytes)
+        head += input.readBytes(length: count) ?? []
+        // The magic is checked as soon as it arrives, so garbage fails fast.
+        guard let parsed = try LinkFrame.Prefix.parse(head), head.count == LinkFrame.headerSize + parsed.headerLength else { return }
+        prefix = parsed
+        header = Array(head[LinkFrame.headerSize...])
+        head.removeAll(keepingCapacity: true)
+        let aligned = parsed.kind == .request && parsed.bodyLength >= Self.alignedFrom
+        let capacity = parsed.bodyLength + (aligned ? Self.page : 0)
+        // Every byte of the body is written before the frame goes on; the padding is zeroed.
+        storage = [UInt8](unsafeUninitializedCapacity: capacity) { _, count in count = capacity }
+        bodyStart = 0
+        if aligned {
+            storage.withUnsafeMutableBytes { raw in
+                let address = Int(bitPattern: raw.baseAddress!)
+                bodyStart = (Self.page - address % Self.page) % Self.page
+                raw.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0, count: bodyStart)
+                raw.baseAddress!.advanced(by: bodyStart + parsed.bodyLength)
+                    .initializeMemory(as: UInt8.self, repeating: 0, count: capacity - bodyStart - parsed.bodyLength)
+            }
+        }
     }
 }
 
-/// Frames out as bytes, written straight into the channel's buffer.
-struct LinkFrameOutboundEncoder: MessageToByteEncoder {
-    typealias OutboundIn = LinkFrame
+/// A frame on its way out. Its body may come in parts (a pack's header, blobs and trailer as
+/// the backup sealed them), which go on the wire one after another and are never joined.
+struct OutgoingFrame: Sendable {
+    var kind: LinkFrame.Kind
+    var header: [UInt8]
+    var parts: [ArraySlice<UInt8>]
 
-    func encode(data: LinkFrame, out: inout ByteBuffer) throws {
-        out.reserveCapacity(LinkFrame.headerSize + data.header.count + data.body.count)
-        out.writeBytes(LinkFrame.prefix(kind: data.kind, headerLength: data.header.count, bodyLength: data.body.count))
-        out.writeBytes(data.header)
-        out.writeBytes(data.body)
+    init(_ frame: LinkFrame) {
+        kind = frame.kind
+        header = frame.header
+        parts = frame.body.isEmpty ? [] : [frame.body]
+    }
+
+    init(_ message: LinkMessage, parts: [ArraySlice<UInt8>]) {
+        self.init(message.frame())
+        self.parts = parts.filter { !$0.isEmpty }
+    }
+
+    var bodyLength: Int { parts.reduce(0) { $0 + $1.count } }
+}
+
+/// Frames out as bytes: the prefix and header in one buffer, then the body in buffers of at
+/// most ``slice`` bytes. Not a `MessageToByteEncoder`, whose one buffer per frame grows to the
+/// next power of two: 32 MiB for a 16 MiB pack, mapped and faulted in anew for every pack.
+final class LinkFrameOutboundHandler: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = OutgoingFrame
+    typealias OutboundOut = ByteBuffer
+
+    static let slice = 1 << 20
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        var head = context.channel.allocator.buffer(capacity: LinkFrame.headerSize + frame.header.count)
+        head.writeBytes(LinkFrame.prefix(kind: frame.kind, headerLength: frame.header.count, bodyLength: frame.bodyLength))
+        head.writeBytes(frame.header)
+        var pieces = [head]
+        for part in frame.parts {
+            var offset = part.startIndex
+            while offset < part.endIndex {
+                let end = min(offset + Self.slice, part.endIndex)
+                var buffer = context.channel.allocator.buffer(capacity: end - offset)
+                buffer.writeBytes(part[offset..<end])
+                pieces.append(buffer)
+                offset = end
+            }
+        }
+        // The frame's promise completes with its last byte (a failed write fails the rest).
+        for (index, piece) in pieces.enumerated() {
+            context.write(wrapOutboundOut(piece), promise: index == pieces.count - 1 ? promise : nil)
+        }
     }
 }

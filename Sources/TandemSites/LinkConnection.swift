@@ -12,12 +12,12 @@ import TandemCore
 public final class LinkConnection: @unchecked Sendable {
     // @unchecked: used only inside its `with` scope by the one task that opened it.
     private var iterator: NIOAsyncChannelInboundStream<LinkFrame>.AsyncIterator
-    private let outbound: NIOAsyncChannelOutboundWriter<LinkFrame>
+    private let outbound: NIOAsyncChannelOutboundWriter<OutgoingFrame>
     public let peer: String
     public private(set) var welcome = LinkWelcome(site: "", protocolVersion: 0, features: [])
     private var nextID: UInt64 = 1
 
-    private init(iterator: NIOAsyncChannelInboundStream<LinkFrame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<LinkFrame>,
+    private init(iterator: NIOAsyncChannelInboundStream<LinkFrame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<OutgoingFrame>,
                  peer: String) {
         self.iterator = iterator
         self.outbound = outbound
@@ -29,7 +29,7 @@ public final class LinkConnection: @unchecked Sendable {
                                          timeout: TimeAmount = .seconds(10),
                                          isolation: isolated (any Actor)? = #isolation,
                                          _ body: (LinkConnection) async throws -> T) async throws -> T {
-        let channel: NIOAsyncChannel<LinkFrame, LinkFrame>
+        let channel: NIOAsyncChannel<LinkFrame, OutgoingFrame>
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(timeout)
@@ -38,9 +38,9 @@ public final class LinkConnection: @unchecked Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         let handler = try NIOSSLClientHandler(context: tls.client, serverHostname: peer)
                         try channel.pipeline.syncOperations.addHandler(handler)
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LinkFrameInboundDecoder()))
-                        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(LinkFrameOutboundEncoder()))
-                        return try NIOAsyncChannel<LinkFrame, LinkFrame>(wrappingChannelSynchronously: channel)
+                        try channel.pipeline.syncOperations.addHandler(LinkFrameInboundHandler())
+                        try channel.pipeline.syncOperations.addHandler(LinkFrameOutboundHandler())
+                        return try NIOAsyncChannel<LinkFrame, OutgoingFrame>(wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
@@ -58,7 +58,7 @@ public final class LinkConnection: @unchecked Sendable {
     }
 
     private func handshake(_ hello: LinkHello, host: String, port: Int) async throws {
-        try await outbound.write(LinkMessage.hello(hello).frame())
+        try await outbound.write(OutgoingFrame(LinkMessage.hello(hello).frame()))
         guard let frame = try await iterator.next() else { throw LinkError.closed("\(peer) closed the link during the handshake") }
         switch try LinkMessage.decode(frame) {
         case .welcome(let welcome): self.welcome = welcome
@@ -82,10 +82,15 @@ public final class LinkConnection: @unchecked Sendable {
     /// Keeping a few requests in flight (a window) lets the peer verify and store one pack
     /// while the next is on the wire.
     public func submit(_ request: LinkRequest, body: [UInt8] = []) async throws -> UInt64 {
+        try await submit(request, parts: [body[...]])
+    }
+
+    /// ``submit(_:body:)`` with the body in parts, sent one after another without being joined.
+    public func submit(_ request: LinkRequest, parts: [ArraySlice<UInt8>]) async throws -> UInt64 {
         var message = request
         message.id = nextID
         nextID += 1
-        try await outbound.write(LinkMessage.request(message).frame(body: body))
+        try await outbound.write(OutgoingFrame(.request(message), parts: parts))
         return message.id
     }
 
@@ -95,11 +100,12 @@ public final class LinkConnection: @unchecked Sendable {
         guard case .response(let response) = try LinkMessage.decode(frame), response.id == id else {
             throw LinkError.protocolViolation("\(peer) answered request \(id) with something else")
         }
-        return (response, frame.body)
+        // A response's body fills its array, so this takes the array as it is.
+        return (response, Array(frame.body))
     }
 
     /// Sends a message that needs no answer (heartbeats).
     public func send(_ message: LinkMessage) async throws {
-        try await outbound.write(message.frame())
+        try await outbound.write(OutgoingFrame(message.frame()))
     }
 }

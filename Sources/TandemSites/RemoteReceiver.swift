@@ -56,7 +56,7 @@ public actor RemoteReceiver {
     }
 
     /// Answers a request; the bytes are the response's body (a pack for `get_pack`).
-    public func respond(peer: String, request: LinkRequest, body: [UInt8]) async -> (LinkResponse, [UInt8]) {
+    public func respond(peer: String, request: LinkRequest, body: ArraySlice<UInt8>) async -> (LinkResponse, [UInt8]) {
         guard ["get_pack", "list_packs", "get_object", "completed"].contains(request.op) else {
             return (await handle(peer: peer, request: request, body: body), [])
         }
@@ -83,7 +83,12 @@ public actor RemoteReceiver {
         }
     }
 
+    /// ``handle(peer:request:body:)`` for a body in an array of its own.
     public func handle(peer: String, request: LinkRequest, body: [UInt8]) async -> LinkResponse {
+        await handle(peer: peer, request: request, body: body[...])
+    }
+
+    public func handle(peer: String, request: LinkRequest, body: ArraySlice<UInt8>) async -> LinkResponse {
         do {
             switch request.op {
             case "lack":
@@ -133,8 +138,8 @@ public actor RemoteReceiver {
         return names
     }
 
-    private func putPack(tenant: String, name: String, body: [UInt8]) async throws {
-        guard Hex.encode(Hasher256.hash(.sha256, body)) == name else {
+    private func putPack(tenant: String, name: String, body: ArraySlice<UInt8>) async throws {
+        guard Hex.encode(body.withUnsafeBytes { Hasher256.hash(.sha256, $0) }) == name else {
             throw ReceiveError.mismatch("pack \(name.prefix(12)) of tenant \(tenant): its bytes do not hash to its name (altered or truncated in transit)")
         }
         let path = "tenants/\(tenant)/packs/\(name.prefix(2))/\(name)"
@@ -150,7 +155,8 @@ public actor RemoteReceiver {
         known[tenant, default: []].insert(name)
     }
 
-    private func putObject(tenant: String, path: String, body: [UInt8]) async throws {
+    private func putObject(tenant: String, path: String, body slice: ArraySlice<UInt8>) async throws {
+        let body = Array(slice)
         if path.hasPrefix("snapshots/") {
             let id = String(path.dropFirst("snapshots/".count))
             guard Hex.encode(Hasher256.hash(.sha256, body)) == id else {

@@ -27,17 +27,23 @@ public struct LinkFrame: Sendable, Equatable {
 
     public var kind: Kind
     public var header: [UInt8]
-    public var body: [UInt8]
+    /// A slice, so a receiver can place a large body where the storage under it wants it
+    /// (page-aligned, for writes that bypass the page cache) without copying it again.
+    public var body: ArraySlice<UInt8>
 
-    public init(kind: Kind, header: [UInt8], body: [UInt8] = []) {
+    public init(kind: Kind, header: [UInt8], body: ArraySlice<UInt8> = []) {
         self.kind = kind
         self.header = header
         self.body = body
     }
 
+    public init(kind: Kind, header: [UInt8], body: [UInt8]) {
+        self.init(kind: kind, header: header, body: body[...])
+    }
+
     /// The frame's bytes.
     public func encoded() -> [UInt8] {
-        Self.prefix(kind: kind, headerLength: header.count, bodyLength: body.count) + header + body
+        Self.prefix(kind: kind, headerLength: header.count, bodyLength: body.count) + header + Array(body)
     }
 
     /// The fixed 16 bytes before a frame's header and body.
@@ -127,7 +133,7 @@ public struct LinkFrameDecoder: Sendable {
         guard buffer.count - start >= prefix.frameLength else { return nil }
         let headerStart = start + LinkFrame.headerSize
         let frame = LinkFrame(kind: prefix.kind, header: Array(buffer[headerStart..<headerStart + prefix.headerLength]),
-                              body: Array(buffer[headerStart + prefix.headerLength..<start + prefix.frameLength]))
+                              body: Array(buffer[headerStart + prefix.headerLength..<start + prefix.frameLength])[...])
         start += prefix.frameLength
         return frame
     }

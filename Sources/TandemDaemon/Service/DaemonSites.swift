@@ -90,7 +90,7 @@ struct LinkService: Service {
 extension LinkService {
     /// The remote site stores what near sites ship. A near site takes its twin's mirror,
     /// behind the epoch fence: a stale write is refused, counted and logged with the peer.
-    func answer(peer: String, request: LinkRequest, body: [UInt8], logger: Logger) async -> (LinkResponse, [UInt8]) {
+    func answer(peer: String, request: LinkRequest, body: ArraySlice<UInt8>, logger: Logger) async -> (LinkResponse, [UInt8]) {
         if ["lease", "witness", "release", "handover", "outdate", "clear_outdated"].contains(request.op) {
             guard let coordinator = await daemon.coordinator else {
                 return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) takes no part in leases"), [])

@@ -12,7 +12,8 @@ public protocol Backend: Sendable {
     /// ``write(_:_:overwrite:)`` for an object this site will not read soon (a twin's or the
     /// remote's copy of a pack): a local backend drops it from the page cache once it is
     /// durable, so it evicts nothing that is read and its memory is reused at once.
-    func writeUncached(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws
+    /// `bytes` is a slice so a twin can store a pack where its link placed it.
+    func writeUncached(_ path: String, _ bytes: ArraySlice<UInt8>, overwrite: Bool) async throws
     /// The whole object.
     func read(_ path: String) async throws -> [UInt8]
     /// `length` bytes from `offset`; fails with ``BackendError/shortRead(_:)`` past the end.
@@ -39,8 +40,8 @@ public protocol Backend: Sendable {
 
 extension Backend {
     /// Stores without a cache to drop (object stores, memory).
-    public func writeUncached(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws {
-        try await write(path, bytes, overwrite: overwrite)
+    public func writeUncached(_ path: String, _ bytes: ArraySlice<UInt8>, overwrite: Bool) async throws {
+        try await write(path, Array(bytes), overwrite: overwrite)
     }
 }
 

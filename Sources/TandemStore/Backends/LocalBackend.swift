@@ -20,29 +20,34 @@ public struct LocalBackend: Backend {
     func absolute(_ path: String) -> String { path.isEmpty ? root : root + "/" + path }
 
     public func write(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws {
-        try await write(path, bytes, overwrite: overwrite, cached: true)
+        try await write(path, bytes[...], overwrite: overwrite, cached: true)
     }
 
-    /// Written, fsynced, then dropped from the page cache (POSIX_FADV_DONTNEED on clean
-    /// pages): besides keeping the cache for what is read, this matters in a VM whose host
-    /// takes freed memory back, where writing into pages never touched before cost about
-    /// 3 s of system time per GB here and into recycled ones 0.35 s.
-    public func writeUncached(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws {
+    /// Written around the page cache (``DirectWrite``: O_DIRECT where the filesystem allows
+    /// it), fsynced, and whatever did pass through the cache dropped from it
+    /// (POSIX_FADV_DONTNEED): besides keeping the cache for what is read, this matters in a VM
+    /// whose host takes freed memory back, where writing into pages never touched before cost
+    /// about 3 s of system time per GB here.
+    public func writeUncached(_ path: String, _ bytes: ArraySlice<UInt8>, overwrite: Bool) async throws {
         try await write(path, bytes, overwrite: overwrite, cached: false)
     }
 
-    private func write(_ path: String, _ bytes: [UInt8], overwrite: Bool, cached: Bool) async throws {
+    private func write(_ path: String, _ bytes: ArraySlice<UInt8>, overwrite: Bool, cached: Bool) async throws {
         let target = absolute(path)
         try await BlockingIO.run {
             let folder = Self.parent(target)
             try Self.makeDirectories(folder)
             if !overwrite && access(target, F_OK) == 0 { throw BackendError.alreadyExists(path) }
             let temp = folder + "/.tmp-" + UUID().uuidString.prefix(12).lowercased()
-            let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o640)
+            let (fd, direct) = cached ? (open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o640), false) : DirectWrite.open(temp)
             guard fd >= 0 else { throw Self.error(path) }
             defer { close(fd) }
             do {
-                try Self.writeAll(fd, bytes, at: 0, path: path)
+                if cached {
+                    try Self.writeAll(fd, bytes, at: 0, path: path)
+                } else {
+                    try DirectWrite.write(fd, bytes, direct: direct, path: path)
+                }
             } catch {
                 unlink(temp)
                 throw error

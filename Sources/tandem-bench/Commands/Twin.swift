@@ -12,8 +12,19 @@ struct Twin: AsyncParsableCommand {
             home-b its twin, certificates from `tandemctl certs init`), in alternating order, and runs \
             `tandemctl backup now` of image-v1 at each, deleting the repositories after each run. The time is the job's own (started to finished, as the daemon reports \
             it); with the twin it includes streaming every pack to the twin and the twin's fsyncs. Both \
-            daemons share this machine's cores, as the two sites would not.
+            daemons share this machine's cores, as the two sites would not; with `--placement split` \
+            each site gets its own half of the cores (taskset), the daemon alone and the home site the \
+            same half, as two machines would have: then the ratio is what mirroring costs the home \
+            site itself.
             """)
+
+    /// Where the daemons run.
+    enum Placement: String, ExpressibleByArgument, CaseIterable, Encodable {
+        /// All on every core: the twin's work competes with the home site's.
+        case shared
+        /// The home site (and the daemon alone) on the first half of the cores, the twin on the rest.
+        case split
+    }
 
     @Option(help: "Dataset directory (gen_dataset.py output).") var data: String
     @Option(help: "Rounds; the median of each is reported.") var rounds: Int = 3
@@ -21,9 +32,15 @@ struct Twin: AsyncParsableCommand {
     @Option(help: "tandemctl binary (default: next to this executable; tandemd must be beside it).") var tandemctl: String?
     @Flag(help: "Print one JSON document instead of a table.") var json = false
     @Flag(help: "Keep the sites' repositories and logs (each run's replace the last).") var keep = false
+    @Option(help: "shared: every daemon on every core; split: the home site (and the daemon alone) on the first half of the cores, the twin on the other half.")
+    var placement: Placement = .shared
 
     struct Output: Encodable {
         let machine: Machine
+        let placement: Placement
+        /// CPU lists (taskset) of the home site and the twin, with `split`.
+        let homeCPUs: String?
+        let twinCPUs: String?
         let imageBytes: Int64
         let aloneSeconds: [Double]
         let twinSeconds: [Double]
@@ -42,6 +59,9 @@ struct Twin: AsyncParsableCommand {
 
     func validate() throws {
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        if placement == .split && ProcessInfo.processInfo.activeProcessorCount < 2 {
+            throw ValidationError("--placement split needs at least 2 cores")
+        }
     }
 
     func run() async throws {
@@ -52,6 +72,7 @@ struct Twin: AsyncParsableCommand {
         let tandemctl = try TandemTool.locate(override: self.tandemctl)
         let tandemd = URL(fileURLWithPath: tandemctl).deletingLastPathComponent().appendingPathComponent("tandemd").path
         guard access(tandemd, X_OK) == 0 else { throw BenchError("tandemd not found beside \(tandemctl)") }
+        let cpus = placement == .split ? TwinLab.splitCPUs(ProcessInfo.processInfo.activeProcessorCount) : nil
         var alone: [Double] = []
         var twinned: [Double] = []
         var cpu: [(home: Double, twin: Double)] = []
@@ -61,7 +82,8 @@ struct Twin: AsyncParsableCommand {
             Log.info("twin round \(round)/\(rounds)")
             try Files.remove(root)
             try Files.makeDirectory(root + "/logs")
-            let lab = try TwinLab(root: root, tandemctl: tandemctl, tandemd: tandemd, image: dataset.imageV1)
+            var lab = try TwinLab(root: root, tandemctl: tandemctl, tandemd: tandemd, image: dataset.imageV1)
+            lab.cpus = cpus
             // Alternate which goes first; each starts with no repository left by the other.
             for twin in round % 2 == 1 ? [false, true] : [true, false] {
                 Files.warm(dataset.imageV1)
@@ -83,7 +105,7 @@ struct Twin: AsyncParsableCommand {
         let median = { (values: [Double]) in values.sorted()[values.count / 2] }
         let aloneMBps = Units.megabytesPerSecond(dataset.imageV1Bytes, median(alone))
         let twinMBps = Units.megabytesPerSecond(dataset.imageV1Bytes, median(twinned))
-        let output = Output(machine: machine, imageBytes: dataset.imageV1Bytes, aloneSeconds: alone, twinSeconds: twinned,
+        let output = Output(machine: machine, placement: placement, homeCPUs: cpus?.home, twinCPUs: cpus?.twin, imageBytes: dataset.imageV1Bytes, aloneSeconds: alone, twinSeconds: twinned,
                             aloneMBps: aloneMBps, twinMBps: twinMBps, ratio: twinMBps / aloneMBps,
                             aloneCPUSeconds: aloneCPU, homeCPUSeconds: cpu.map(\.home), twinCPUSeconds: cpu.map(\.twin),
                             alonePeakRSS: rss.alone, homePeakRSS: rss.home, twinPeakRSS: rss.twin)
@@ -92,6 +114,7 @@ struct Twin: AsyncParsableCommand {
             return
         }
         print("machine: \(machine.summary)")
+        if let cpus { print("placement: split; home site and the daemon alone on CPUs \(cpus.home), the twin on CPUs \(cpus.twin)") }
         var table = Table(["tandemd backup of image-v1", "seconds (median)", "MB/s", "rounds"], leftAligned: [0])
         table.add(["alone", Units.fixed(median(alone), 2), Units.fixed(aloneMBps, 1), alone.map { Units.fixed($0, 2) }.joined(separator: " ")])
         table.add(["with the twin mirroring (loopback TLS)", Units.fixed(median(twinned), 2), Units.fixed(twinMBps, 1),
@@ -111,6 +134,15 @@ struct TwinLab {
     let tandemctl: String
     let tandemd: String
     let image: String
+    /// CPU lists for taskset: the home site's (also the daemon alone's) and the twin's.
+    var cpus: (home: String, twin: String)?
+
+    /// The first half of `count` cores and the rest, as taskset lists.
+    static func splitCPUs(_ count: Int) -> (home: String, twin: String) {
+        let half = max(1, count / 2)
+        let list = { (range: Range<Int>) in range.count == 1 ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound - 1)" }
+        return (list(0..<half), list(half..<count))
+    }
 
     init(root: String, tandemctl: String, tandemd: String, image: String) throws {
         self.root = root
@@ -206,11 +238,11 @@ struct TwinLab {
             let portA = try freePort(), portB = try freePort()
             let twinConfig = try site("home-b", twin: ("home-a", portA, portB))
             home = try site("home-a", twin: ("home-b", portB, portA))
-            daemons.append(try start(twinConfig))
+            daemons.append(try start(twinConfig, cpus: cpus?.twin))
         } else {
             home = try site("home-a", twin: nil)
         }
-        daemons.append(try start(home))
+        daemons.append(try start(home, cpus: cpus?.home))
         let socket = (home as NSString).deletingLastPathComponent + "/control.sock"
         if twin {
             // Wait until home-a sees the twin, so the first pack is not sent into a closed link.
@@ -239,10 +271,16 @@ struct TwinLab {
                       twinPeakRSS: twin ? Self.peakRSS(daemons[0].processIdentifier) : nil)
     }
 
-    private func start(_ config: String) throws -> Process {
+    private func start(_ config: String, cpus: String?) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: tandemd)
-        process.arguments = ["--config", config]
+        if let cpus {
+            // taskset execs tandemd in its own process, so the pid's /proc figures are the daemon's.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+            process.arguments = ["-c", cpus, tandemd, "--config", config]
+        } else {
+            process.executableURL = URL(fileURLWithPath: tandemd)
+            process.arguments = ["--config", config]
+        }
         let log = (config as NSString).deletingLastPathComponent + "/tandemd.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
