@@ -7,22 +7,26 @@ import Glibc
 
 /// Writes restored chunks of one file or block device at their offsets (pwrite), from every
 /// worker at once: no reorder buffer, and the copies into the page cache run on all cores.
-/// Zero chunks are left as holes in a fresh regular file (which is sized up front).
+/// Zero chunks are left as holes in a fresh regular file (which is sized up front). With
+/// `regions`, chunks are gathered and written around the page cache instead.
 final class PositionalWriter: Sendable {
     let fd: Int32
     let sparse: Bool
     private let path: String
+    private let regions: AlignedRegionWriter?
     private let written = Atomic<Int>(0)
     private let kicked = Atomic<Int>(0)
     private static let zeroBlock = [UInt8](repeating: 0, count: 1 << 20)
 
-    init(fd: Int32, sparse: Bool, path: String) {
+    init(fd: Int32, sparse: Bool, path: String, regions: AlignedRegionWriter? = nil) {
         self.fd = fd
         self.sparse = sparse
         self.path = path
+        self.regions = regions
     }
 
     func write(_ payload: RestorePayload, at offset: Int) throws {
+        if let regions { return try regions.write(payload, at: offset) }
         switch payload {
         case .bytes(let bytes):
             try writeAll(bytes[...], at: offset)
@@ -36,6 +40,11 @@ final class PositionalWriter: Sendable {
                 done += piece
             }
         }
+    }
+
+    /// Checks that every byte was delivered (with regions: every region written).
+    func finish() throws {
+        try regions?.finish()
     }
 
     private func writeAll(_ bytes: ArraySlice<UInt8>, at offset: Int) throws {

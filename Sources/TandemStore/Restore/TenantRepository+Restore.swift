@@ -21,6 +21,10 @@ public struct RestoreOptions: Sendable {
     public var overwrite = false
     /// Restore only this path of a tree snapshot (a file, or a directory with everything below it).
     public var only: String?
+    /// Write a stream snapshot's file or device around the page cache (O_DIRECT, see
+    /// `AlignedRegionWriter`) where the target allows it; false writes through the cache, for
+    /// an image that is read right after.
+    public var bypassPageCache = true
     /// Called with the number of bytes just written.
     public var progress: @Sendable (Int) -> Void = { _ in }
 
@@ -82,8 +86,13 @@ extension TenantRepository {
                 if !isDevice, ftruncate(fd, off_t(total)) != 0 {
                     throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno)))
                 }
-                try await runPositionalRestore(segments: segments, writer: PositionalWriter(fd: fd, sparse: !isDevice, path: path),
-                                               options: options)
+                // Around the page cache where the target allows O_DIRECT (AlignedRegionWriter).
+                let direct = options.bypassPageCache ? AlignedRegionWriter.openDirect(writePath) : nil
+                defer { if let direct { close(direct) } }
+                let regions = direct.map { AlignedRegionWriter(directFD: $0, bufferedFD: fd, total: total, sparse: !isDevice, path: path) }
+                let writer = PositionalWriter(fd: fd, sparse: !isDevice, path: path, regions: regions)
+                try await runPositionalRestore(segments: segments, writer: writer, options: options)
+                try writer.finish()
                 guard fsync(fd) == 0 else { throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno))) }
             } catch {
                 if !isDevice { unlink(writePath) }
