@@ -54,7 +54,7 @@ import Glibc
         try await withThrowingTaskGroup(of: Void.self) { group in
             for lane in 0..<4 {
                 let mine = chunks.enumerated().filter { $0.offset % 4 == lane }.map(\.element).reversed()
-                group.addTask { for chunk in mine { try writer.write(chunk.payload, at: chunk.offset) } }
+                group.addTask { for chunk in mine { try await writer.write(chunk.payload, at: chunk.offset) } }
             }
             try await group.waitForAll()
         }
@@ -69,16 +69,16 @@ import Glibc
         #expect(Int(info.st_blocks) * 512 <= total - AlignedRegionWriter.regionSize, "\(info.st_blocks) blocks allocated")
     }
 
-    @Test func aMissingChunkFailsTheRestore() throws {
+    @Test func aMissingChunkFailsTheRestore() async throws {
         let dir = TemporaryDirectory()
         let total = AlignedRegionWriter.regionSize + 10
         let fds = try target(dir, total: total)
         defer { close(fds.buffered); close(fds.direct) }
         let writer = AlignedRegionWriter(directFD: fds.direct, bufferedFD: fds.buffered, total: total, sparse: false, path: dir.file("out.img"))
-        try writer.write(.bytes([UInt8](repeating: 7, count: 100)), at: 0)
-        try writer.write(.bytes([UInt8](repeating: 8, count: 10)), at: AlignedRegionWriter.regionSize)
+        try await writer.write(.bytes([UInt8](repeating: 7, count: 100)), at: 0)
+        try await writer.write(.bytes([UInt8](repeating: 8, count: 10)), at: AlignedRegionWriter.regionSize)
         #expect(throws: RepositoryError.self) { try writer.finish() }
-        #expect(throws: RepositoryError.self) { try writer.write(.zeros(20), at: total - 10) }
+        await #expect(throws: RepositoryError.self) { try await writer.write(.zeros(20), at: total - 10) }
     }
 
     @Test func holesAreTheAlignedBlocksInsideMergedZeroRanges() {

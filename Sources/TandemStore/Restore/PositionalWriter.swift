@@ -25,8 +25,8 @@ final class PositionalWriter: Sendable {
         self.regions = regions
     }
 
-    func write(_ payload: RestorePayload, at offset: Int) throws {
-        if let regions { return try regions.write(payload, at: offset) }
+    func write(_ payload: RestorePayload, at offset: Int) async throws {
+        if let regions { return try await regions.write(payload, at: offset) }
         switch payload {
         case .bytes(let bytes):
             try writeAll(bytes[...], at: offset)

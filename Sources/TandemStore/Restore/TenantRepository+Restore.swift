@@ -118,7 +118,7 @@ extension TenantRepository {
                     let sealer = try BlobSealer(keys: keys, compression: compression)
                     while let job = try await plan.next() {
                         let payload = try await self.fetch(job, locations: locations, sealer: sealer)
-                        try writer.write(payload, at: job.offset)
+                        try await writer.write(payload, at: job.offset)
                         options.progress(payload.count)
                     }
                 }
