@@ -104,32 +104,11 @@ final class LinkFrameInboundHandler: ChannelInboundHandler, RemovableChannelHand
     }
 }
 
-/// A frame on its way out. Its body may come in parts (a pack's header, blobs and trailer as
-/// the backup sealed them), which go on the wire one after another and are never joined.
-struct OutgoingFrame: Sendable {
-    var kind: LinkFrame.Kind
-    var header: [UInt8]
-    var parts: [ArraySlice<UInt8>]
-
-    init(_ frame: LinkFrame) {
-        kind = frame.kind
-        header = frame.header
-        parts = frame.body.isEmpty ? [] : [frame.body]
-    }
-
-    init(_ message: LinkMessage, parts: [ArraySlice<UInt8>]) {
-        self.init(message.frame())
-        self.parts = parts.filter { !$0.isEmpty }
-    }
-
-    var bodyLength: Int { parts.reduce(0) { $0 + $1.count } }
-}
-
 /// Frames out as bytes: the prefix and header in one buffer, then the body in buffers of at
 /// most ``slice`` bytes. Not a `MessageToByteEncoder`, whose one buffer per frame grows to the
 /// next power of two: 32 MiB for a 16 MiB pack, mapped and faulted in anew for every pack.
 final class LinkFrameOutboundHandler: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = OutgoingFrame
+    typealias OutboundIn = LinkFrame
     typealias OutboundOut = ByteBuffer
 
     static let slice = 1 << 20
@@ -137,18 +116,16 @@ final class LinkFrameOutboundHandler: ChannelOutboundHandler, RemovableChannelHa
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
         var head = context.channel.allocator.buffer(capacity: LinkFrame.headerSize + frame.header.count)
-        head.writeBytes(LinkFrame.prefix(kind: frame.kind, headerLength: frame.header.count, bodyLength: frame.bodyLength))
+        head.writeBytes(LinkFrame.prefix(kind: frame.kind, headerLength: frame.header.count, bodyLength: frame.body.count))
         head.writeBytes(frame.header)
         var pieces = [head]
-        for part in frame.parts {
-            var offset = part.startIndex
-            while offset < part.endIndex {
-                let end = min(offset + Self.slice, part.endIndex)
-                var buffer = context.channel.allocator.buffer(capacity: end - offset)
-                buffer.writeBytes(part[offset..<end])
-                pieces.append(buffer)
-                offset = end
-            }
+        var offset = frame.body.startIndex
+        while offset < frame.body.endIndex {
+            let end = min(offset + Self.slice, frame.body.endIndex)
+            var buffer = context.channel.allocator.buffer(capacity: end - offset)
+            buffer.writeBytes(frame.body[offset..<end])
+            pieces.append(buffer)
+            offset = end
         }
         // The frame's promise completes with its last byte (a failed write fails the rest).
         for (index, piece) in pieces.enumerated() {

@@ -12,12 +12,12 @@ import TandemCore
 public final class LinkConnection: @unchecked Sendable {
     // @unchecked: used only inside its `with` scope by the one task that opened it.
     private var iterator: NIOAsyncChannelInboundStream<LinkFrame>.AsyncIterator
-    private let outbound: NIOAsyncChannelOutboundWriter<OutgoingFrame>
+    private let outbound: NIOAsyncChannelOutboundWriter<LinkFrame>
     public let peer: String
     public private(set) var welcome = LinkWelcome(site: "", protocolVersion: 0, features: [])
     private var nextID: UInt64 = 1
 
-    private init(iterator: NIOAsyncChannelInboundStream<LinkFrame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<OutgoingFrame>,
+    private init(iterator: NIOAsyncChannelInboundStream<LinkFrame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<LinkFrame>,
                  peer: String) {
         self.iterator = iterator
         self.outbound = outbound
@@ -29,7 +29,7 @@ public final class LinkConnection: @unchecked Sendable {
                                          timeout: TimeAmount = .seconds(10),
                                          isolation: isolated (any Actor)? = #isolation,
                                          _ body: (LinkConnection) async throws -> T) async throws -> T {
-        let channel: NIOAsyncChannel<LinkFrame, OutgoingFrame>
+        let channel: NIOAsyncChannel<LinkFrame, LinkFrame>
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(timeout)
@@ -40,7 +40,7 @@ public final class LinkConnection: @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(handler)
                         try channel.pipeline.syncOperations.addHandler(LinkFrameInboundHandler())
                         try channel.pipeline.syncOperations.addHandler(LinkFrameOutboundHandler())
-                        return try NIOAsyncChannel<LinkFrame, OutgoingFrame>(wrappingChannelSynchronously: channel)
+                        return try NIOAsyncChannel<LinkFrame, LinkFrame>(wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
@@ -58,7 +58,7 @@ public final class LinkConnection: @unchecked Sendable {
     }
 
     private func handshake(_ hello: LinkHello, host: String, port: Int) async throws {
-        try await outbound.write(OutgoingFrame(LinkMessage.hello(hello).frame()))
+        try await outbound.write(LinkMessage.hello(hello).frame())
         guard let frame = try await iterator.next() else { throw LinkError.closed("\(peer) closed the link during the handshake") }
         switch try LinkMessage.decode(frame) {
         case .welcome(let welcome): self.welcome = welcome
@@ -82,15 +82,10 @@ public final class LinkConnection: @unchecked Sendable {
     /// Keeping a few requests in flight (a window) lets the peer verify and store one pack
     /// while the next is on the wire.
     public func submit(_ request: LinkRequest, body: [UInt8] = []) async throws -> UInt64 {
-        try await submit(request, parts: [body[...]])
-    }
-
-    /// ``submit(_:body:)`` with the body in parts, sent one after another without being joined.
-    public func submit(_ request: LinkRequest, parts: [ArraySlice<UInt8>]) async throws -> UInt64 {
         var message = request
         message.id = nextID
         nextID += 1
-        try await outbound.write(OutgoingFrame(.request(message), parts: parts))
+        try await outbound.write(LinkMessage.request(message).frame(body: body))
         return message.id
     }
 
@@ -106,6 +101,6 @@ public final class LinkConnection: @unchecked Sendable {
 
     /// Sends a message that needs no answer (heartbeats).
     public func send(_ message: LinkMessage) async throws {
-        try await outbound.write(OutgoingFrame(message.frame()))
+        try await outbound.write(message.frame())
     }
 }
