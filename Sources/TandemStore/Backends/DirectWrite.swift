@@ -56,14 +56,16 @@ enum DirectWrite {
         }
     }
 
-    /// Writes `total` bytes (a multiple of the alignment) in pieces of at most ``stagingSize``,
-    /// each from the aligned address `source` gives for it; returns how much was written.
-    private static func writeChunks(_ fd: Int32, total: Int, path: String,
-                                    source: (_ offset: Int, _ length: Int) -> UnsafeRawPointer) throws -> Int {
+    /// Writes `total` bytes (a multiple of the alignment) to an O_DIRECT `fd` at `fileOffset`,
+    /// in pieces of at most ``stagingSize``, each from the aligned address `source` gives for
+    /// it; returns how much was written. It stops early, without failing, where the device
+    /// refuses the alignment (EINVAL) or writes short: the caller writes the rest through the cache.
+    static func writeChunks(_ fd: Int32, total: Int, at fileOffset: Int = 0, path: String,
+                            source: (_ offset: Int, _ length: Int) -> UnsafeRawPointer) throws -> Int {
         var offset = 0
         while offset < total {
             let length = min(stagingSize, total - offset)
-            let written = pwrite(fd, source(offset, length), length, off_t(offset))
+            let written = pwrite(fd, source(offset, length), length, off_t(fileOffset + offset))
             if written < 0 {
                 if errno == EINTR { continue }
                 // Some devices want other alignments: the rest goes through the cache.

@@ -17,7 +17,7 @@ import Glibc
 /// they fragmented the heap (peak RSS 190-600 MiB for the 2 GiB image, against 66 before).
 final class AlignedRegionWriter: Sendable {
     static let regionSize = 4 << 20
-    static let alignment = 4096
+    static let alignment = DirectWrite.alignment
 
     /// A region's memory (4 MiB, page-aligned), handed between workers under the mutex.
     private struct Buffer: @unchecked Sendable {
@@ -161,17 +161,9 @@ final class AlignedRegionWriter: Sendable {
     private func write(_ base: UnsafeMutableRawPointer, _ run: Range<Int>, regionStart: Int) throws {
         guard !run.isEmpty else { return }
         var done = run.lowerBound
-        let aligned = run.lowerBound + (run.count & ~(Self.alignment - 1))
-        while done < aligned {
-            let written = pwrite(directFD, base + done, aligned - done, off_t(regionStart + done))
-            if written < 0 && errno == EINTR { continue }
-            // A device that wants another alignment: the rest of the run through the cache.
-            if written < 0 && errno == EINVAL { break }
-            guard written >= 0 else { throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno))) }
-            done += written
-            if written % Self.alignment != 0 { break }
-        }
         do {
+            done += try DirectWrite.writeChunks(directFD, total: run.count & ~(Self.alignment - 1), at: regionStart + run.lowerBound,
+                                                path: path) { offset, _ in UnsafeRawPointer(base + run.lowerBound + offset) }
             try LocalBackend.writeAll(bufferedFD, UnsafeRawBufferPointer(start: base + done, count: run.upperBound - done),
                                       at: regionStart + done, path: path)
         } catch {
