@@ -104,7 +104,7 @@ import TandemCore
     @Test func concurrentOutOfOrderReferences() async throws {
         let dir = TemporaryDirectory()
         let tenant = try await makeTenant(dir)
-        let sink = try PackSink(tenant: tenant, known: [], packSize: 64 << 10)
+        let sink = try PackSink(tenant: tenant, known: KnownChunks(stored: []), packSize: 64 << 10)
         let collector = try RefCollector(sink: sink, keys: tenant.keys, compression: .none, limit: 3)
         let count = 3000
         // Input boundaries every 250 chunks; IDs derived from the sequence number.

@@ -7,9 +7,16 @@ public struct ChunkID: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Reads 32 bytes (big-endian words).
     public init(bytes: some Collection<UInt8>) {
         precondition(bytes.count == 32, "a chunk ID is 32 bytes")
-        var words = [UInt64](repeating: 0, count: 4)
-        for (index, byte) in bytes.enumerated() { words[index / 8] = words[index / 8] << 8 | UInt64(byte) }
-        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        for (index, byte) in bytes.enumerated() {
+            switch index / 8 {
+            case 0: words.0 = words.0 << 8 | UInt64(byte)
+            case 1: words.1 = words.1 << 8 | UInt64(byte)
+            case 2: words.2 = words.2 << 8 | UInt64(byte)
+            default: words.3 = words.3 << 8 | UInt64(byte)
+            }
+        }
+        (w0, w1, w2, w3) = words
     }
 
     /// Parses 64 hex digits; nil for anything else.

@@ -22,7 +22,7 @@ actor PackSink {
     private var current: OpenPack?
     private var opened = 0
     private var writesInFlight: [Int: Int] = [:]
-    private var known: Set<ChunkID>
+    private var known: KnownChunks
     private(set) var bytesNew: Int64 = 0
     private(set) var chunksNew = 0
     private(set) var bytesStored: Int64 = 0
@@ -32,7 +32,7 @@ actor PackSink {
 
     private let afterPack: (@Sendable (String, String) async -> Void)?
 
-    init(tenant: TenantRepository, known: Set<ChunkID>, packSize: Int,
+    init(tenant: TenantRepository, known: KnownChunks, packSize: Int,
          afterPack: (@Sendable (String, String) async -> Void)? = nil) throws {
         self.afterPack = afterPack
         self.tenant = tenant
@@ -44,7 +44,7 @@ actor PackSink {
     /// True the first time an ID is seen (the caller then seals and adds the chunk).
     /// `isData` false (chunk lists) keeps the blob out of the data counters.
     func claim(_ id: ChunkID, rawLength: Int, isData: Bool = true) -> Bool {
-        guard known.insert(id).inserted else { return false }
+        guard known.insert(id) else { return false }
         if isData {
             bytesNew += Int64(rawLength)
             chunksNew += 1

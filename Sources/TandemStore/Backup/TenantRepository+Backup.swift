@@ -86,7 +86,7 @@ extension TenantRepository {
     private func runBackup(_ source: BackupSource, options: BackupOptions, now: Date, started: Date,
                            clock: @Sendable () -> Date) async throws -> BackupResult {
         try await reconcile()
-        let sink = try PackSink(tenant: self, known: try index.allBlobIDs(), packSize: options.packSize, afterPack: options.afterPack)
+        let sink = try PackSink(tenant: self, known: KnownChunks(stored: try index.allBlobIDs()), packSize: options.packSize, afterPack: options.afterPack)
         var summary = BackupSummary()
         var warnings: [String] = []
         var manifest: SnapshotManifest
@@ -118,13 +118,24 @@ extension TenantRepository {
                                       excludes: try ExcludeRules(options.excludes))
             var entries = try scanner.scan()
             warnings += scanner.warnings
-            let parent = try await parentSnapshot(source: root)
-            let previous = Dictionary((parent?.manifest.tree ?? []).filter { $0.type == .file }.map { ($0.path, $0) },
-                                      uniquingKeysWith: { a, _ in a })
+            // The parent's entries are looked up by position, not copied: a tree of 20,000 files
+            // copied into a dictionary of entries cost about 10 MiB at the backup's peak.
+            var parentID: String?
+            var parentTree: [TreeEntry] = []
+            if let parent = try await parentSnapshot(source: root) {
+                parentID = parent.id
+                parentTree = parent.manifest.tree ?? []
+            }
+            var previous: [String: Int] = [:]
+            previous.reserveCapacity(parentTree.count)
+            for (position, entry) in parentTree.enumerated() where entry.type == .file && previous[entry.path] == nil {
+                previous[entry.path] = position
+            }
             var inputs: [FeedInput] = []
             var inputEntry: [Int] = []
             for (position, entry) in entries.enumerated() where entry.type == .file {
-                if let old = previous[entry.path], old.size == entry.size, old.mtimeNanoseconds == entry.mtimeNanoseconds,
+                if let at = previous[entry.path], case let old = parentTree[at],
+                   old.size == entry.size, old.mtimeNanoseconds == entry.mtimeNanoseconds,
                    old.ctimeNanoseconds == entry.ctimeNanoseconds, old.inode == entry.inode, let chunks = old.chunks,
                    await allKnown(chunks, sink) {
                     entries[position].chunks = chunks
@@ -136,6 +147,9 @@ extension TenantRepository {
                     inputEntry.append(position)
                 }
             }
+            // Unchanged files now share the parent's chunk lists; the rest of it is not needed.
+            previous = [:]
+            parentTree = []
             let feed = ChunkFeed(inputs: inputs, chunker: Chunker(settings.chunker, gear: keys.gear),
                                  skipUnreadable: true, progress: options.progress)
             let lists = try await runPipeline(feed: feed, sink: sink, workers: options.workers, listLimit: options.chunkListLimit)
@@ -151,12 +165,14 @@ extension TenantRepository {
                 entries[position].chunks = chunks
                 entries[position].size = Int64(chunks.totalLength)
             }
-            entries = entries.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
-            summary.files = entries.filter { $0.type == .file }.count
+            if !dropped.isEmpty {
+                entries = entries.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
+            }
+            summary.files = entries.count { $0.type == .file }
             summary.bytesRead = Int64((await feed.bytesRead).reduce(0, +))
             summary.chunks = entries.reduce(0) { $0 + ($1.chunks?.count ?? 0) }
             manifest = SnapshotManifest(tenant: name, time: now, hostname: options.hostname, source: root, kind: .tree,
-                                        tags: options.tags, parent: parent?.id, tree: entries)
+                                        tags: options.tags, parent: parentID, tree: entries)
         }
         try await sink.flush()
         try await options.beforeCommit()

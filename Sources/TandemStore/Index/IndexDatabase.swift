@@ -134,12 +134,13 @@ public final class IndexDatabase: Sendable {
         }
     }
 
-    /// Every indexed blob ID.
-    public func allBlobIDs() throws -> Set<ChunkID> {
+    /// Every indexed blob ID, in the index's order (by ID), in an array of exactly their count.
+    public func allBlobIDs() throws -> [ChunkID] {
         try queue.read { db in
-            var result = Set<ChunkID>()
-            let rows = try Data.fetchCursor(db, sql: "SELECT id FROM blobs")
-            while let data = try rows.next() { result.insert(ChunkID(bytes: [UInt8](data))) }
+            var result: [ChunkID] = []
+            result.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blobs") ?? 0)
+            let rows = try Data.fetchCursor(db, sql: "SELECT id FROM blobs ORDER BY id")
+            while let data = try rows.next() { result.append(ChunkID(bytes: data)) }
             return result
         }
     }
