@@ -130,6 +130,55 @@ public final class ZstdCodec {
         }
     }
 
+    /// Decompresses one frame that records its content size without ever holding all of it:
+    /// `body` receives the output in order, in pieces of at most `pieceSize` bytes, each valid
+    /// only during the call. The same checks as the one-shot
+    /// ``decompress(_:maxSize:)-(UnsafeRawBufferPointer,_)`` apply first, and the frame must
+    /// then produce exactly its declared size and end where `input` ends. The decoder needs a
+    /// window of its own (at most the frame's window size), not the whole output.
+    public func decompress(_ input: UnsafeRawBufferPointer, maxSize: Int, pieceSize: Int = 128 << 10,
+                           into body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        precondition(maxSize >= 0 && pieceSize > 0, "ZstdCodec.decompress: bad sizes")
+        let declared = try Self.declaredContentSize(input)
+        guard declared <= UInt64(maxSize) else {
+            throw CodecError.sizeLimitExceeded(limit: maxSize)
+        }
+        let (possible, overflow) = UInt64(input.count).multipliedReportingOverflow(by: UInt64(Self.maxExpansionRatio))
+        guard overflow || declared <= possible else {
+            throw CodecError.decompressionFailed(
+                "declared content size \(declared) is impossible for \(input.count) input bytes")
+        }
+        _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
+        defer { _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only) }
+        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.min(pieceSize, Swift.max(1, Int(declared))), alignment: 16)
+        defer { piece.deallocate() }
+        var source = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+        var produced: UInt64 = 0
+        while true {
+            var target = ZSTD_outBuffer(dst: piece.baseAddress, size: piece.count, pos: 0)
+            let hint = ZSTD_decompressStream(dctx, &target, &source)
+            guard ZSTD_isError(hint) == 0 else {
+                throw CodecError.decompressionFailed(Self.errorName(hint))
+            }
+            produced += UInt64(target.pos)
+            guard produced <= declared else {
+                throw CodecError.decompressionFailed("frame produces more than the \(declared) bytes its header declared")
+            }
+            if target.pos > 0 { try body(UnsafeRawBufferPointer(rebasing: piece[..<target.pos])) }
+            if hint == 0 { break }
+            // Input used up and no output room needed: the frame is cut short.
+            if source.pos == source.size, target.pos < target.size {
+                throw CodecError.decompressionFailed("frame is truncated")
+            }
+        }
+        guard produced == declared else {
+            throw CodecError.decompressionFailed("frame produced \(produced) bytes, header declared \(declared)")
+        }
+        guard source.pos == source.size else {
+            throw CodecError.decompressionFailed("\(source.size - source.pos) bytes follow the frame")
+        }
+    }
+
     /// Decompresses `input` (array convenience).
     public func decompress(_ input: [UInt8], maxSize: Int) throws -> [UInt8] {
         try input.withUnsafeBytes { try decompress($0, maxSize: maxSize) }

@@ -49,6 +49,40 @@ import Testing
         #expect(ok < Self.iterations)
     }
 
+    @Test func zstdStreamingDecoderNeverTrapsAndAgreesWithOneShot() throws {
+        let codec = ZstdCodec(level: 3)
+        let original = sampleText(40_000)
+        let valid = try codec.compress(original)
+        for input in Self.hostileInputs(seed: 101, valid: valid) {
+            var streamed: [UInt8] = []
+            let ok = (try? input.withUnsafeBytes { frame in
+                try codec.decompress(frame, maxSize: 1 << 20, pieceSize: 777) { streamed += $0 }
+            }) != nil
+            let whole = try? codec.decompress(input, maxSize: 1 << 20)
+            // Whatever the streaming decoder accepts, the one-shot decoder accepts as the same bytes.
+            if ok { #expect(whole == streamed) }
+        }
+        var pieces: [Int] = []
+        var streamed: [UInt8] = []
+        try valid.withUnsafeBytes { frame in
+            try codec.decompress(frame, maxSize: 40_000, pieceSize: 4096) { pieces.append($0.count); streamed += $0 }
+        }
+        #expect(streamed == original)
+        #expect(pieces.allSatisfy { $0 <= 4096 })
+        #expect(throws: CodecError.self) {
+            try valid.withUnsafeBytes { try codec.decompress($0, maxSize: 39_999) { _ in } }
+        }
+        #expect(throws: CodecError.self) {
+            try (valid + [0]).withUnsafeBytes { try codec.decompress($0, maxSize: 40_000) { _ in } }
+        }
+        #expect(throws: CodecError.self) {
+            try Array(valid.dropLast(3)).withUnsafeBytes { try codec.decompress($0, maxSize: 40_000) { _ in } }
+        }
+        // An empty frame yields nothing and succeeds.
+        let empty = try codec.compress([UInt8]())
+        try empty.withUnsafeBytes { try codec.decompress($0, maxSize: 0) { _ in Issue.record("no output expected") } }
+    }
+
     @Test func lz4DecoderNeverTraps() throws {
         let original = sampleText(4000)
         let valid = try LZ4Codec.compress(original)

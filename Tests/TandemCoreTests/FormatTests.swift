@@ -105,9 +105,63 @@ import TandemCodecs
         #expect(try ManifestCodec.manifest(fromJSON: Array(json), slice: slice) == tree)
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         #expect(try ManifestCodec.manifest(fromJSON: Array(encoder.encode(tree)), slice: slice) == tree)
-        #expect(ManifestCodec.treeArray(in: Array(json)) != nil)
         let codec = try ManifestCodec(keys: try TenantKeys(master: Fixtures.master, suite: .aes256gcm), tenant: "acme")
         #expect(try codec.open(codec.seal(tree)) == tree)
+        // Fed in pieces of any size, the reader decodes the same manifest; cut short, it fails.
+        let bytes = Array(json)
+        for piece in [1, 5, 8, 333, 65536] {
+            var reader = ManifestJSONReader(slice: slice)
+            var at = 0
+            while at < bytes.count {
+                try reader.feed(Array(bytes[at..<min(at + piece, bytes.count)]))
+                at += piece
+            }
+            #expect(try reader.finish() == tree)
+        }
+        for cut in [bytes.count / 3, bytes.count - 2] {
+            var reader = ManifestJSONReader(slice: slice)
+            try reader.feed(Array(bytes[..<cut]))
+            let finished = reader
+            #expect(throws: (any Error).self) {
+                var copy = finished
+                _ = try copy.finish()
+            }
+        }
+    }
+
+    @Test func manifestReaderNeverTrapsOnHostileJSON() throws {
+        let small = SnapshotManifest(tenant: "acme", time: Date(timeIntervalSince1970: 1_700_000_000), hostname: "h",
+                                     source: "/srv", kind: .tree, tags: [:], parent: nil,
+                                     tree: (0..<40).map { TreeEntry(path: "d/f\($0)", type: .file, mode: 0o600, uid: 0, gid: 0,
+                                                                    mtimeNanoseconds: 1, ctimeNanoseconds: 2, inode: UInt64($0),
+                                                                    device: 3, size: 0, chunks: ChunkList()) })
+        let valid = Array(try ManifestCodec.json(small, slice: 4))
+        var generator = SeededBytes(seed: 11)
+        var accepted = 0
+        for round in 0..<600 {
+            var input = valid
+            switch round % 3 {
+            case 0:
+                for _ in 0..<(1 + round % 5) {
+                    let at = Int(generator.next() % UInt64(input.count))
+                    let hostile = Array(#"{}[],":\ 0a"#.utf8)
+                    input[at] = hostile[(round / 3 + at) % hostile.count]
+                }
+            case 1:
+                input = Array(input.prefix(round * 7 % input.count))
+            default:
+                input = generator.bytes(round % 300)
+            }
+            var reader = ManifestJSONReader(slice: 1 + round % 6)
+            if (try? reader.feed(input)) != nil, let decoded = try? reader.finish() {
+                accepted += 1
+                // What the reader accepts, Foundation's decoder of the whole text accepts as the same.
+                let whole = JSONDecoder()
+                whole.dateDecodingStrategy = .millisecondsSince1970
+                #expect(try whole.decode(SnapshotManifest.self, from: Data(input)) == decoded)
+            }
+        }
+        #expect(accepted < 600)
     }
 
     @Test func forgedOrMovedManifestsFailAuthentication() throws {
