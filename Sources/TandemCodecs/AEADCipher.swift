@@ -18,6 +18,11 @@ public protocol AEADCipher: AnyObject {
     ///   the overhead, ``CodecError/authenticationFailed`` on any tampering or
     ///   an associated-data mismatch.
     func open(_ sealed: UnsafeRawBufferPointer, associatedData: [UInt8]) throws -> [UInt8]
+
+    /// ``seal(_:associatedData:)`` into an array that starts with `prefix` (not authenticated
+    /// unless it is also in `associatedData`): a header and its sealed body in one buffer,
+    /// without copying a large body behind the header afterwards.
+    func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: [UInt8], after prefix: [UInt8]) throws -> [UInt8]
 }
 
 extension AEADCipher {

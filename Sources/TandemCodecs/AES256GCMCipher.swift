@@ -58,6 +58,10 @@ public final class AES256GCMCipher: AEADCipher {
         try seal(plaintext, associatedData: associatedData, fixedNonce: nil)
     }
 
+    public func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: [UInt8], after prefix: [UInt8]) throws -> [UInt8] {
+        try seal(plaintext, associatedData: associatedData, fixedNonce: nil, prefix: prefix)
+    }
+
     /// Test hook: seals with a caller-chosen nonce (12 bytes). Never use a
     /// fixed nonce in production: reuse under one key breaks GCM.
     func seal(_ plaintext: [UInt8], associatedData: [UInt8], nonce: [UInt8]) throws -> [UInt8] {
@@ -68,12 +72,13 @@ public final class AES256GCMCipher: AEADCipher {
     }
 
     private func seal(
-        _ plaintext: UnsafeRawBufferPointer, associatedData: [UInt8], fixedNonce: [UInt8]?
+        _ plaintext: UnsafeRawBufferPointer, associatedData: [UInt8], fixedNonce: [UInt8]?, prefix: [UInt8] = []
     ) throws -> [UInt8] {
         let n = plaintext.count
-        let total = Self.overhead + n
+        let total = prefix.count + Self.overhead + n
         return try [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
-            let base = out.baseAddress!
+            prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
+            let base = out.baseAddress! + prefix.count
             if let fixedNonce {
                 fixedNonce.withUnsafeBytes { UnsafeMutableRawPointer(base).copyMemory(from: $0.baseAddress!, byteCount: Self.nonceSize) }
             } else {

@@ -85,17 +85,23 @@ public final class SM4CTRHMACSM3Cipher: AEADCipher {
         try seal(plaintext, associatedData: associatedData, fixedIV: nil)
     }
 
+    public func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: [UInt8], after prefix: [UInt8]) throws -> [UInt8] {
+        try seal(plaintext, associatedData: associatedData, fixedIV: nil, prefix: prefix)
+    }
+
     /// Test hook: seals with a caller-chosen 16-byte IV.
     func seal(_ plaintext: [UInt8], associatedData: [UInt8], iv: [UInt8]) throws -> [UInt8] {
         precondition(iv.count == Self.ivSize, "SM4-CTR IV must be 16 bytes")
         return try plaintext.withUnsafeBytes { try seal($0, associatedData: associatedData, fixedIV: iv) }
     }
 
-    private func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: [UInt8], fixedIV: [UInt8]?) throws -> [UInt8] {
+    private func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: [UInt8], fixedIV: [UInt8]?,
+                      prefix: [UInt8] = []) throws -> [UInt8] {
         let n = plaintext.count
-        let total = Self.overhead + n
+        let total = prefix.count + Self.overhead + n
         return try [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
-            let base = out.baseAddress!
+            prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
+            let base = out.baseAddress! + prefix.count
             if let fixedIV {
                 fixedIV.withUnsafeBytes { UnsafeMutableRawPointer(base).copyMemory(from: $0.baseAddress!, byteCount: Self.ivSize) }
             } else {

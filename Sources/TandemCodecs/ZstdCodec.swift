@@ -73,6 +73,27 @@ public final class ZstdCodec {
         return Array(UnsafeRawBufferPointer(start: scratch.baseAddress, count: written))
     }
 
+    /// ``compress(_:)-(UnsafeRawBufferPointer)`` straight into an array of its own instead of the
+    /// reused scratch buffer: for one large input (a manifest), whose scratch would otherwise
+    /// stay resident and be copied out. Only the pages the frame fills are ever touched.
+    public func compressOnce(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
+        let bound = ZSTD_compressBound(input.count)
+        guard ZSTD_isError(bound) == 0 else {
+            throw CodecError.compressionFailed("input too large (\(input.count) bytes)")
+        }
+        _ = ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)
+        return try [UInt8](unsafeUninitializedCapacity: bound) { out, initialized in
+            var dummy: UInt8 = 0
+            let written = withUnsafeMutablePointer(to: &dummy) { d in
+                ZSTD_compress2(cctx, out.baseAddress!, bound, input.baseAddress ?? UnsafeRawPointer(d), input.count)
+            }
+            guard ZSTD_isError(written) == 0 else {
+                throw CodecError.compressionFailed(Self.errorName(written))
+            }
+            initialized = written
+        }
+    }
+
     /// Compresses `input` (array convenience).
     public func compress(_ input: [UInt8]) throws -> [UInt8] {
         try input.withUnsafeBytes { try compress($0) }

@@ -25,6 +25,19 @@ import Testing
         #expect(hex(Array(sealed.dropFirst(12))) == "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919")
     }
 
+    @Test func sealAfterPrefixOpensAsUsual() throws {
+        let cipher = try AES256GCMCipher(key: Self.key)
+        let prefix: [UInt8] = Array("TNDMHEAD".utf8)
+        for size in [0, 1, 100_000] {
+            let plain = [UInt8](repeating: 0x5A, count: size)
+            let sealed = try plain.withUnsafeBytes { try cipher.seal($0, associatedData: prefix, after: prefix) }
+            #expect(Array(sealed.prefix(prefix.count)) == prefix)
+            #expect(sealed.count == prefix.count + AES256GCMCipher.overhead + size)
+            #expect(try cipher.open(Array(sealed.dropFirst(prefix.count)), associatedData: prefix) == plain)
+            #expect(throws: CodecError.self) { try cipher.open(Array(sealed.dropFirst(prefix.count)), associatedData: []) }
+        }
+    }
+
     @Test func roundTripsVariousSizes() throws {
         let cipher = try AES256GCMCipher(key: SecretKey.random(count: 32))
         var rng = SeededRNG(seed: 1)

@@ -8,6 +8,18 @@ import Testing
         try SM4CTRHMACSM3Cipher(encryptionKey: SecretKey.random(count: 16), macKey: SecretKey.random(count: 32))
     }
 
+    /// Sealed behind a prefix, the body opens like any sealed message; the prefix is just copied.
+    @Test func sealAfterPrefixOpensAsUsual() throws {
+        let cipher = try Self.makeCipher()
+        let prefix: [UInt8] = Array("TNDMHEAD".utf8)
+        let plain = Array("a manifest body".utf8)
+        let sealed = try plain.withUnsafeBytes { try cipher.seal($0, associatedData: prefix, after: prefix) }
+        #expect(Array(sealed.prefix(prefix.count)) == prefix)
+        #expect(sealed.count == prefix.count + SM4CTRHMACSM3Cipher.overhead + plain.count)
+        #expect(try cipher.open(Array(sealed.dropFirst(prefix.count)), associatedData: prefix) == plain)
+        #expect(throws: CodecError.self) { try cipher.open(Array(sealed.dropFirst(prefix.count)), associatedData: []) }
+    }
+
     /// GB/T 32907-2016 example 1, single-block ECB.
     @Test func gbt32907BlockVector() throws {
         let ct = try SM4CTRHMACSM3Cipher.encryptBlockECB(key: Self.gbKey, block: Self.gbKey)

@@ -37,10 +37,11 @@ public final class ManifestCodec {
 
     /// The stored bytes of `manifest`.
     public func seal(_ manifest: SnapshotManifest) throws -> [UInt8] {
-        let json = try Self.json(manifest)
-        let compressed = try json.withUnsafeBytes { try zstd.compress($0) }
+        // A 20,000-file tree is 5.6 MB of JSON; it is freed once compressed, and the sealed body
+        // is written behind the header in the same buffer.
+        let compressed = try Self.json(manifest).withUnsafeBytes { try zstd.compressOnce($0) }
         let head = header()
-        return head + (try cipher.seal(compressed, associatedData: head + Array(tenant.utf8)))
+        return try compressed.withUnsafeBytes { try cipher.seal($0, associatedData: head + Array(tenant.utf8), after: head) }
     }
 
     /// The manifest's JSON (sorted keys, dates in milliseconds). A tree is encoded a slice of
