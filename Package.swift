@@ -87,7 +87,7 @@ let package = Package(
                                          .product(name: "NIOHTTP1", package: "swift-nio"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "tandem-bench",
-                          dependencies: ["TandemStore", "TandemSites", "TandemSiteLab", "TandemPolicy",
+                          dependencies: ["TandemStore", "TandemSites", "TandemSiteLab", "TandemPolicy", "CZstd",
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Helpers shared by the test targets.

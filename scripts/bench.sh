@@ -11,6 +11,7 @@ bench=.build/release/tandem-bench
 mkdir -p "$out"
 "$bench" primitives | tee "$out/primitives.txt"
 "$bench" chunking --image "$data/image-v1.raw" --image2 "$data/image-v2.raw" | tee "$out/chunking.txt"
+"$bench" compression --image "$data/image-v1.raw" | tee "$out/compression.txt"
 "$bench" memory --data "$data" | tee "$out/memory.txt"
 "$bench" run --data "$data" --vs restic --vs borg --markdown "$out/run.md" | tee "$out/run.txt"
 "$bench" ship --data "$data" --rounds 3 | tee "$out/ship.txt"
