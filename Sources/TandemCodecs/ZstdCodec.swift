@@ -94,6 +94,36 @@ public final class ZstdCodec {
         }
     }
 
+    /// Compresses input that arrives in pieces into one frame recording `pledgedSize`, the exact
+    /// number of bytes `produce` will feed (zstd refuses the frame otherwise). So a large input
+    /// (a manifest's JSON) need never be whole in memory: the caller can produce it twice, once to
+    /// count it and once into here.
+    public func compress(pledgedSize: Int,
+                         _ produce: (_ feed: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> [UInt8] {
+        _ = ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)
+        defer { _ = ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only) }
+        let pledged = ZSTD_CCtx_setPledgedSrcSize(cctx, UInt64(pledgedSize))
+        guard ZSTD_isError(pledged) == 0 else { throw CodecError.compressionFailed(Self.errorName(pledged)) }
+        // Reserved, not touched: only the pages the frame fills become resident.
+        var frame: [UInt8] = []
+        frame.reserveCapacity(ZSTD_compressBound(pledgedSize))
+        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 16)
+        defer { piece.deallocate() }
+        func drive(_ input: UnsafeRawBufferPointer, ending: Bool) throws {
+            var source = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+            while true {
+                var target = ZSTD_outBuffer(dst: piece.baseAddress, size: piece.count, pos: 0)
+                let left = ZSTD_compressStream2(cctx, &target, &source, ending ? ZSTD_e_end : ZSTD_e_continue)
+                guard ZSTD_isError(left) == 0 else { throw CodecError.compressionFailed(Self.errorName(left)) }
+                frame.append(contentsOf: UnsafeRawBufferPointer(rebasing: piece[..<target.pos]))
+                if ending ? left == 0 : source.pos == source.size { return }
+            }
+        }
+        try produce { try drive($0, ending: false) }
+        try drive(UnsafeRawBufferPointer(start: nil, count: 0), ending: true)
+        return frame
+    }
+
     /// Compresses `input` (array convenience).
     public func compress(_ input: [UInt8]) throws -> [UInt8] {
         try input.withUnsafeBytes { try compress($0) }

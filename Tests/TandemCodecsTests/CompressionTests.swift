@@ -26,6 +26,32 @@ import Testing
         }
     }
 
+    @Test func piecesCompressIntoOneFrameOfThePledgedSize() throws {
+        let codec = ZstdCodec(level: 3)
+        let text = sampleText(300_000)
+        for step in [1000, 65536, 300_000] {
+            let frame = try codec.compress(pledgedSize: text.count) { feed in
+                var at = 0
+                while at < text.count {
+                    try text[at..<min(at + step, text.count)].withUnsafeBytes { try feed($0) }
+                    at += step
+                }
+            }
+            #expect(try ZstdCodec.declaredContentSize(frame.withUnsafeBytes { $0 }) == UInt64(text.count))
+            #expect(try codec.decompress(frame, maxSize: text.count) == text)
+        }
+        // Feeding fewer or more bytes than pledged fails; the codec works afterwards.
+        #expect(throws: CodecError.self) {
+            _ = try codec.compress(pledgedSize: 10) { feed in try text[0..<9].withUnsafeBytes { try feed($0) } }
+        }
+        #expect(throws: CodecError.self) {
+            _ = try codec.compress(pledgedSize: 10) { feed in try text[0..<11].withUnsafeBytes { try feed($0) } }
+        }
+        let empty = try codec.compress(pledgedSize: 0) { _ in }
+        #expect(try codec.decompress(empty, maxSize: 0) == [])
+        #expect(try codec.decompress(codec.compress(text), maxSize: text.count) == text)
+    }
+
     @Test func maxSizeIsEnforcedBeforeDecoding() throws {
         let codec = ZstdCodec(level: 1)
         let data = sampleText(1000)

@@ -98,7 +98,7 @@ import TandemCodecs
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .millisecondsSince1970
-        let json = try ManifestCodec.json(tree, slice: slice)
+        let json = try ManifestCodec.json(tree, piece: slice * 100)
         #expect(try json == encoder.encode(tree))
         // Decoded a slice at a time, it is the same manifest; JSON laid out otherwise (here
         // pretty-printed, so the key is not found as written) is decoded whole.
@@ -129,13 +129,90 @@ import TandemCodecs
         }
     }
 
+    @Test func entryWriterWritesWhatJSONEncoderWrites() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var generator = SeededBytes(seed: 29)
+        // Every ASCII byte, escapes and controls included, and some multi-byte characters.
+        let alphabet = (0..<128).map { String(UnicodeScalar(UInt8($0))) } + ["é", "ß", "日本", "🦀", "\u{2028}", "\u{7F}"]
+        for round in 0..<400 {
+            let name = (0..<(1 + round % 24)).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }.joined()
+            let id = ChunkID(bytes: (0..<32).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+            let chunks: ChunkList? = switch round % 4 {
+            case 0: nil
+            case 1: ChunkList()
+            case 2: ChunkList((0..<(round % 9)).map { ChunkRef(id: id, length: $0 * 4096 + round) })
+            default: ChunkList(lists: [ChunkListRef(id: id, count: 1 + round, length: round * 65536)])
+            }
+            let entry = TreeEntry(path: name, type: round % 3 == 0 ? .symlink : .file, mode: UInt32(round * 7), uid: UInt32(round),
+                                  gid: UInt32.max - UInt32(round), mtimeNanoseconds: Int64(round) * -1_000_000_007,
+                                  ctimeNanoseconds: Int64.max - Int64(round), inode: UInt64.max - UInt64(round),
+                                  device: UInt64(round), size: Int64(round) << 33,
+                                  symlinkTarget: round % 3 == 0 ? "../" + name : nil, chunks: chunks)
+            var written: [UInt8] = []
+            #expect(TreeEntryJSONWriter.append(entry, to: &written))
+            #expect(written == Array(try encoder.encode(entry)), "entry \(round): \(String(decoding: written, as: UTF8.self))")
+            // And the parser reads it back, alone and after another entry.
+            #expect(TreeEntryJSONParser.entries(in: written[...]) == [entry])
+            #expect(TreeEntryJSONParser.entries(in: (written + [UInt8(ascii: ",")] + written)[...]) == [entry, entry])
+        }
+        var untouched: [UInt8] = [1]
+        let withXattrs = TreeEntry(path: "x", type: .file, mode: 0, uid: 0, gid: 0, mtimeNanoseconds: 0, ctimeNanoseconds: 0,
+                                   inode: 0, device: 0, size: 0, xattrs: ["user.a": Data([1])])
+        #expect(!TreeEntryJSONWriter.append(withXattrs, to: &untouched))
+        #expect(untouched == [1])
+    }
+
+    @Test func entryParserAcceptsOnlyWhatJSONDecoderReadsTheSame() throws {
+        let entries = (0..<12).map { index in
+            TreeEntry(path: index % 4 == 0 ? "d/\"q\"\\é\u{1}/f\(index)" : "d/f\(index)", type: index % 5 == 0 ? .symlink : .file,
+                      mode: 0o644, uid: UInt32(index), gid: 7, mtimeNanoseconds: -Int64(index) * 1_000_003, ctimeNanoseconds: 42,
+                      inode: UInt64(index) << 40, device: 9, size: Int64(index * 4096),
+                      symlinkTarget: index % 5 == 0 ? "../t" : nil,
+                      chunks: index % 3 == 0 ? nil : index % 3 == 1
+                        ? ChunkList([ChunkRef(id: ChunkID(bytes: [UInt8](repeating: UInt8(index), count: 32)), length: index * 4096)])
+                        : ChunkList(lists: [ChunkListRef(id: ChunkID(bytes: [UInt8](repeating: 3, count: 32)), count: 2, length: 99)]))
+        }
+        var valid: [UInt8] = []
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { valid.append(UInt8(ascii: ",")) }
+            #expect(TreeEntryJSONWriter.append(entry, to: &valid))
+        }
+        #expect(TreeEntryJSONParser.entries(in: valid[...]) == entries)
+        let decoder = JSONDecoder()
+        var generator = SeededBytes(seed: 31)
+        let hostile = Array(#"{}[],":\/ 0-9aeEu+."#.utf8) + [0x00, 0x1F, 0x7F, 0xC3, 0xFF]
+        var fastAccepted = 0
+        for round in 0..<3000 {
+            var input = valid
+            switch round % 3 {
+            case 0:
+                for _ in 0..<(1 + round % 3) {
+                    input[Int(generator.next() % UInt64(input.count))] = hostile[Int(generator.next() % UInt64(hostile.count))]
+                }
+            case 1:
+                let at = Int(generator.next() % UInt64(input.count))
+                input.insert(hostile[Int(generator.next() % UInt64(hostile.count))], at: at)
+            default:
+                input.remove(at: Int(generator.next() % UInt64(input.count)))
+            }
+            guard let fast = TreeEntryJSONParser.entries(in: input[...]) else { continue }
+            fastAccepted += 1
+            // Whatever the parser reads, JSONDecoder reads as the same entries.
+            let whole = try? decoder.decode([TreeEntry].self, from: Data([UInt8(ascii: "[")] + input + [UInt8(ascii: "]")]))
+            #expect(whole == fast, "round \(round): \(String(decoding: input, as: UTF8.self))")
+        }
+        // Some mutations keep the form (a digit for a digit, a letter in a name).
+        #expect(fastAccepted > 0)
+    }
+
     @Test func manifestReaderNeverTrapsOnHostileJSON() throws {
         let small = SnapshotManifest(tenant: "acme", time: Date(timeIntervalSince1970: 1_700_000_000), hostname: "h",
                                      source: "/srv", kind: .tree, tags: [:], parent: nil,
                                      tree: (0..<40).map { TreeEntry(path: "d/f\($0)", type: .file, mode: 0o600, uid: 0, gid: 0,
                                                                     mtimeNanoseconds: 1, ctimeNanoseconds: 2, inode: UInt64($0),
                                                                     device: 3, size: 0, chunks: ChunkList()) })
-        let valid = Array(try ManifestCodec.json(small, slice: 4))
+        let valid = Array(try ManifestCodec.json(small, piece: 400))
         var generator = SeededBytes(seed: 11)
         var accepted = 0
         for round in 0..<600 {

@@ -35,41 +35,53 @@ public final class ManifestCodec {
         return writer.bytes
     }
 
-    /// The stored bytes of `manifest`.
+    /// The stored bytes of `manifest`. Its JSON (5.6 MB for a 20,000-file tree) is written twice
+    /// in pieces, once to count it and once into the compressor, never whole; the sealed body is
+    /// written behind the header in the same buffer.
     public func seal(_ manifest: SnapshotManifest) throws -> [UInt8] {
-        // A 20,000-file tree is 5.6 MB of JSON; it is freed once compressed, and the sealed body
-        // is written behind the header in the same buffer.
-        let compressed = try Self.json(manifest).withUnsafeBytes { try zstd.compressOnce($0) }
+        var size = 0
+        try Self.writeJSON(manifest) { size += $0.count }
+        let compressed = try zstd.compress(pledgedSize: size) { feed in
+            try Self.writeJSON(manifest) { piece in try piece.withUnsafeBytes { try feed($0) } }
+        }
         let head = header()
         return try compressed.withUnsafeBytes { try cipher.seal($0, associatedData: head + Array(tenant.utf8), after: head) }
     }
 
-    /// The manifest's JSON (sorted keys, dates in milliseconds). A tree is encoded a slice of
-    /// entries at a time into the bytes of the rest: the same bytes as encoding it whole, but
-    /// Foundation's encoder holds only one slice's value tree at once, not 20,000 entries' (the
-    /// largest transient of a tree backup).
-    static func json(_ manifest: SnapshotManifest, slice: Int = 512) throws -> Data {
+    /// The manifest's JSON (sorted keys, dates in milliseconds), byte for byte what `JSONEncoder`
+    /// writes for the whole manifest, handed to `emit` in pieces of about `piece` bytes: the shell
+    /// (everything but the tree's entries) from `JSONEncoder`, the entries from
+    /// ``TreeEntryJSONWriter``.
+    static func writeJSON(_ manifest: SnapshotManifest, piece: Int = 256 << 10, into emit: ([UInt8]) throws -> Void) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .millisecondsSince1970
-        guard let tree = manifest.tree, tree.count > slice else { return try encoder.encode(manifest) }
         var shell = manifest
-        shell.tree = []
-        let outer = try encoder.encode(shell)
+        shell.tree = manifest.tree.map { _ in [] }
+        let outer = Array(try encoder.encode(shell))
         // Quotes inside JSON strings are escaped, so this names the tree's key and nothing else.
-        guard let at = outer.firstRange(of: Data(#""tree":[]"#.utf8)) else { return try encoder.encode(manifest) }
-        var out = Data(capacity: outer.count + tree.count * 256)
-        out.append(outer[..<(at.upperBound - 1)])
-        var start = 0
-        while start < tree.count {
-            let end = min(start + slice, tree.count)
-            let part = try encoder.encode(Array(tree[start..<end]))
-            if start > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(part.dropFirst().dropLast())
-            start = end
+        guard let tree = manifest.tree, !tree.isEmpty, let at = outer.firstRange(of: Array(#""tree":[]"#.utf8)) else {
+            try emit(outer)
+            return
         }
-        out.append(outer[(at.upperBound - 1)...])
-        return out
+        var out = Array(outer[..<(at.upperBound - 1)])
+        for (index, entry) in tree.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            if !TreeEntryJSONWriter.append(entry, to: &out) { out += try encoder.encode(entry) }
+            if out.count >= piece {
+                try emit(out)
+                out.removeAll(keepingCapacity: true)
+            }
+        }
+        out += outer[(at.upperBound - 1)...]
+        try emit(out)
+    }
+
+    /// ``writeJSON(_:piece:into:)`` in one piece.
+    static func json(_ manifest: SnapshotManifest, piece: Int = 256 << 10) throws -> Data {
+        var json = Data()
+        try writeJSON(manifest, piece: piece) { json.append(contentsOf: $0) }
+        return json
     }
 
     /// Decodes a manifest's JSON (``ManifestJSONReader`` does it a slice of entries at a time).

@@ -133,9 +133,14 @@ struct ManifestJSONReader {
         scanned = index
     }
 
-    /// Decodes the entries in `pending[..<end]` (entries and the commas between them).
+    /// Decodes the entries in `pending[..<end]` (entries and the commas between them): as
+    /// ``TreeEntryJSONWriter`` wrote them if they read so, else with `JSONDecoder`.
     private mutating func decodeEntries(upTo end: Int) throws {
         guard end > 0 else { return }
+        if let written = TreeEntryJSONParser.entries(in: pending[..<end]) {
+            entries += written
+            return
+        }
         entries += try decoder.decode([TreeEntry].self, from: Data([UInt8(ascii: "[")] + pending[..<end] + [UInt8(ascii: "]")]))
     }
 }

@@ -66,36 +66,43 @@ public struct ChunkList: Sendable, Equatable, Codable {
             return
         }
         let text = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .lists)
-        let bytes = try Self.base64(text, decoder)
-        guard bytes.count % 48 == 0, !bytes.isEmpty else {
+        guard let lists = Self.decodedLists(try Self.base64(text, decoder)) else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad chunk-list references"))
-        }
-        var reader = ByteReader(bytes, what: "chunk-list references")
-        var lists: [ChunkListRef] = []
-        while reader.remaining > 0 {
-            let id = ChunkID(bytes: try reader.take(32))
-            let count = Int(try reader.uint32())
-            _ = try reader.uint32()
-            let length = Int(truncatingIfNeeded: try reader.uint64())
-            guard count > 0, count <= Self.inlineLimit, length >= 0 else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad chunk-list reference"))
-            }
-            lists.append(ChunkListRef(id: id, count: count, length: length))
         }
         self.init(lists: lists)
     }
 
+    /// Reads ``encodedLists()``'s records; nil unless there is at least one and each names 1 to
+    /// ``inlineLimit`` chunks and a length that fits.
+    static func decodedLists(_ bytes: [UInt8]) -> [ChunkListRef]? {
+        guard bytes.count % 48 == 0, !bytes.isEmpty else { return nil }
+        var reader = ByteReader(bytes, what: "chunk-list references")
+        var lists: [ChunkListRef] = []
+        while reader.remaining > 0 {
+            guard let id = try? ChunkID(bytes: reader.take(32)), let count = try? Int(reader.uint32()),
+                  (try? reader.uint32()) != nil, let length = try? Int(truncatingIfNeeded: reader.uint64()),
+                  count > 0, count <= inlineLimit, length >= 0 else { return nil }
+            lists.append(ChunkListRef(id: id, count: count, length: length))
+        }
+        return lists
+    }
+
+    /// The chunk-list references as stored: 48-byte records `id (32) | count u32le | 0 u32 | length u64le`.
+    func encodedLists() -> Data {
+        var writer = ByteWriter(capacity: lists.count * 48)
+        for list in lists {
+            writer.append(list.id.bytes)
+            writer.uint32(UInt32(list.count))
+            writer.uint32(0)
+            writer.uint64(UInt64(list.length))
+        }
+        return Data(writer.bytes)
+    }
+
     public func encode(to encoder: any Encoder) throws {
         if isIndirect {
-            var writer = ByteWriter(capacity: lists.count * 48)
-            for list in lists {
-                writer.append(list.id.bytes)
-                writer.uint32(UInt32(list.count))
-                writer.uint32(0)
-                writer.uint64(UInt64(list.length))
-            }
             var container = encoder.container(keyedBy: Keys.self)
-            try container.encode(Data(writer.bytes).base64EncodedString(), forKey: .lists)
+            try container.encode(encodedLists().base64EncodedString(), forKey: .lists)
         } else {
             var container = encoder.singleValueContainer()
             try container.encode(Data(ChunkListCodec.encode(refs)).base64EncodedString())
