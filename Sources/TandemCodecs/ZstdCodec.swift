@@ -73,27 +73,6 @@ public final class ZstdCodec {
         return Array(UnsafeRawBufferPointer(start: scratch.baseAddress, count: written))
     }
 
-    /// ``compress(_:)-(UnsafeRawBufferPointer)`` straight into an array of its own instead of the
-    /// reused scratch buffer: for one large input (a manifest), whose scratch would otherwise
-    /// stay resident and be copied out. Only the pages the frame fills are ever touched.
-    public func compressOnce(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
-        let bound = ZSTD_compressBound(input.count)
-        guard ZSTD_isError(bound) == 0 else {
-            throw CodecError.compressionFailed("input too large (\(input.count) bytes)")
-        }
-        _ = ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)
-        return try [UInt8](unsafeUninitializedCapacity: bound) { out, initialized in
-            var dummy: UInt8 = 0
-            let written = withUnsafeMutablePointer(to: &dummy) { d in
-                ZSTD_compress2(cctx, out.baseAddress!, bound, input.baseAddress ?? UnsafeRawPointer(d), input.count)
-            }
-            guard ZSTD_isError(written) == 0 else {
-                throw CodecError.compressionFailed(Self.errorName(written))
-            }
-            initialized = written
-        }
-    }
-
     /// Compresses input that arrives in pieces into one frame recording `pledgedSize`, the exact
     /// number of bytes `produce` will feed (zstd refuses the frame otherwise). So a large input
     /// (a manifest's JSON) need never be whole in memory: the caller can produce it twice, once to
