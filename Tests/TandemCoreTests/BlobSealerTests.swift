@@ -97,3 +97,22 @@ import TandemCore
         #expect(abs(Array(0...255).map(UInt8.init).withUnsafeBytes { CompressibilityEstimate.entropy($0) } - 8) < 1e-9)
     }
 }
+
+@Suite struct ZeroChunkIDsTests {
+    @Test func zeroChunksGetTheirHashedIDAndOthersNone() throws {
+        let sealer = try BlobSealer(keys: try TenantKeys(master: Fixtures.master, suite: .aes256gcm), compression: .none)
+        var zeros = ZeroChunkIDs()
+        for length in [1, 4096, 65536, 65536, 262_144, 4097] {
+            let chunk = [UInt8](repeating: 0, count: length)
+            let expected = chunk.withUnsafeBytes { sealer.chunkID(of: $0) }
+            #expect(chunk.withUnsafeBytes { zeros.id(of: $0, sealer: sealer) } == expected)
+        }
+        for position in [0, 1, 4095, 65535] {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            chunk[position] = 1
+            #expect(chunk.withUnsafeBytes { zeros.id(of: $0, sealer: sealer) } == nil)
+        }
+        #expect([UInt8]().withUnsafeBytes { zeros.id(of: $0, sealer: sealer) } == nil)
+        #expect(!ZeroChunkIDs.isAllZero(UnsafeRawBufferPointer(start: nil, count: 0)))
+    }
+}

@@ -216,6 +216,7 @@ extension TenantRepository {
             for _ in 0..<max(1, workers) {
                 group.addTask {
                     let sealer = try BlobSealer(keys: keys, compression: compression)
+                    var zeros = ZeroChunkIDs()
                     while true {
                         // A batch per trip: up to 8 chunks or 1 MiB, so the read-ahead stays small
                         // even with 4 MiB fixed-size chunks.
@@ -224,7 +225,7 @@ extension TenantRepository {
                         try Task.checkCancellation()
                         let ids = batch.map { chunk in
                             precondition(chunk.bytes.count <= maximum)
-                            return chunk.bytes.withUnsafeBytes { sealer.chunkID(of: $0) }
+                            return chunk.bytes.withUnsafeBytes { zeros.id(of: $0, sealer: sealer) ?? sealer.chunkID(of: $0) }
                         }
                         try await collector.accept(zip(batch, ids).map {
                             (sequence: $0.sequence, input: $0.input, ref: ChunkRef(id: $1, length: $0.bytes.count))
