@@ -135,15 +135,7 @@ public final class ZstdCodec {
     ///   empty input; ``CodecError/decompressionFailed(_:)`` otherwise.
     public func decompress(_ input: UnsafeRawBufferPointer, maxSize: Int) throws -> [UInt8] {
         precondition(maxSize >= 0, "ZstdCodec.decompress: negative maxSize")
-        let declared = try Self.declaredContentSize(input)
-        guard declared <= UInt64(maxSize) else {
-            throw CodecError.sizeLimitExceeded(limit: maxSize)
-        }
-        let (possible, overflow) = UInt64(input.count).multipliedReportingOverflow(by: UInt64(Self.maxExpansionRatio))
-        guard overflow || declared <= possible else {
-            throw CodecError.decompressionFailed(
-                "declared content size \(declared) is impossible for \(input.count) input bytes")
-        }
+        let declared = try Self.checkedContentSize(input, maxSize: maxSize)
         let size = Int(declared)
         return try [UInt8](unsafeUninitializedCapacity: size) { out, initialized in
             var dummy: UInt8 = 0
@@ -169,15 +161,7 @@ public final class ZstdCodec {
     public func decompress(_ input: UnsafeRawBufferPointer, maxSize: Int, pieceSize: Int = 128 << 10,
                            into body: (UnsafeRawBufferPointer) throws -> Void) throws {
         precondition(maxSize >= 0 && pieceSize > 0, "ZstdCodec.decompress: bad sizes")
-        let declared = try Self.declaredContentSize(input)
-        guard declared <= UInt64(maxSize) else {
-            throw CodecError.sizeLimitExceeded(limit: maxSize)
-        }
-        let (possible, overflow) = UInt64(input.count).multipliedReportingOverflow(by: UInt64(Self.maxExpansionRatio))
-        guard overflow || declared <= possible else {
-            throw CodecError.decompressionFailed(
-                "declared content size \(declared) is impossible for \(input.count) input bytes")
-        }
+        let declared = try Self.checkedContentSize(input, maxSize: maxSize)
         _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
         defer { _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only) }
         let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.min(pieceSize, Swift.max(1, Int(declared))), alignment: 16)
@@ -207,6 +191,21 @@ public final class ZstdCodec {
         guard source.pos == source.size else {
             throw CodecError.decompressionFailed("\(source.size - source.pos) bytes follow the frame")
         }
+    }
+
+    /// The content size `input`'s frame declares, refused when it is above `maxSize` or above
+    /// what the input could possibly expand to.
+    private static func checkedContentSize(_ input: UnsafeRawBufferPointer, maxSize: Int) throws -> UInt64 {
+        let declared = try declaredContentSize(input)
+        guard declared <= UInt64(maxSize) else {
+            throw CodecError.sizeLimitExceeded(limit: maxSize)
+        }
+        let (possible, overflow) = UInt64(input.count).multipliedReportingOverflow(by: UInt64(maxExpansionRatio))
+        guard overflow || declared <= possible else {
+            throw CodecError.decompressionFailed(
+                "declared content size \(declared) is impossible for \(input.count) input bytes")
+        }
+        return declared
     }
 
     /// Decompresses `input` (array convenience).

@@ -124,7 +124,7 @@ struct TreeEntryJSONParser {
                 case UInt8(ascii: "u"):
                     // Only the writer's \u00XX for control characters.
                     guard bytes.count - at >= 4, bytes[at] == UInt8(ascii: "0"), bytes[at + 1] == UInt8(ascii: "0"),
-                          let high = Self.hex(bytes[at + 2]), high < 2, let low = Self.hex(bytes[at + 3]) else { return nil }
+                          let high = Hex.value(bytes[at + 2]), high < 2, let low = Hex.value(bytes[at + 3]) else { return nil }
                     text.append(high << 4 | low)
                     at += 4
                 default:
@@ -137,14 +137,5 @@ struct TreeEntryJSONParser {
             }
         }
         return nil
-    }
-
-    private static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
