@@ -124,7 +124,13 @@ extension SiteProcessTests {
             try remote.start()
             try twin.start()
             try home.start()
-            try await Self.wait("home-a to hold the lease") { await Self.status(home)["lease_expires"] != nil }
+            // Setup, not the property under test: with the whole suite running beside it on two
+            // cores, three daemons starting and handshaking once took more than 30 s here.
+            do {
+                try await Self.wait("home-a to hold the lease", timeout: 90) { await Self.status(home)["lease_expires"] != nil }
+            } catch {
+                throw DaemonFailure(description: "\(error); home-a's log:\n\(home.log.suffix(3000))\nhome-b's log:\n\(twin.log.suffix(2000))")
+            }
 
             // Both near sites back the tenant up over and over; home-a is cut off once it has
             // acknowledged a snapshot, and the attempts go on for 7 s after that.
