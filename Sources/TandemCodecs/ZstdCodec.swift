@@ -162,6 +162,30 @@ public final class ZstdCodec {
                            into body: (UnsafeRawBufferPointer) throws -> Void) throws {
         precondition(maxSize >= 0 && pieceSize > 0, "ZstdCodec.decompress: bad sizes")
         let declared = try Self.checkedContentSize(input, maxSize: maxSize)
+        try decodeStream(input, expected: declared, pieceSize: pieceSize, into: body)
+    }
+
+    /// Decompresses one frame whose size the caller knows (a frame written by
+    /// ``ZstdFrameWriter`` declares none): it must produce exactly `exactSize` bytes and end where
+    /// `input` ends, and a size it does declare must be that one. `body` receives the output in
+    /// pieces as in ``decompress(_:maxSize:pieceSize:into:)``.
+    public func decompress(_ input: UnsafeRawBufferPointer, exactSize: Int, pieceSize: Int = 128 << 10,
+                           into body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        precondition(exactSize >= 0 && pieceSize > 0, "ZstdCodec.decompress: bad sizes")
+        guard let base = input.baseAddress, input.count > 0 else { throw CodecError.truncatedInput("empty zstd input") }
+        let declared = ZSTD_getFrameContentSize(base, input.count)
+        if declared == ZSTD_CONTENTSIZE_ERROR {
+            throw CodecError.decompressionFailed("not a zstd frame or truncated frame header")
+        }
+        guard declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == UInt64(exactSize) else {
+            throw CodecError.decompressionFailed("frame declares \(declared) bytes, expected \(exactSize)")
+        }
+        try decodeStream(input, expected: UInt64(exactSize), pieceSize: pieceSize, into: body)
+    }
+
+    /// Decompresses one frame whose output must be exactly `declared` bytes, into `body` in pieces.
+    private func decodeStream(_ input: UnsafeRawBufferPointer, expected declared: UInt64, pieceSize: Int,
+                              into body: (UnsafeRawBufferPointer) throws -> Void) throws {
         _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
         defer { _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only) }
         let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.min(pieceSize, Swift.max(1, Int(declared))), alignment: 16)
@@ -176,7 +200,7 @@ public final class ZstdCodec {
             }
             produced += UInt64(target.pos)
             guard produced <= declared else {
-                throw CodecError.decompressionFailed("frame produces more than the \(declared) bytes its header declared")
+                throw CodecError.decompressionFailed("frame produces more than the \(declared) bytes expected")
             }
             if target.pos > 0 { try body(UnsafeRawBufferPointer(rebasing: piece[..<target.pos])) }
             if hint == 0 { break }
@@ -186,7 +210,7 @@ public final class ZstdCodec {
             }
         }
         guard produced == declared else {
-            throw CodecError.decompressionFailed("frame produced \(produced) bytes, header declared \(declared)")
+            throw CodecError.decompressionFailed("frame produced \(produced) bytes, expected \(declared)")
         }
         guard source.pos == source.size else {
             throw CodecError.decompressionFailed("\(source.size - source.pos) bytes follow the frame")

@@ -55,7 +55,7 @@ import TandemTestSupport
         #expect(try index.location(of: id(4))?.pack == packC)
         #expect(try index.packs() == [packB: 2000, packC: 3000])
         let reopened = try DatabaseQueue(path: path)
-        #expect(try reopened.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'schema'") } == "2")
+        #expect(try reopened.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'schema'") } == "3")
     }
 
     @Test func rewritingAPackKeepsItsBlobs() throws {

@@ -43,10 +43,10 @@ public enum BlobError: Error, Equatable, CustomStringConvertible {
 /// `"TNDB" | type u8 | chunk ID (32)`. Before a sealed blob is handed out it is opened again,
 /// decompressed and re-hashed, so a codec or memory fault is never stored under a valid ID.
 public final class BlobSealer {
-    private let keyedHash: KeyedHash
-    private let cipher: any AEADCipher
+    let keyedHash: KeyedHash
+    let cipher: any AEADCipher
     private let compression: Compression
-    private var zstd: ZstdCodec?
+    var zstd: ZstdCodec?
 
     public init(keys: TenantKeys, compression: Compression) throws {
         keyedHash = KeyedHash(keys.suite.digest, key: keys.idKey)

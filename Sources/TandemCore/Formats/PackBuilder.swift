@@ -37,10 +37,22 @@ public struct PackBuilder {
         buffer.append(contentsOf: blob.bytes)
     }
 
-    /// Appends a blob already sealed elsewhere (repacking copies blobs without re-encrypting).
-    public mutating func append(sealed bytes: ArraySlice<UInt8>, entry: PackEntry) {
-        entries.append(PackEntry(id: entry.id, type: entry.type, codec: entry.codec, offset: buffer.count,
-                                 length: bytes.count, rawLength: entry.rawLength))
+    /// Appends a sealed group frame, one entry per member.
+    public mutating func append(_ group: SealedGroup, type: BlobType = .data) {
+        for member in group.members {
+            entries.append(PackEntry(id: member.id, type: type, codec: .zstd, offset: buffer.count, length: group.bytes.count,
+                                     rawLength: member.rawLength, inner: member.inner))
+        }
+        buffer.append(contentsOf: group.bytes)
+    }
+
+    /// Appends a blob or group frame already sealed elsewhere (repacking copies them without
+    /// re-encrypting), with the entries it holds: one for a blob, one per member for a group.
+    public mutating func append(sealed bytes: ArraySlice<UInt8>, entries held: [PackEntry]) {
+        for entry in held {
+            precondition(entry.length == bytes.count, "PackBuilder.append: entry length differs from the sealed bytes")
+            entries.append(entry.moved(to: buffer.count))
+        }
         buffer.append(contentsOf: bytes)
     }
 

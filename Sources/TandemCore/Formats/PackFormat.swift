@@ -11,35 +11,58 @@ public struct PackEntry: Sendable, Equatable {
     public let length: Int
     /// Length of the chunk's plaintext.
     public let rawLength: Int
+    /// For a chunk stored in a group frame (``ChunkGroupBuilder``): where its plaintext starts in
+    /// the frame's plaintext; `offset` and `length` are then the frame's. Nil for a blob of its own.
+    public let inner: Int?
 
-    public init(id: ChunkID, type: BlobType, codec: StoredCodec, offset: Int, length: Int, rawLength: Int) {
+    public init(id: ChunkID, type: BlobType, codec: StoredCodec, offset: Int, length: Int, rawLength: Int, inner: Int? = nil) {
         self.id = id
         self.type = type
         self.codec = codec
         self.offset = offset
         self.length = length
         self.rawLength = rawLength
+        self.inner = inner
+    }
+
+    /// A pack's entries by the sealed bytes they live in: a blob's alone, a group frame's
+    /// members together in order of their place in the frame; in order of offset.
+    public static func byFrame(_ entries: [PackEntry]) -> [[PackEntry]] {
+        var frames: [Int: [PackEntry]] = [:]
+        for entry in entries where entry.inner != nil { frames[entry.offset, default: []].append(entry) }
+        var result = entries.filter { $0.inner == nil }.map { [$0] }
+        result += frames.values.map { $0.sorted { $0.inner! < $1.inner! } }
+        return result.sorted { $0[0].offset < $1[0].offset }
+    }
+
+    /// The same entry at another offset in another pack (repacking).
+    public func moved(to offset: Int) -> PackEntry {
+        PackEntry(id: id, type: type, codec: codec, offset: offset, length: length, rawLength: rawLength, inner: inner)
     }
 }
 
-/// Pack file layout, version 1 (the repository format article has the table):
+/// Pack file layout, version 2 (the repository format article has the table):
 ///
 /// ```
 /// header   16 B   "TNDMPACK" | version u16le | 6 zero bytes
-/// blobs           sealed blobs back to back
+/// blobs           sealed blobs and group frames back to back
 /// trailer         sealed with the data key, AD "TNDMPTRL" | version u16le:
-///                 count u32le | count × (type u8 | codec u8 | id 32 | offset u64le | length u32le | raw u32le)
+///                 count u32le | count × (type u8 | codec u8 | id 32 | offset u64le | length u32le | raw u32le
+///                                        | inner u32le, 0xFFFFFFFF for a blob of its own)
 /// footer   16 B   trailer length u32le | 4 zero bytes | "TNDMPEND"
 /// ```
+/// Version 1 (read, no longer written) has no `inner` field. The trailer's associated data
+/// carries the version, so a trailer cannot be read under the other layout.
 /// A pack is named by the SHA-256 of all its bytes, so anyone can verify it without a key.
 public enum PackFormat {
-    public static let version: UInt16 = 1
-    public static let supportedVersions = 1...1
+    public static let version: UInt16 = 2
+    public static let supportedVersions = 1...2
     public static let headerMagic = Array("TNDMPACK".utf8)
     public static let footerMagic = Array("TNDMPEND".utf8)
     public static let headerLength = 16
     public static let footerLength = 16
-    static let entryLength = 50
+    static func entryLength(version: UInt16) -> Int { version == 1 ? 50 : 54 }
+    static let standalone = UInt32.max
     /// A trailer listing more blobs than this is refused before allocation.
     public static let maximumEntries = 1 << 22
 
@@ -52,7 +75,7 @@ public enum PackFormat {
         return writer.bytes
     }
 
-    static var trailerAssociatedData: [UInt8] {
+    static func trailerAssociatedData(version: UInt16) -> [UInt8] {
         var writer = ByteWriter()
         writer.append(Array("TNDMPTRL".utf8))
         writer.uint16(version)
@@ -61,7 +84,7 @@ public enum PackFormat {
 
     /// The sealed trailer and footer that end a pack.
     public static func trailer(entries: [PackEntry], cipher: any AEADCipher) throws -> [UInt8] {
-        var plain = ByteWriter(capacity: 4 + entries.count * entryLength)
+        var plain = ByteWriter(capacity: 4 + entries.count * entryLength(version: version))
         plain.uint32(UInt32(entries.count))
         for entry in entries {
             plain.uint8(entry.type.rawValue)
@@ -70,8 +93,9 @@ public enum PackFormat {
             plain.uint64(UInt64(entry.offset))
             plain.uint32(UInt32(entry.length))
             plain.uint32(UInt32(entry.rawLength))
+            plain.uint32(entry.inner.map { UInt32($0) } ?? standalone)
         }
-        let sealed = try cipher.seal(plain.bytes, associatedData: trailerAssociatedData)
+        let sealed = try cipher.seal(plain.bytes, associatedData: trailerAssociatedData(version: version))
         var out = ByteWriter(capacity: sealed.count + footerLength)
         out.append(sealed)
         out.uint32(UInt32(sealed.count))
@@ -103,13 +127,17 @@ public enum PackFormat {
 
     /// Opens and parses a sealed trailer; every entry must lie inside the pack's blob region.
     public static func entries(sealedTrailer: [UInt8], packSize: Int, cipher: any AEADCipher) throws(FormatError) -> [PackEntry] {
-        let plain: [UInt8]
-        do { plain = try cipher.open(sealedTrailer, associatedData: trailerAssociatedData) } catch {
-            throw .authenticationFailed("pack trailer")
+        var opened: (plain: [UInt8], version: UInt16)?
+        for candidate in supportedVersions.reversed().map(UInt16.init) {
+            if let plain = try? cipher.open(sealedTrailer, associatedData: trailerAssociatedData(version: candidate)) {
+                opened = (plain, candidate)
+                break
+            }
         }
+        guard let (plain, trailerVersion) = opened else { throw .authenticationFailed("pack trailer") }
         var reader = ByteReader(plain, what: "pack trailer")
         let count = Int(try reader.uint32())
-        guard count <= maximumEntries, count * entryLength == reader.remaining else {
+        guard count <= maximumEntries, count * entryLength(version: trailerVersion) == reader.remaining else {
             throw .corrupt("pack trailer", "entry count \(count) does not match its length")
         }
         let blobEnd = packSize - footerLength - sealedTrailer.count
@@ -123,10 +151,18 @@ public enum PackFormat {
             let offset = Int(truncatingIfNeeded: try reader.uint64())
             let length = Int(try reader.uint32())
             let raw = Int(try reader.uint32())
+            let innerField = trailerVersion == 1 ? standalone : try reader.uint32()
             guard offset >= headerLength, length > 0, offset <= blobEnd - length else {
                 throw .corrupt("pack trailer", "blob \(id.hex.prefix(16)) lies outside the pack")
             }
-            entries.append(PackEntry(id: id, type: type, codec: codec, offset: offset, length: length, rawLength: raw))
+            var inner: Int?
+            if innerField != standalone {
+                guard Int(innerField) + raw <= ChunkGroupBuilder.maximumRawLength else {
+                    throw .corrupt("pack trailer", "chunk \(id.hex.prefix(16)) lies outside its group")
+                }
+                inner = Int(innerField)
+            }
+            entries.append(PackEntry(id: id, type: type, codec: codec, offset: offset, length: length, rawLength: raw, inner: inner))
         }
         return entries
     }

@@ -60,9 +60,26 @@ actor PackSink {
     /// Whether the ID is stored or being stored.
     func contains(_ id: ChunkID) -> Bool { known.contains(id) }
 
-    /// Writes a sealed blob into the current pack; commits the pack once it is full. All
-    /// bookkeeping happens before the first suspension, so interleaved calls stay consistent.
+    /// Writes a sealed blob into the current pack; commits the pack once it is full.
     func add(_ blob: SealedBlob) async throws {
+        try await add(blob.bytes) { offset in
+            [PackEntry(id: blob.id, type: blob.type, codec: blob.codec, offset: offset, length: blob.bytes.count, rawLength: blob.rawLength)]
+        }
+    }
+
+    /// Writes a sealed group frame into the current pack, one entry per member.
+    func add(_ group: SealedGroup) async throws {
+        try await add(group.bytes) { offset in
+            group.members.map {
+                PackEntry(id: $0.id, type: .data, codec: .zstd, offset: offset, length: group.bytes.count,
+                          rawLength: $0.rawLength, inner: $0.inner)
+            }
+        }
+    }
+
+    /// Writes sealed bytes at the current pack's end, recording the entries they hold. All
+    /// bookkeeping happens before the first suspension, so interleaved calls stay consistent.
+    private func add(_ bytes: [UInt8], entries: (_ offset: Int) -> [PackEntry]) async throws {
         var writes: [Reservation] = []
         if current == nil {
             opened += 1
@@ -70,9 +87,8 @@ actor PackSink {
                                hasher: Hasher256(.sha256))
             writes.append(reserve(PackFormat.header()))
         }
-        current!.entries.append(PackEntry(id: blob.id, type: blob.type, codec: blob.codec, offset: current!.size,
-                                          length: blob.bytes.count, rawLength: blob.rawLength))
-        writes.append(reserve(blob.bytes))
+        current!.entries.append(contentsOf: entries(current!.size))
+        writes.append(reserve(bytes))
         var full: OpenPack?
         if current!.size >= targetSize {
             full = current

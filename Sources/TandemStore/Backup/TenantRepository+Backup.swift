@@ -216,6 +216,10 @@ extension TenantRepository {
             for _ in 0..<max(1, workers) {
                 group.addTask {
                     let sealer = try BlobSealer(keys: keys, compression: compression)
+                    // zstd: compressible new chunks are sealed in groups (ChunkGroupBuilder), the
+                    // rest one by one.
+                    var chunkGroup: ChunkGroupBuilder?
+                    if case .zstd(let level) = compression { chunkGroup = ChunkGroupBuilder(level: level) }
                     var zeros = ZeroChunkIDs()
                     while true {
                         // A batch per trip: up to 8 chunks or 1 MiB, so the read-ahead stays small
@@ -232,10 +236,20 @@ extension TenantRepository {
                         })
                         let fresh = await sink.claim(zip(batch, ids).map { (id: $1, rawLength: $0.bytes.count) })
                         for (index, chunk) in batch.enumerated() where fresh[index] {
-                            let blob = try chunk.bytes.withUnsafeBytes { try sealer.seal($0, id: ids[index]) }
-                            try await sink.add(blob)
+                            let grouped = try chunk.bytes.withUnsafeBytes { bytes -> Bool in
+                                guard let chunkGroup, bytes.count <= ChunkGroupBuilder.largestMember,
+                                      !CompressibilityEstimate.looksIncompressible(bytes) else { return false }
+                                try chunkGroup.append(bytes, id: ids[index])
+                                return true
+                            }
+                            if !grouped {
+                                try await sink.add(try chunk.bytes.withUnsafeBytes { try sealer.seal($0, id: ids[index]) })
+                            } else if let chunkGroup, chunkGroup.isFull {
+                                try await sink.add(try chunkGroup.seal(with: sealer))
+                            }
                         }
                     }
+                    if let chunkGroup, !chunkGroup.isEmpty { try await sink.add(try chunkGroup.seal(with: sealer)) }
                 }
             }
             try await group.waitForAll()

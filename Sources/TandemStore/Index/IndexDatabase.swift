@@ -8,6 +8,9 @@ public struct BlobLocation: Sendable, Equatable {
     public let offset: Int
     public let length: Int
     public let rawLength: Int
+    /// Set for a chunk in a group frame: `offset` and `length` are the frame's, and the chunk's
+    /// plaintext starts `inner` bytes into the frame's plaintext.
+    public var inner: Int? = nil
 }
 
 /// A snapshot as the catalog lists it.
@@ -33,7 +36,8 @@ public final class IndexDatabase: Sendable {
     private let queue: DatabaseQueue
     /// 2: blobs name their pack by its row number, not its 64-character name (an index of
     /// image-v1's 20,167 blobs took 5.2 MB with names, half that with numbers).
-    public static let schemaVersion = 2
+    /// 3: blobs in group frames record their offset inside the frame (`inner`, NULL otherwise).
+    public static let schemaVersion = 3
 
     /// Opens (creating if needed) the database at `path`; an unreadable one is moved aside and
     /// recreated empty, since the caller reconciles it from the backend anyway.
@@ -62,13 +66,17 @@ public final class IndexDatabase: Sendable {
         }
         try queue.write { db in
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            if try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema'") == "1" { try migrateFromVersion1(db) }
+            let found = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema'")
+            if found == "1" { try migrateFromVersion1(db) }
+            if found == "1" || found == "2" {
+                try db.execute(sql: "ALTER TABLE blobs ADD COLUMN inner INTEGER; UPDATE meta SET value = '3' WHERE key = 'schema'")
+            }
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS packs(
                     number INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, blobs INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS blobs(
                     id BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
-                    raw_length INTEGER NOT NULL) WITHOUT ROWID;
+                    raw_length INTEGER NOT NULL, inner INTEGER) WITHOUT ROWID;
                 CREATE INDEX IF NOT EXISTS blobs_by_pack ON blobs(pack);
                 CREATE TABLE IF NOT EXISTS snapshots(
                     id TEXT PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,
@@ -118,9 +126,9 @@ public final class IndexDatabase: Sendable {
     public func addPack(name: String, size: Int, entries: [PackEntry]) throws {
         try queue.write { db in
             let pack = try Self.packNumber(db, name: name, size: size, blobs: entries.count)
-            let statement = try db.makeStatement(sql: "INSERT OR IGNORE INTO blobs(id, pack, offset, length, raw_length) VALUES (?, ?, ?, ?, ?)")
+            let statement = try db.makeStatement(sql: "INSERT OR IGNORE INTO blobs(id, pack, offset, length, raw_length, inner) VALUES (?, ?, ?, ?, ?, ?)")
             for entry in entries {
-                try statement.execute(arguments: [Data(entry.id.bytes), pack, entry.offset, entry.length, entry.rawLength])
+                try statement.execute(arguments: [Data(entry.id.bytes), pack, entry.offset, entry.length, entry.rawLength, entry.inner])
             }
         }
     }
@@ -129,9 +137,9 @@ public final class IndexDatabase: Sendable {
     public func repointBlobs(toPack name: String, size: Int, entries: [PackEntry]) throws {
         try queue.write { db in
             let pack = try Self.packNumber(db, name: name, size: size, blobs: entries.count)
-            let statement = try db.makeStatement(sql: "INSERT OR REPLACE INTO blobs(id, pack, offset, length, raw_length) VALUES (?, ?, ?, ?, ?)")
+            let statement = try db.makeStatement(sql: "INSERT OR REPLACE INTO blobs(id, pack, offset, length, raw_length, inner) VALUES (?, ?, ?, ?, ?, ?)")
             for entry in entries {
-                try statement.execute(arguments: [Data(entry.id.bytes), pack, entry.offset, entry.length, entry.rawLength])
+                try statement.execute(arguments: [Data(entry.id.bytes), pack, entry.offset, entry.length, entry.rawLength, entry.inner])
             }
         }
     }
@@ -149,10 +157,10 @@ public final class IndexDatabase: Sendable {
     public func location(of id: ChunkID) throws -> BlobLocation? {
         try queue.read { db in
             try Row.fetchOne(db, sql: """
-                SELECT p.name, b.offset, b.length, b.raw_length FROM blobs b JOIN packs p ON p.number = b.pack WHERE b.id = ?
+                SELECT p.name, b.offset, b.length, b.raw_length, b.inner FROM blobs b JOIN packs p ON p.number = b.pack WHERE b.id = ?
                 """,
                              arguments: [Data(id.bytes)]).map {
-                BlobLocation(pack: $0[0], offset: $0[1], length: $0[2], rawLength: $0[3])
+                BlobLocation(pack: $0[0], offset: $0[1], length: $0[2], rawLength: $0[3], inner: $0[4])
             }
         }
     }
@@ -165,11 +173,11 @@ public final class IndexDatabase: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT number, name FROM packs") { names[row[0]] = row[1] }
             var result: [ChunkID: BlobLocation] = [:]
             result.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blobs") ?? 0)
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, pack, offset, length, raw_length FROM blobs")
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, pack, offset, length, raw_length, inner FROM blobs")
             while let row = try rows.next() {
                 let data: Data = row[0]
                 guard let pack = names[row[1]] else { continue }
-                result[ChunkID(bytes: data)] = BlobLocation(pack: pack, offset: row[2], length: row[3], rawLength: row[4])
+                result[ChunkID(bytes: data)] = BlobLocation(pack: pack, offset: row[2], length: row[3], rawLength: row[4], inner: row[5])
             }
             return result
         }

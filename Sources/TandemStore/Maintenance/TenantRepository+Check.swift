@@ -44,7 +44,8 @@ extension TenantRepository {
             }
             let inPack = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             for (id, location) in indexedByPack[name] ?? [:] {
-                guard let entry = inPack[id], entry.offset == location.offset, entry.length == location.length else {
+                guard let entry = inPack[id], entry.offset == location.offset, entry.length == location.length,
+                      entry.inner == location.inner else {
                     report.problems.append(CheckProblem(object: object, problem: "index entry for blob \(id.hex.prefix(16)) does not match the pack trailer"))
                     continue
                 }
@@ -64,11 +65,17 @@ extension TenantRepository {
             do { try PackFormat.checkHeader(Array(bytes.prefix(PackFormat.headerLength))) } catch {
                 report.problems.append(CheckProblem(object: object, problem: "\(error)"))
             }
-            for entry in entries {
+            for held in PackEntry.byFrame(entries) {
                 do {
-                    _ = try bytes.withUnsafeBytes { raw in
-                        try sealer.open(UnsafeRawBufferPointer(rebasing: raw[entry.offset ..< entry.offset + entry.length]),
-                                        id: entry.id, type: entry.type, maximumLength: entry.rawLength)
+                    try bytes.withUnsafeBytes { raw in
+                        let sealed = UnsafeRawBufferPointer(rebasing: raw[held[0].offset ..< held[0].offset + held[0].length])
+                        guard held[0].inner != nil else {
+                            _ = try sealer.open(sealed, id: held[0].id, type: held[0].type, maximumLength: held[0].rawLength)
+                            return
+                        }
+                        let reader = try ChunkGroupReader(sealed, sealer: sealer, type: held[0].type, for: held[0].id)
+                        for member in held { _ = try reader.member(member.id, inner: member.inner!, length: member.rawLength, sealer: sealer) }
+                        try reader.finish()
                     }
                 } catch {
                     report.problems.append(CheckProblem(object: object, problem: "\(error)"))

@@ -74,20 +74,27 @@ extension TenantRepository {
             }
         }
         var deletable: [String] = []
-        var repack: [(name: String, entries: [PackEntry])] = []
+        var repack: [(name: String, frames: [(held: [PackEntry], kept: [PackEntry])], liveBytes: Int)] = []
         for (name, size) in try index.packs().sorted(by: { $0.key < $1.key }) {
             report.packsBefore += 1
             report.bytesBefore += Int64(size)
             let entries = try await packEntries(name).entries
             // A blob is live here only if it is referenced and the index points at this copy.
-            let kept = entries.filter { live.contains($0.id) && locations[$0.id]?.pack == name }
-            report.blobsLive += kept.count
-            report.blobsRemoved += entries.count - kept.count
-            let liveBytes = kept.reduce(0) { $0 + $1.length }
-            if kept.isEmpty {
+            let frames = PackEntry.byFrame(entries).map { held in
+                (held: held, kept: held.filter { live.contains($0.id) && locations[$0.id]?.pack == name })
+            }
+            let kept = frames.reduce(0) { $0 + $1.kept.count }
+            report.blobsLive += kept
+            report.blobsRemoved += entries.count - kept
+            // A group frame counts as live in proportion to its live members' plaintext.
+            let liveBytes = frames.reduce(0) { total, frame in
+                let raw = frame.held.reduce(0) { $0 + $1.rawLength }
+                return total + frame.held[0].length * frame.kept.reduce(0) { $0 + $1.rawLength } / max(raw, 1)
+            }
+            if kept == 0 {
                 deletable.append(name)
             } else if Double(size - liveBytes) >= options.repackThreshold * Double(size) {
-                repack.append((name, kept))
+                repack.append((name, frames.filter { !$0.kept.isEmpty }, liveBytes))
             } else {
                 report.bytesAfter += Int64(size)
             }
@@ -99,7 +106,7 @@ extension TenantRepository {
                 base, olderThan: options.now.addingTimeInterval(-options.incompleteWriteAge))
         }
         guard !options.dryRun else {
-            report.bytesAfter += repack.reduce(Int64(0)) { $0 + Int64($1.entries.reduce(0) { $0 + $1.length }) }
+            report.bytesAfter += repack.reduce(Int64(0)) { $0 + Int64($1.liveBytes) }
             return report
         }
         let cipher = try keys.suite.makeCipher(key: keys.dataKey)
@@ -114,15 +121,36 @@ extension TenantRepository {
             report.packsWritten += 1
             report.bytesAfter += Int64(pack.bytes.count)
         }
-        for (name, entries) in repack {
+        // Live chunks of partly dead group frames are compressed into new groups.
+        var level = 3
+        if case .zstd(let tenantLevel) = settings.compression { level = tenantLevel }
+        let regroup = ChunkGroupBuilder(level: level)
+        for (name, frames) in repack.map({ ($0.name, $0.frames) }) {
             let bytes = try await backend.read(packPath(name))
-            for entry in entries {
-                let sealed = bytes[entry.offset ..< entry.offset + entry.length]
-                _ = try sealed.withUnsafeBytes { try sealer.open($0, id: entry.id, type: entry.type, maximumLength: entry.rawLength) }
-                builder.append(sealed: sealed, entry: entry)
+            for (held, kept) in frames {
+                let first = held[0]
+                let sealed = bytes[first.offset ..< first.offset + first.length]
+                if first.inner == nil {
+                    _ = try sealed.withUnsafeBytes { try sealer.open($0, id: first.id, type: first.type, maximumLength: first.rawLength) }
+                    builder.append(sealed: sealed, entries: held)
+                } else {
+                    let reader = try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, type: first.type, for: first.id) }
+                    if kept.count == held.count {
+                        for member in held { _ = try reader.member(member.id, inner: member.inner!, length: member.rawLength, sealer: sealer) }
+                        try reader.finish()
+                        builder.append(sealed: sealed, entries: held)
+                    } else {
+                        for member in kept {
+                            let plaintext = try reader.member(member.id, inner: member.inner!, length: member.rawLength, sealer: sealer)
+                            try plaintext.withUnsafeBytes { try regroup.append($0, id: member.id) }
+                            if regroup.isFull { builder.append(try regroup.seal(with: sealer)) }
+                        }
+                    }
+                }
                 if builder.isFull { try await writeBuilt() }
             }
         }
+        if !regroup.isEmpty { builder.append(try regroup.seal(with: sealer)) }
         try await writeBuilt()
         let retired = deletable + repack.map(\.name)
         report.retiredPacks = retired

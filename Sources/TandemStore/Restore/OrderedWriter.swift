@@ -36,7 +36,8 @@ enum RestorePayload: Sendable {
 /// Hands restore jobs to workers and writes their plaintext in order, output after output.
 ///
 /// Workers may finish out of order; results wait in a reorder buffer. Jobs are handed out only
-/// while fewer than `window` are unwritten, which bounds memory to `window` chunks.
+/// while fewer than `window` are unwritten, which bounds memory to `window` chunks plus one
+/// run per worker.
 actor OrderedWriter {
     private let plan: RestorePlan
     private let window: Int
@@ -55,14 +56,16 @@ actor OrderedWriter {
         self.progress = progress
     }
 
-    /// The next job, or nil when all are handed out (or the restore failed).
-    func next() async throws -> RestoreJob? {
+    /// The next jobs (one, or a run from one group frame), or none when all are handed out (or
+    /// the restore failed).
+    func next() async throws -> [RestoreJob] {
         while !aborted && issued - written >= window {
             await withCheckedContinuation { waiters.append($0) }
         }
-        guard !aborted else { return nil }
-        issued += 1
-        return try await plan.next()
+        guard !aborted else { return [] }
+        let run = try await plan.nextRun()
+        issued += run.count
+        return run
     }
 
     /// Accepts a job's plaintext and writes everything now in order.

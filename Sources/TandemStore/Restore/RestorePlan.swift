@@ -94,6 +94,33 @@ actor RestorePlan {
         }
     }
 
+    /// The next jobs: one, or a run in which every chunk from a group frame lies in the same
+    /// frame, in increasing order, so one ``ChunkGroupReader`` serves them all (chunks stored on
+    /// their own and zero chunks may come between: an image interleaves compressible chunks,
+    /// which are grouped, with random ones, which are not). Empty when all were handed out.
+    func nextRun(limit: Int = 256, bytes byteLimit: Int = 8 << 20) async throws -> [RestoreJob] {
+        guard let first = try await next() else { return [] }
+        var run = [first]
+        var bytes = first.length
+        var frame: (pack: String, offset: Int, end: Int)?
+        if !first.zero, let location = locations[first.id], let inner = location.inner {
+            frame = (location.pack, location.offset, inner + location.rawLength)
+        }
+        while run.count < limit, bytes < byteLimit, position < buffer.count {
+            let ref = buffer[position]
+            if !zeroIDs.contains(ref.id), let location = locations[ref.id], let inner = location.inner {
+                if let current = frame {
+                    guard location.pack == current.pack, location.offset == current.offset, inner >= current.end else { break }
+                }
+                frame = (location.pack, location.offset, inner + location.rawLength)
+            }
+            guard let job = try await self.next() else { break }
+            run.append(job)
+            bytes += job.length
+        }
+        return run
+    }
+
     private func install(_ refs: [ChunkRef], output: Int) {
         if output != bufferOutput { outputOffset = 0 }
         bufferOutput = output

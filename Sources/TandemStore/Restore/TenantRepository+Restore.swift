@@ -110,16 +110,18 @@ extension TenantRepository {
     /// Restores one file or device: workers fetch, verify and pwrite chunks at their offsets.
     func runPositionalRestore(segments: [RestorePlan.Segment], writer: PositionalWriter, options: RestoreOptions) async throws {
         let (plan, locations) = try makePlan(segments)
+        let readers = GroupReaderCache()
         let keys = self.keys
         let compression = settings.compression
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, options.workers) {
                 group.addTask {
                     let sealer = try BlobSealer(keys: keys, compression: compression)
-                    while let job = try await plan.next() {
-                        let payload = try await self.fetch(job, locations: locations, sealer: sealer)
-                        try await writer.write(payload, at: job.offset)
-                        options.progress(payload.count)
+                    while case let run = try await plan.nextRun(), !run.isEmpty {
+                        try await self.fetch(run, locations: locations, sealer: sealer, readers: readers) { job, payload in
+                            try await writer.write(payload, at: job.offset)
+                            options.progress(payload.count)
+                        }
                     }
                 }
             }
@@ -135,26 +137,64 @@ extension TenantRepository {
         return (try RestorePlan(segments: segments, tenant: self, locations: locations, likelyZeroLengths: likelyZero), locations)
     }
 
-    /// Reads, authenticates, decompresses and re-hashes one chunk (zero chunks need nothing).
-    func fetch(_ job: RestoreJob, locations: [ChunkID: BlobLocation], sealer: BlobSealer) async throws -> RestorePayload {
-        if job.zero { return .zeros(job.length) }
-        guard let location = locations[job.id] else {
-            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
+    /// Reads, authenticates, decompresses and re-hashes a run's chunks (zero chunks need
+    /// nothing), handing each to `body` in order: a run from a group frame reads the frame once.
+    func fetch(_ run: [RestoreJob], locations: [ChunkID: BlobLocation], sealer: BlobSealer, readers: GroupReaderCache,
+               _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws {
+        // A run's grouped chunks all lie in one frame (RestorePlan.nextRun): borrow its reader.
+        var group: (reader: SharedGroupReader?, key: GroupReaderCache.Key)?
+        do {
+            try await fetchRun(run, locations: locations, sealer: sealer, readers: readers, group: &group, body)
+        } catch {
+            if let group { await readers.giveBack(group.key, nil) }
+            throw error
         }
-        let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
-        let plain = try sealed.withUnsafeBytes {
-            try sealer.open($0, id: job.id, maximumLength: max(location.rawLength, job.length))
+        if let group { await readers.giveBack(group.key, group.reader) }
+    }
+
+    private func fetchRun(_ run: [RestoreJob], locations: [ChunkID: BlobLocation], sealer: BlobSealer, readers: GroupReaderCache,
+                          group: inout (reader: SharedGroupReader?, key: GroupReaderCache.Key)?,
+                          _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws {
+        for job in run {
+            if job.zero {
+                try await body(job, .zeros(job.length))
+                continue
+            }
+            guard let location = locations[job.id] else {
+                throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
+            }
+            let plain: [UInt8]
+            if let inner = location.inner {
+                let key = GroupReaderCache.Key(pack: location.pack, offset: location.offset)
+                if group == nil { group = (await readers.borrow(key), key) }
+                precondition(group!.key == key, "a restore run spans two group frames")
+                if group!.reader == nil || group!.reader!.reader.position > inner {
+                    group!.reader = nil
+                    let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
+                    group!.reader = SharedGroupReader(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
+                }
+                do { plain = try group!.reader!.reader.member(job.id, inner: inner, length: location.rawLength, sealer: sealer) } catch {
+                    group!.reader = nil
+                    throw error
+                }
+            } else {
+                let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
+                plain = try sealed.withUnsafeBytes {
+                    try sealer.open($0, id: job.id, maximumLength: max(location.rawLength, job.length))
+                }
+            }
+            guard plain.count == job.length else {
+                throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) has \(plain.count) bytes, manifest says \(job.length)")
+            }
+            try await body(job, .bytes(plain))
         }
-        guard plain.count == job.length else {
-            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) has \(plain.count) bytes, manifest says \(job.length)")
-        }
-        return .bytes(plain)
     }
 
     /// Runs `options.workers` tasks that fetch, open and verify blobs; the writer puts them in order.
     func runRestore(segments: [RestorePlan.Segment], sink: OutputSink, options: RestoreOptions) async throws {
         let (plan, locations) = try makePlan(segments)
         let writer = OrderedWriter(plan: plan, window: 8 * max(1, options.workers), sink: sink, progress: options.progress)
+        let readers = GroupReaderCache()
         let keys = self.keys
         let compression = settings.compression
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -162,8 +202,8 @@ extension TenantRepository {
                 group.addTask {
                     do {
                         let sealer = try BlobSealer(keys: keys, compression: compression)
-                        while let job = try await writer.next() {
-                            try await writer.deliver(job, try await self.fetch(job, locations: locations, sealer: sealer))
+                        while case let run = try await writer.next(), !run.isEmpty {
+                            try await self.fetch(run, locations: locations, sealer: sealer, readers: readers) { try await writer.deliver($0, $1) }
                         }
                     } catch {
                         await writer.abort()

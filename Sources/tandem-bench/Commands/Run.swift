@@ -44,7 +44,7 @@ struct Run: ParsableCommand {
         var notes = [
             "MB/s = step's data bytes / wall s (10^6 B/s): image size for image steps, tree bytes for tree steps (tree-v2 mostly skipped by metadata), image-v1 for restore, image-v1 + image-v2 for check.",
             "CPU s = user + system time of the tool's process(es); peak RSS = ru_maxrss from wait4 on that child; repo = sum of file sizes in the repository after the step.",
-            "tandem: tenant defaults (aes256gcm, FastCDC 16K/64K/256K, zstd:1), init = `init` + `tenant create`; check = `check --read-data`.",
+            "tandem: tenant defaults (aes256gcm, FastCDC 16K/64K/256K, zstd:3 in 4 MiB groups), init = `init` + `tenant create`; check = `check --read-data`.",
         ]
         var resticCompression = false
         for peer in Array(Set(peers)).sorted(by: { $0 > $1 }) {

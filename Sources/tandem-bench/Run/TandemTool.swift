@@ -2,7 +2,7 @@ import Foundation
 
 /// Tandem, driven through the `tandemctl` binary built next to this benchmark, with
 /// TANDEM_PASSPHRASE set and `--json` output parsed. Tenant `bench`, default settings
-/// (aes256gcm, FastCDC 16K/64K/256K, zstd:1).
+/// (aes256gcm, FastCDC 16K/64K/256K, zstd:3 in 4 MiB groups).
 final class TandemTool: BackupTool {
     let name = "tandem"
     let place: ToolPlace

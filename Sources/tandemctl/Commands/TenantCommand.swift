@@ -15,7 +15,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var tenant: TenantOptions
         @Option(help: "Crypto suite: aes256gcm or sm4.") var suite: String = "aes256gcm"
         @Option(help: "Chunker: cdc, cdc:MIN/AVG/MAX, fixed or fixed:SIZE.") var chunker: String = "cdc"
-        @Option(help: "Compression: zstd, zstd:N (1-19), lz4 or none.") var compression: String = "zstd:1"
+        @Option(help: "Compression: zstd, zstd:N (1-19), lz4 or none.") var compression: String = "zstd:3"
         @Flag(help: "Print the result as JSON.") var json = false
 
         func validate() throws {

@@ -1,0 +1,91 @@
+import Testing
+import TandemCodecs
+import TandemCore
+
+@Suite struct ChunkGroupTests {
+    static func members(count: Int, seed: UInt64) -> [[UInt8]] {
+        var generator = SeededBytes(seed: seed)
+        let words = (0..<200).map { _ in generator.bytes(3 + Int(generator.bytes(1)[0] % 7)).map { 97 + $0 % 26 } + [32] }
+        return (0..<count).map { index in
+            var chunk: [UInt8] = []
+            let length = 1 + (index * 7919) % 70_000
+            while chunk.count < length {
+                let pick = generator.bytes(2)
+                chunk += words[(Int(pick[0]) << 8 | Int(pick[1])) % words.count]
+            }
+            return Array(chunk.prefix(length))
+        }
+    }
+
+    static func sealedGroup(_ chunks: [[UInt8]], suite: CryptoSuite = .aes256gcm) throws -> (BlobSealer, SealedGroup) {
+        let sealer = try BlobSealer(keys: try TenantKeys(master: Fixtures.master, suite: suite), compression: .zstd(level: 3))
+        let builder = ChunkGroupBuilder(level: 3)
+        for chunk in chunks {
+            try chunk.withUnsafeBytes { try builder.append($0, id: sealer.chunkID(of: $0)) }
+        }
+        return (sealer, try builder.seal(with: sealer))
+    }
+
+    @Test(arguments: CryptoSuite.allCases)
+    func membersReadBackWithGaps(suite: CryptoSuite) throws {
+        let chunks = Self.members(count: 40, seed: 11)
+        let (sealer, group) = try Self.sealedGroup(chunks, suite: suite)
+        #expect(group.members.count == 40)
+        #expect(group.rawLength == chunks.reduce(0) { $0 + $1.count })
+        #expect(group.bytes.count < group.rawLength / 2, "text compresses in a group")
+        // Every third member, skipping the rest; then the frame must end cleanly.
+        let reader = try group.bytes.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
+        for index in stride(from: 1, to: 40, by: 3) {
+            let member = group.members[index]
+            let plain = try reader.member(member.id, inner: member.inner, length: member.rawLength, sealer: sealer)
+            #expect(plain == chunks[index], "member \(index)")
+        }
+        try reader.finish()
+        // Going backwards is refused, not misread.
+        #expect(throws: BlobError.self) { try reader.member(group.members[0].id, inner: 0, length: group.members[0].rawLength, sealer: sealer) }
+    }
+
+    @Test func wrongIDOrPlaceIsAHashMismatch() throws {
+        let chunks = Self.members(count: 5, seed: 12)
+        let (sealer, group) = try Self.sealedGroup(chunks)
+        let reader = try group.bytes.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
+        let second = group.members[1]
+        #expect(throws: BlobError.hashMismatch(second.id)) {
+            try reader.member(second.id, inner: second.inner + 1, length: second.rawLength - 1, sealer: sealer)
+        }
+    }
+
+    @Test func everyTamperedByteIsDetected() throws {
+        let chunks = Self.members(count: 6, seed: 13)
+        let (sealer, group) = try Self.sealedGroup(chunks)
+        for position in stride(from: 0, to: group.bytes.count, by: max(1, group.bytes.count / 300)) {
+            var bytes = group.bytes
+            bytes[position] ^= 0x20
+            #expect(throws: BlobError.self) {
+                let reader = try bytes.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
+                for member in group.members { _ = try reader.member(member.id, inner: member.inner, length: member.rawLength, sealer: sealer) }
+            }
+        }
+    }
+
+    @Test func packTrailerKeepsGroupPlaces() throws {
+        let chunks = Self.members(count: 8, seed: 14)
+        let (sealer, group) = try Self.sealedGroup(chunks)
+        let cipher = try TenantKeys(master: Fixtures.master, suite: .aes256gcm).suite.makeCipher(
+            key: try TenantKeys(master: Fixtures.master, suite: .aes256gcm).dataKey)
+        var builder = PackBuilder(targetSize: 1 << 20)
+        let single = Array("a chunk of its own".utf8)
+        let singleID = single.withUnsafeBytes { sealer.chunkID(of: $0) }
+        builder.append(try single.withUnsafeBytes { try sealer.seal($0, id: singleID) })
+        builder.append(group)
+        let pack = try builder.finish(cipher: cipher)
+        let trailerLength = try PackFormat.trailerLength(footer: Array(pack.bytes.suffix(PackFormat.footerLength)), packSize: pack.bytes.count)
+        let trailer = Array(pack.bytes[(pack.bytes.count - PackFormat.footerLength - trailerLength)...].prefix(trailerLength))
+        let entries = try PackFormat.entries(sealedTrailer: trailer, packSize: pack.bytes.count, cipher: cipher)
+        #expect(entries == pack.entries)
+        #expect(entries[0].inner == nil)
+        #expect(entries.dropFirst().map(\.inner) == group.members.map(\.inner))
+        let frames = PackEntry.byFrame(entries)
+        #expect(frames.count == 2 && frames[1].count == 8)
+    }
+}
