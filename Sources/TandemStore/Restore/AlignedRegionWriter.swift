@@ -16,7 +16,7 @@ import Glibc
 /// Region buffers are reused, never freed until the end: as heap blocks freed and taken again
 /// they fragmented the heap (peak RSS 190-600 MiB for the 2 GiB image, against 66 before).
 final class AlignedRegionWriter: Sendable {
-    static let regionSize = 4 << 20
+    static let regionSize = 1 << 20
     static let alignment = DirectWrite.alignment
 
     /// A region's memory (4 MiB, page-aligned), handed between workers under the mutex.

@@ -98,7 +98,7 @@ actor RestorePlan {
     /// frame, in increasing order, so one ``ChunkGroupReader`` serves them all (chunks stored on
     /// their own and zero chunks may come between: an image interleaves compressible chunks,
     /// which are grouped, with random ones, which are not). Empty when all were handed out.
-    func nextRun(limit: Int = 256, bytes byteLimit: Int = 8 << 20) async throws -> [RestoreJob] {
+    func nextRun(limit: Int = 64, bytes byteLimit: Int = 1 << 20) async throws -> [RestoreJob] {
         guard let first = try await next() else { return [] }
         var run = [first]
         var bytes = first.length
