@@ -83,6 +83,61 @@ import Testing
         try empty.withUnsafeBytes { try codec.decompress($0, maxSize: 0) { _ in Issue.record("no output expected") } }
     }
 
+    /// The pull-based reader of frames that declare no size: hostile frames and wrong sizes
+    /// throw or yield exactly the stated size, never more, never a trap; a streaming frame
+    /// reads back in any piece sizes.
+    @Test func zstdFrameReaderNeverTrapsAndStopsAtItsSize() throws {
+        let original = sampleText(40_000)
+        let writer = ZstdFrameWriter(level: 3)
+        for start in stride(from: 0, to: original.count, by: 9000) {
+            try original[start ..< min(original.count, start + 9000)].withUnsafeBytes { try writer.append($0) }
+        }
+        let valid = try writer.finish()
+        #expect(throws: CodecError.self, "a streaming frame declares no size") {
+            try valid.withUnsafeBytes { try ZstdCodec.declaredContentSize($0) }
+        }
+        var rng = SeededRNG(seed: 103)
+        var accepted = 0
+        for input in Self.hostileInputs(seed: 104, valid: valid) where !input.isEmpty {
+            let size = rng.next() % 2 == 0 ? original.count : Int(rng.next() % 60_000)
+            guard let reader = try? ZstdFrameReader(input, from: 0, exactSize: size) else { continue }
+            var out = [UInt8](repeating: 0, count: size)
+            var filled = 0
+            do {
+                while filled < size {
+                    let piece = 1 + Int(rng.next() % 5000)
+                    let n = try out.withUnsafeMutableBytes {
+                        try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled ..< min(size, filled + piece)]))
+                    }
+                    #expect(n > 0 && n <= piece)
+                    filled += n
+                }
+                accepted += 1
+                #expect(reader.produced == size)
+            } catch is CodecError {
+                #expect(filled <= size)
+            }
+        }
+        #expect(accepted < Self.iterations / 2)
+        // The valid frame, in odd pieces; a wrong size or anything after the frame is refused.
+        let reader = try ZstdFrameReader(valid, from: 0, exactSize: original.count)
+        var back = [UInt8](repeating: 0, count: original.count)
+        var filled = 0
+        while filled < back.count {
+            filled += try back.withUnsafeMutableBytes {
+                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled ..< min($0.count, filled + 777)]))
+            }
+        }
+        #expect(back == original)
+        for (input, size) in [(valid, original.count - 1), (valid, original.count + 1), (valid + [0], original.count)] {
+            #expect(throws: CodecError.self) {
+                let reader = try ZstdFrameReader(input, from: 0, exactSize: size)
+                var sink = [UInt8](repeating: 0, count: size)
+                _ = try sink.withUnsafeMutableBytes { try reader.read(into: $0) }
+            }
+        }
+    }
+
     @Test func lz4DecoderNeverTraps() throws {
         let original = sampleText(4000)
         let valid = try LZ4Codec.compress(original)

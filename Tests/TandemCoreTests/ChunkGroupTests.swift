@@ -1,6 +1,6 @@
 import Testing
 import TandemCodecs
-import TandemCore
+@testable import TandemCore
 
 @Suite struct ChunkGroupTests {
     static func members(count: Int, seed: UInt64) -> [[UInt8]] {
@@ -87,5 +87,48 @@ import TandemCore
         #expect(entries.dropFirst().map(\.inner) == group.members.map(\.inner))
         let frames = PackEntry.byFrame(entries)
         #expect(frames.count == 2 && frames[1].count == 8)
+    }
+
+    /// Hostile plaintext inside a valid seal (what a key holder or a bug could write) and
+    /// hostile places from a trailer: the reader throws or returns chunks that hash right,
+    /// never traps, never reads past the frame's stated length.
+    @Test func hostileFramesInsideAValidSealNeverTrap() throws {
+        let chunks = Self.members(count: 12, seed: 15)
+        let (sealer, group) = try Self.sealedGroup(chunks)
+        let framed = try sealer.cipher.open(group.bytes, associatedData: BlobSealer.groupAssociatedData(type: .data))
+        var generator = SeededBytes(seed: 16)
+        var accepted = 0
+        for round in 0..<600 {
+            var bytes = framed
+            switch round % 4 {
+            case 0:
+                for _ in 0..<(1 + Int(generator.next() % 4)) {
+                    bytes[Int(generator.next() % UInt64(bytes.count))] ^= UInt8(truncatingIfNeeded: generator.next() | 1)
+                }
+            case 1:
+                bytes = Array(bytes.prefix(Int(generator.next() % UInt64(bytes.count))))
+            case 2:
+                // A stated length that lies, up to past the limit.
+                let length = UInt32(truncatingIfNeeded: generator.next() % UInt64(ChunkGroupBuilder.maximumRawLength * 2))
+                for index in 0..<4 { bytes[1 + index] = UInt8(truncatingIfNeeded: length >> (8 * index)) }
+            default:
+                bytes += generator.bytes(1 + Int(generator.next() % 64))
+            }
+            let sealed = try sealer.cipher.seal(bytes, associatedData: BlobSealer.groupAssociatedData(type: .data))
+            do {
+                let reader = try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
+                for member in group.members {
+                    // Some places are shifted as a hostile trailer would shift them.
+                    let shift = generator.next() % 8 == 0 ? Int(generator.next() % 3) - 1 : 0
+                    let plain = try reader.member(member.id, inner: member.inner + shift, length: member.rawLength, sealer: sealer)
+                    #expect(plain.count == member.rawLength)
+                }
+                try reader.finish()
+                accepted += 1
+            } catch is BlobError {
+                continue
+            }
+        }
+        #expect(accepted < 600, "some hostile frames must be refused")
     }
 }

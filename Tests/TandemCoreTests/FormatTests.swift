@@ -34,6 +34,35 @@ import TandemCodecs
         #expect(entries.map(\.rawLength) == [1000, 50_000, 3])
     }
 
+    /// A version-1 pack (written before group frames) is still read: its trailer has no
+    /// `inner` field and its associated data names version 1; every blob is one of its own.
+    @Test func aVersion1PackIsStillRead() throws {
+        let (pack, keys) = try makePack()
+        let cipher = try keys.suite.makeCipher(key: keys.dataKey)
+        var plain = ByteWriter()
+        plain.uint32(UInt32(pack.entries.count))
+        for entry in pack.entries {
+            plain.uint8(entry.type.rawValue)
+            plain.uint8(entry.codec.rawValue)
+            plain.append(entry.id.bytes)
+            plain.uint64(UInt64(entry.offset))
+            plain.uint32(UInt32(entry.length))
+            plain.uint32(UInt32(entry.rawLength))
+        }
+        let sealed = try cipher.seal(plain.bytes, associatedData: Array("TNDMPTRL".utf8) + [1, 0])
+        var header = PackFormat.header()
+        header[8] = 1
+        try PackFormat.checkHeader(header)
+        let blobEnd = pack.entries.map { $0.offset + $0.length }.max()!
+        let packSize = blobEnd + sealed.count + PackFormat.footerLength
+        let entries = try PackFormat.entries(sealedTrailer: sealed, packSize: packSize, cipher: cipher)
+        #expect(entries == pack.entries)
+        #expect(entries.allSatisfy { $0.inner == nil })
+        // The version is bound to the layout: a v1 trailer relabelled as v2 does not open.
+        let relabelled = try cipher.seal(plain.bytes, associatedData: Array("TNDMPTRL".utf8) + [2, 0])
+        #expect(throws: FormatError.self) { try PackFormat.entries(sealedTrailer: relabelled, packSize: packSize, cipher: cipher) }
+    }
+
     @Test func tamperedTrailerIsRefused() throws {
         let (pack, keys) = try makePack()
         let length = try PackFormat.trailerLength(footer: Array(pack.bytes.suffix(16)), packSize: pack.bytes.count)

@@ -58,6 +58,51 @@ import TandemTestSupport
         #expect(try reopened.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'schema'") } == "3")
     }
 
+    @Test func aVersion2IndexGainsGroupPlaces() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("index.sqlite")
+        let packA = String(repeating: "a", count: 64)
+        // The schema-2 layout: packs numbered, blobs without a place in a group frame.
+        let old = try DatabaseQueue(path: path)
+        try old.write { db in
+            try db.execute(sql: """
+                CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE packs(
+                    number INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, blobs INTEGER NOT NULL);
+                CREATE TABLE blobs(
+                    id BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+                    raw_length INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE INDEX blobs_by_pack ON blobs(pack);
+                CREATE TABLE snapshots(
+                    id TEXT PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,
+                    hostname TEXT NOT NULL, tags TEXT NOT NULL, parent TEXT, size INTEGER NOT NULL, files INTEGER NOT NULL);
+                INSERT INTO meta VALUES ('schema', '2');
+                """)
+            try db.execute(sql: "INSERT INTO packs VALUES (1, ?, 1000, 1)", arguments: [packA])
+            try db.execute(sql: "INSERT INTO blobs VALUES (?, 1, 16, 100, 200)", arguments: [Data(id(1).bytes)])
+        }
+        try old.close()
+
+        let index = try IndexDatabase(path: path)
+        #expect(try index.location(of: id(1)) == BlobLocation(pack: packA, offset: 16, length: 100, rawLength: 200))
+        #expect(try index.location(of: id(1))?.inner == nil)
+        // Members of a group frame share the frame's place and keep their own.
+        let packB = String(repeating: "b", count: 64)
+        let members = [(UInt8(2), 0), (3, 200), (4, 400)].map { byte, inner in
+            PackEntry(id: id(byte), type: .data, codec: .zstd, offset: 16, length: 300, rawLength: 200, inner: inner)
+        }
+        try index.addPack(name: packB, size: 400, entries: members)
+        for (byte, inner) in [(UInt8(2), 0), (3, 200), (4, 400)] {
+            #expect(try index.location(of: id(byte)) == BlobLocation(pack: packB, offset: 16, length: 300, rawLength: 200, inner: inner))
+        }
+        #expect(try index.allLocations()[id(3)]?.inner == 200)
+        // Opening again changes nothing.
+        let again = try IndexDatabase(path: path)
+        #expect(try again.location(of: id(4))?.inner == 400)
+        let reopened = try DatabaseQueue(path: path)
+        #expect(try reopened.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'schema'") } == "3")
+    }
+
     @Test func rewritingAPackKeepsItsBlobs() throws {
         let dir = TemporaryDirectory()
         let index = try IndexDatabase(path: dir.file("index.sqlite"))

@@ -49,6 +49,40 @@ import TandemCore
         #expect(again.packsDeleted == 0 && again.packsRepacked == 0)
     }
 
+    @Test func pruneRegroupsTheLiveChunksOfPartlyDeadGroups() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir, compression: .zstd(level: 3))
+        let first = imageBytes(3 << 20, seed: 21)
+        write(first, to: dir.file("disk.img"))
+        _ = try await tenant.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date(timeIntervalSince1970: 1_770_000_000))
+        let grouped = try await tenant.index.allLocations().values.filter { $0.inner != nil }
+        #expect(grouped.count > 10, "text chunks are stored in group frames")
+        // Rewrite the first half: its chunks die with the first snapshot, the rest stay live, so
+        // every group frame that mixed both is partly dead.
+        var second = first
+        for i in 0 ..< second.count / 2 where second[i] != 0 { second[i] = UInt8(truncatingIfNeeded: i % 251 + 1) }
+        write(second, to: dir.file("disk.img"))
+        let kept = try await tenant.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date(timeIntervalSince1970: 1_770_086_400))
+        _ = try await tenant.forget(policy: RetentionPolicy(keepLast: 1), dryRun: false, now: Date(), timeZone: TimeZone(identifier: "UTC")!)
+        let before = try await tenant.index.packs().values.reduce(0, +)
+        var options = PruneOptions()
+        options.packSize = 1 << 20
+        options.repackThreshold = 0.05
+        let pruned = try await tenant.prune(options: options)
+        #expect(pruned.blobsRemoved > 0 && pruned.packsRepacked > 0)
+        #expect(try await tenant.index.packs().values.reduce(0, +) < before)
+        // The live members were compressed into new groups, not stored one by one.
+        let after = try await tenant.index.allLocations().values
+        #expect(after.filter { $0.inner != nil }.count > 10)
+        let check = try await tenant.check(readData: true)
+        #expect(check.ok, "\(check.problems)")
+        _ = try await tenant.restore(kept.snapshotID, to: .path(dir.file("restored")), options: RestoreOptions())
+        expectSameBytes(read(dir.file("restored")), second)
+        // Nothing dead was carried into the new frames: a second prune finds no dead member.
+        let again = try await tenant.prune(options: options)
+        #expect(again.blobsRemoved == 0 && again.packsDeleted == 0, "\(again)")
+    }
+
     @Test func pruneRefusesWhileABackupHoldsTheLock() async throws {
         let dir = TemporaryDirectory()
         let tenant = try await makeTenant(dir)

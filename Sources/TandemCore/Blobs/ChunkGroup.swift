@@ -41,15 +41,20 @@ public final class ChunkGroupBuilder {
 
     private let writer: ZstdFrameWriter
     public private(set) var members: [GroupMember] = []
+    /// This builder's group is sealed once its plaintext reaches this length.
+    public let closing: Int
 
-    /// A builder compressing at zstd `level` with a 1 MiB window.
-    public init(level: Int) {
+    /// A builder compressing at zstd `level` with a 1 MiB window, closing its group at
+    /// `closingLength` bytes of plaintext (at most ``closingLength``: a repository with small
+    /// packs gets small groups, so a pack still holds several).
+    public init(level: Int, closingLength: Int = ChunkGroupBuilder.closingLength) {
         writer = ZstdFrameWriter(level: Int32(level), windowLog: 20)
+        closing = min(max(closingLength, 1), Self.closingLength)
     }
 
     public var isEmpty: Bool { members.isEmpty }
     /// True once the group should be sealed.
-    public var isFull: Bool { writer.inputLength >= Self.closingLength }
+    public var isFull: Bool { writer.inputLength >= closing }
     /// Plaintext bytes in the group so far.
     public var rawLength: Int { writer.inputLength }
 

@@ -107,7 +107,8 @@ extension TenantRepository {
             }
             let feed = ChunkFeed(inputs: [input], chunker: Chunker(settings.chunker, gear: keys.gear),
                                  skipUnreadable: false, progress: options.progress)
-            let lists = try await runPipeline(feed: feed, sink: sink, workers: options.workers, listLimit: options.chunkListLimit)
+            let lists = try await runPipeline(feed: feed, sink: sink, workers: options.workers, listLimit: options.chunkListLimit,
+                                              groupSize: options.packSize)
             let chunks = lists[0] ?? ChunkList()
             summary.bytesRead = Int64(chunks.totalLength)
             summary.chunks = chunks.count
@@ -152,7 +153,8 @@ extension TenantRepository {
             parentTree = []
             let feed = ChunkFeed(inputs: inputs, chunker: Chunker(settings.chunker, gear: keys.gear),
                                  skipUnreadable: true, progress: options.progress)
-            let lists = try await runPipeline(feed: feed, sink: sink, workers: options.workers, listLimit: options.chunkListLimit)
+            let lists = try await runPipeline(feed: feed, sink: sink, workers: options.workers, listLimit: options.chunkListLimit,
+                                              groupSize: options.packSize)
             let skipped = await feed.skipped
             var dropped = Set<Int>()
             for (input, position) in inputEntry.enumerated() {
@@ -207,7 +209,9 @@ extension TenantRepository {
 
     /// Runs `workers` tasks that pull chunks from the feed, name them, and seal and store the new
     /// ones; a collector puts the references back in order. Returns each input's chunk list.
-    private func runPipeline(feed: ChunkFeed, sink: PackSink, workers: Int, listLimit: Int) async throws -> [Int: ChunkList] {
+    /// Groups close at `groupSize` (the pack size) when that is under 4 MiB.
+    private func runPipeline(feed: ChunkFeed, sink: PackSink, workers: Int, listLimit: Int,
+                             groupSize: Int) async throws -> [Int: ChunkList] {
         let keys = self.keys
         let compression = settings.compression
         let maximum = settings.chunker.maximumChunkSize
@@ -219,7 +223,7 @@ extension TenantRepository {
                     // zstd: compressible new chunks are sealed in groups (ChunkGroupBuilder), the
                     // rest one by one.
                     var chunkGroup: ChunkGroupBuilder?
-                    if case .zstd(let level) = compression { chunkGroup = ChunkGroupBuilder(level: level) }
+                    if case .zstd(let level) = compression { chunkGroup = ChunkGroupBuilder(level: level, closingLength: groupSize) }
                     var zeros = ZeroChunkIDs()
                     while true {
                         // A batch per trip: up to 8 chunks or 1 MiB, so the read-ahead stays small

@@ -124,7 +124,7 @@ extension TenantRepository {
         // Live chunks of partly dead group frames are compressed into new groups.
         var level = 3
         if case .zstd(let tenantLevel) = settings.compression { level = tenantLevel }
-        let regroup = ChunkGroupBuilder(level: level)
+        let regroup = ChunkGroupBuilder(level: level, closingLength: options.packSize)
         for (name, frames) in repack.map({ ($0.name, $0.frames) }) {
             let bytes = try await backend.read(packPath(name))
             for (held, kept) in frames {
