@@ -13,12 +13,19 @@ public final class ZstdFrameWriter {
     public let level: Int32
     private let cctx: OpaquePointer
     private let piece: UnsafeMutableRawBufferPointer
-    private var frame: [UInt8] = []
+    private var frame: [UInt8]
+    /// Bytes left in front of each frame for the caller's header (zero until it fills them).
+    public let prefixLength: Int
     /// Bytes fed into the current frame.
     public private(set) var inputLength = 0
 
     /// Creates a writer at `level` whose back-references reach at most `2^windowLog` bytes.
-    public init(level: Int32, windowLog: Int32 = 20) {
+    /// Each frame ``finish()`` returns starts with `prefixLength` zero bytes, room for the
+    /// caller's header, so the frame never has to be copied behind one.
+    public init(level: Int32, windowLog: Int32 = 20, prefixLength: Int = 0) {
+        precondition(prefixLength >= 0, "ZstdFrameWriter: negative prefix")
+        self.prefixLength = prefixLength
+        frame = [UInt8](repeating: 0, count: prefixLength)
         let clamped = Swift.min(Swift.max(level, ZSTD_minCLevel()), ZSTD_maxCLevel())
         self.level = clamped
         guard let c = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx: out of memory") }
@@ -36,7 +43,7 @@ public final class ZstdFrameWriter {
     }
 
     /// Bytes of compressed output so far (zstd holds back up to a block until it is full).
-    public var outputLength: Int { frame.count }
+    public var outputLength: Int { frame.count - prefixLength }
 
     /// Compresses `input` into the current frame.
     /// - Throws: ``CodecError/compressionFailed(_:)``; the frame is then abandoned.
@@ -46,7 +53,7 @@ public final class ZstdFrameWriter {
         inputLength += input.count
     }
 
-    /// Ends the frame and returns it; the writer starts a new, empty frame.
+    /// Ends the frame and returns it (after the prefix); the writer starts a new, empty frame.
     public func finish() throws -> [UInt8] {
         try drive(UnsafeRawBufferPointer(start: nil, count: 0), ending: true)
         defer { reset() }
@@ -56,7 +63,7 @@ public final class ZstdFrameWriter {
     /// Drops the current frame.
     public func reset() {
         _ = ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)
-        frame = []
+        frame = [UInt8](repeating: 0, count: prefixLength)
         inputLength = 0
     }
 

@@ -48,7 +48,7 @@ public final class ChunkGroupBuilder {
     /// `closingLength` bytes of plaintext (at most ``closingLength``: a repository with small
     /// packs gets small groups, so a pack still holds several).
     public init(level: Int, closingLength: Int = ChunkGroupBuilder.closingLength) {
-        writer = ZstdFrameWriter(level: Int32(level), windowLog: 20)
+        writer = ZstdFrameWriter(level: Int32(level), windowLog: 20, prefixLength: 5)
         closing = min(max(closingLength, 1), Self.closingLength)
     }
 
@@ -73,8 +73,8 @@ public final class ChunkGroupBuilder {
         let members = self.members
         let rawLength = writer.inputLength
         self.members = []
-        let frame = try writer.finish()
-        return try sealer.sealGroup(frame: frame, rawLength: rawLength, members: members, type: type)
+        var framed = try writer.finish()
+        return try sealer.sealGroup(framed: &framed, rawLength: rawLength, members: members, type: type)
     }
 }
 
@@ -85,12 +85,12 @@ extension BlobSealer {
 
     /// Seals a zstd frame of `members` and verifies it before handing it out: opened again,
     /// decompressed and every member re-hashed to its ID (a member at a time, never whole).
-    func sealGroup(frame: [UInt8], rawLength: Int, members: [GroupMember], type: BlobType) throws -> SealedGroup {
-        var framed = [UInt8]()
-        framed.reserveCapacity(5 + frame.count)
-        framed.append(StoredCodec.zstd.rawValue)
-        Self.appendUInt32(&framed, UInt32(rawLength))
-        framed.append(contentsOf: frame)
+    /// `framed` is the frame behind 5 spare bytes, which get the header; it is emptied once
+    /// sealed, so at most two copies of the frame are alive at once.
+    func sealGroup(framed: inout [UInt8], rawLength: Int, members: [GroupMember], type: BlobType) throws -> SealedGroup {
+        precondition(framed.count >= 5, "sealGroup: no room for the header")
+        framed[0] = StoredCodec.zstd.rawValue
+        for index in 0..<4 { framed[1 + index] = UInt8(truncatingIfNeeded: UInt32(rawLength) >> (8 * index)) }
         let sealed = try cipher.seal(framed, associatedData: Self.groupAssociatedData(type: type))
         framed = []
         let first = members.first?.id ?? ChunkID(bytes: [UInt8](repeating: 0, count: 32))

@@ -216,14 +216,17 @@ extension TenantRepository {
         let compression = settings.compression
         let maximum = settings.chunker.maximumChunkSize
         let collector = try RefCollector(sink: sink, keys: keys, compression: compression, limit: listLimit)
+        // zstd: compressible new chunks are sealed in groups, from a builder per core; the rest
+        // one by one.
+        var pool: GroupBuilderPool?
+        if case .zstd(let level) = compression {
+            pool = GroupBuilderPool(count: min(max(1, workers), ProcessInfo.processInfo.activeProcessorCount),
+                                    level: level, closingLength: groupSize)
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, workers) {
-                group.addTask {
+                group.addTask { [pool] in
                     let sealer = try BlobSealer(keys: keys, compression: compression)
-                    // zstd: compressible new chunks are sealed in groups (ChunkGroupBuilder), the
-                    // rest one by one.
-                    var chunkGroup: ChunkGroupBuilder?
-                    if case .zstd(let level) = compression { chunkGroup = ChunkGroupBuilder(level: level, closingLength: groupSize) }
                     var zeros = ZeroChunkIDs()
                     while true {
                         // A batch per trip: up to 8 chunks or 1 MiB, so the read-ahead stays small
@@ -239,25 +242,48 @@ extension TenantRepository {
                             (sequence: $0.sequence, input: $0.input, ref: ChunkRef(id: $1, length: $0.bytes.count))
                         })
                         let fresh = await sink.claim(zip(batch, ids).map { (id: $1, rawLength: $0.bytes.count) })
+                        var grouped: [Int] = []
                         for (index, chunk) in batch.enumerated() where fresh[index] {
-                            let grouped = try chunk.bytes.withUnsafeBytes { bytes -> Bool in
-                                guard let chunkGroup, bytes.count <= ChunkGroupBuilder.largestMember,
-                                      !CompressibilityEstimate.looksIncompressible(bytes) else { return false }
-                                try chunkGroup.append(bytes, id: ids[index])
-                                return true
-                            }
-                            if !grouped {
+                            let groupable = pool != nil && chunk.bytes.count <= ChunkGroupBuilder.largestMember
+                                && !chunk.bytes.withUnsafeBytes { CompressibilityEstimate.looksIncompressible($0) }
+                            if groupable {
+                                grouped.append(index)
+                            } else {
                                 try await sink.add(try chunk.bytes.withUnsafeBytes { try sealer.seal($0, id: ids[index]) })
-                            } else if let chunkGroup, chunkGroup.isFull {
-                                try await sink.add(try chunkGroup.seal(with: sealer))
                             }
                         }
+                        guard let pool, !grouped.isEmpty else { continue }
+                        for full in try await Self.addToGroup(grouped.map { (bytes: batch[$0].bytes, id: ids[$0]) }, pool: pool, sealer: sealer) {
+                            try await sink.add(full)
+                        }
                     }
-                    if let chunkGroup, !chunkGroup.isEmpty { try await sink.add(try chunkGroup.seal(with: sealer)) }
                 }
             }
             try await group.waitForAll()
         }
+        if let pool {
+            let sealer = try BlobSealer(keys: keys, compression: compression)
+            for lease in await pool.unfinished() { try await sink.add(try lease.builder.seal(with: sealer)) }
+        }
         return try await collector.finish()
+    }
+
+    /// Compresses `chunks` into a builder borrowed from `pool` (given back also on failure),
+    /// sealing the group whenever it fills; returns the sealed groups for the pack sink.
+    private static func addToGroup(_ chunks: [(bytes: ArraySlice<UInt8>, id: ChunkID)], pool: GroupBuilderPool,
+                                   sealer: BlobSealer) async throws -> [SealedGroup] {
+        let lease = await pool.take()
+        var sealed: [SealedGroup] = []
+        do {
+            for chunk in chunks {
+                try chunk.bytes.withUnsafeBytes { try lease.builder.append($0, id: chunk.id) }
+                if lease.builder.isFull { sealed.append(try lease.builder.seal(with: sealer)) }
+            }
+        } catch {
+            await pool.giveBack(lease)
+            throw error
+        }
+        await pool.giveBack(lease)
+        return sealed
     }
 }
