@@ -138,56 +138,70 @@ extension TenantRepository {
     }
 
     /// Reads, authenticates, decompresses and re-hashes a run's chunks (zero chunks need
-    /// nothing), handing each to `body` in order: a run from a group frame reads the frame once.
+    /// nothing), then hands each to `body` in order. A run's grouped chunks all lie in one frame
+    /// (RestorePlan.nextRun): they are read first, from the frame's borrowed reader, which goes
+    /// back before the chunks stored on their own are opened and before `body` writes anything,
+    /// so the next run from the frame (on another worker) waits only for decompression.
     func fetch(_ run: [RestoreJob], locations: [ChunkID: BlobLocation], sealer: BlobSealer, readers: GroupReaderCache,
                _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws {
-        // A run's grouped chunks all lie in one frame (RestorePlan.nextRun): borrow its reader.
-        var group: (reader: SharedGroupReader?, key: GroupReaderCache.Key)?
-        do {
-            try await fetchRun(run, locations: locations, sealer: sealer, readers: readers, group: &group, body)
-        } catch {
-            if let group { await readers.giveBack(group.key, nil) }
-            throw error
-        }
-        if let group { await readers.giveBack(group.key, group.reader) }
-    }
-
-    private func fetchRun(_ run: [RestoreJob], locations: [ChunkID: BlobLocation], sealer: BlobSealer, readers: GroupReaderCache,
-                          group: inout (reader: SharedGroupReader?, key: GroupReaderCache.Key)?,
-                          _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws {
+        var payloads = [RestorePayload?](repeating: nil, count: run.count)
+        var places: [BlobLocation?] = []
+        places.reserveCapacity(run.count)
         for job in run {
-            if job.zero {
-                try await body(job, .zeros(job.length))
+            guard !job.zero else {
+                places.append(nil)
                 continue
             }
             guard let location = locations[job.id] else {
                 throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) is referenced but in no pack")
             }
-            let plain: [UInt8]
-            if let inner = location.inner {
-                let key = GroupReaderCache.Key(pack: location.pack, offset: location.offset)
-                if group == nil { group = (await readers.borrow(key), key) }
-                precondition(group!.key == key, "a restore run spans two group frames")
-                if group!.reader == nil || group!.reader!.reader.position > inner {
-                    group!.reader = nil
-                    let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
-                    group!.reader = SharedGroupReader(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
+            places.append(location)
+        }
+        if let first = places.first(where: { $0?.inner != nil }), let first {
+            let key = GroupReaderCache.Key(pack: first.pack, offset: first.offset)
+            var reader = await readers.borrow(key)
+            do {
+                for (index, job) in run.enumerated() {
+                    guard let location = places[index], let inner = location.inner else { continue }
+                    precondition(location.pack == key.pack && location.offset == key.offset, "a restore run spans two group frames")
+                    if reader == nil || reader!.reader.position > inner {
+                        reader = nil
+                        let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
+                        reader = SharedGroupReader(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
+                    }
+                    let plain: [UInt8]
+                    do { plain = try reader!.reader.member(job.id, inner: inner, length: location.rawLength, sealer: sealer) } catch {
+                        reader = nil
+                        throw error
+                    }
+                    payloads[index] = try checked(plain, job)
                 }
-                do { plain = try group!.reader!.reader.member(job.id, inner: inner, length: location.rawLength, sealer: sealer) } catch {
-                    group!.reader = nil
-                    throw error
-                }
-            } else {
+            } catch {
+                await readers.giveBack(key, nil)
+                throw error
+            }
+            await readers.giveBack(key, reader)
+        }
+        for (index, job) in run.enumerated() {
+            if let payload = payloads[index] {
+                try await body(job, payload)
+            } else if let location = places[index] {
                 let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
-                plain = try sealed.withUnsafeBytes {
+                let plain = try sealed.withUnsafeBytes {
                     try sealer.open($0, id: job.id, maximumLength: max(location.rawLength, job.length))
                 }
+                try await body(job, try checked(plain, job))
+            } else {
+                try await body(job, .zeros(job.length))
             }
-            guard plain.count == job.length else {
-                throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) has \(plain.count) bytes, manifest says \(job.length)")
-            }
-            try await body(job, .bytes(plain))
         }
+    }
+
+    private func checked(_ plain: [UInt8], _ job: RestoreJob) throws -> RestorePayload {
+        guard plain.count == job.length else {
+            throw RepositoryError.damaged("chunk \(job.id.hex.prefix(16)) has \(plain.count) bytes, manifest says \(job.length)")
+        }
+        return .bytes(plain)
     }
 
     /// Runs `options.workers` tasks that fetch, open and verify blobs; the writer puts them in order.
