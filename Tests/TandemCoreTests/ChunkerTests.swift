@@ -134,3 +134,78 @@ private func referenceCuts(_ data: [UInt8], minimum: Int, average: Int, maximum:
         #expect(ByteSize.parse("x") == nil)
     }
 }
+
+/// Zero runs: the chunker jumps over them once its hash settles, and must cut exactly where the
+/// byte-at-a-time reference does, however the bytes arrive.
+@Suite struct ZeroRunChunkingTests {
+    /// Random bytes with zero runs of every interesting length: shorter than the 64 bytes the
+    /// hash needs to settle, around a block, longer than the maximum chunk.
+    static let data: [UInt8] = {
+        var generator = SeededBytes(seed: 7)
+        var bytes: [UInt8] = []
+        for run in [1, 63, 64, 65, 200, 4095, 4096, 4097, 9000, 40_000, 70_000, 250_000, 3, 1_000_000] {
+            bytes += generator.bytes(Int(generator.next() % 20_000) + 1)
+            bytes += [UInt8](repeating: 0, count: run)
+        }
+        // Runs long enough to be jumped over that end inside a chunk, each at another offset
+        // (the jump reads 32 bytes at a time), followed by a single non-zero byte or more.
+        for index in 0..<64 {
+            bytes += [UInt8](repeating: 0, count: 9000 + index * 37)
+            bytes += [UInt8(index % 255 + 1)] + generator.bytes(Int(generator.next() % 1000))
+        }
+        return bytes + generator.bytes(5000)
+    }()
+
+    static func cuts(_ data: [UInt8], gear: GearTable, step: Int) -> [Int] {
+        var chunker = ContentDefinedChunker(minimum: 2048, average: 8192, maximum: 32768, gear: gear)
+        var lengths: [Int] = []
+        var pending = 0
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                var piece = UnsafeRawBufferPointer(rebasing: raw[offset ..< min(offset + step, raw.count)])
+                offset += piece.count
+                while !piece.isEmpty, let cut = chunker.findBoundary(in: piece) {
+                    lengths.append(pending + cut)
+                    pending = 0
+                    piece = UnsafeRawBufferPointer(rebasing: piece[cut...])
+                }
+                pending += piece.count
+            }
+        }
+        if pending > 0 { lengths.append(pending) }
+        return lengths
+    }
+
+    @Test(arguments: [1, 33, 4096, 100_000, 4 << 20])
+    func zeroRunsCutAsTheReferenceDoes(step: Int) {
+        let expected = referenceCuts(Self.data, minimum: 2048, average: 8192, maximum: 32768, gear: Fixtures.gear)
+        #expect(Self.cuts(Self.data, gear: Fixtures.gear, step: step) == expected)
+        // The long runs really were chunked at the maximum (the fast path had work to do).
+        #expect(expected.filter { $0 == 32768 }.count >= 30)
+    }
+
+    /// A gear table whose settled zero hash passes the loose mask cuts inside zero runs: the
+    /// chunker must cut there too, not jump over them.
+    @Test func aGearThatCutsZeroRunsIsNotSkipped() throws {
+        let loose: UInt64 = ((1 << 11) - 1) << 53   // average 8192: 13 bits − 2
+        var found: GearTable?
+        for seed in 0..<200_000 {
+            var key = [UInt8](repeating: 0, count: 32)
+            for index in 0..<4 { key[index] = UInt8(truncatingIfNeeded: seed >> (8 * index)) }
+            let gear = GearTable(seed: key)
+            if ContentDefinedChunker.zeroRunHash(gearOfZero: gear.values[0]) & loose == 0 {
+                found = gear
+                break
+            }
+        }
+        let gear = try #require(found)
+        let expected = referenceCuts(Self.data, minimum: 2048, average: 8192, maximum: 32768, gear: gear)
+        #expect(Self.cuts(Self.data, gear: gear, step: 65_536) == expected)
+        // With this table zeros alone are cut before the maximum.
+        let zeros = [UInt8](repeating: 0, count: 100_000)
+        let zeroCuts = referenceCuts(zeros, minimum: 2048, average: 8192, maximum: 32768, gear: gear)
+        #expect(zeroCuts.dropLast().allSatisfy { $0 < 32768 })
+        #expect(Self.cuts(zeros, gear: gear, step: 4096) == zeroCuts)
+    }
+}

@@ -15,6 +15,12 @@ public struct ContentDefinedChunker: Sendable {
     private let looseMask: UInt64
     private var position = 0
     private var hash: UInt64 = 0
+    /// The hash once the last 64 bytes were zeros (older bytes are shifted out), which further
+    /// zeros leave unchanged. A scan that reaches it without a cut can jump over the zeros that
+    /// follow at memory speed: each would give the same hash under the same mask. A sparse or
+    /// half-empty disk image is mostly such runs (on image-v1, 30% of its bytes and of the
+    /// chunker's time).
+    private let zeroRunHash: UInt64
 
     /// Creates a chunker; `minimum < average < maximum`, average a power of two (see ``ChunkerParameters``).
     public init(minimum: Int, average: Int, maximum: Int, gear: GearTable) {
@@ -27,6 +33,12 @@ public struct ContentDefinedChunker: Sendable {
         // The highest bits of a Gear hash depend on the most recent bytes; test those.
         strictMask = Self.topBits(bits + 2)
         looseMask = Self.topBits(max(bits - 2, 1))
+        zeroRunHash = Self.zeroRunHash(gearOfZero: gear.values[0])
+    }
+
+    /// The hash after 64 zero bytes, whatever came before: the sum of gear[0] shifted 0...63 bits.
+    public static func zeroRunHash(gearOfZero: UInt64) -> UInt64 {
+        (0..<64).reduce(UInt64(0)) { sum, shift in sum &+ (gearOfZero &<< UInt64(shift)) }
     }
 
     private static func topBits(_ count: Int) -> UInt64 {
@@ -52,41 +64,14 @@ public struct ContentDefinedChunker: Sendable {
         }
         // After byte j of this buffer the chunk is `start + j + 1` bytes long.
         var h = hash
-        let strict = strictMask, loose = looseMask
+        let strict = strictMask, loose = looseMask, zero = zeroRunHash
         let cut: Int? = gear.withUnsafeBufferPointer { table -> Int? in
             let g = table.baseAddress!
             let strictEnd = min(max(average &- start, i), count)
-            // Two bytes per step on a short dependency chain: the hash after both bytes is
-            // h·4 + (2·gear[a] + gear[b]), the middle one (for its own test) branches off it.
-            // The same cuts as one byte at a time.
-            while i &+ 1 < strictEnd {
-                let a = g[Int(base[i])], b = g[Int(base[i &+ 1])]
-                let middle = (h &<< 1) &+ a
-                h = (h &<< 2) &+ ((a &<< 1) &+ b)
-                if middle & strict == 0 { return i &+ 1 }
-                if h & strict == 0 { return i &+ 2 }
-                i &+= 2
-            }
-            if i < strictEnd {
-                h = (h &<< 1) &+ g[Int(base[i])]
-                i &+= 1
-                if h & strict == 0 { return i }
-            }
+            if let cut = Self.scan(base, g, &i, to: strictEnd, hash: &h, mask: strict, zeroRunHash: zero) { return cut }
             let forcedCut = maximum &- start
             let looseEnd = min(max(forcedCut &- 1, i), count)
-            while i &+ 1 < looseEnd {
-                let a = g[Int(base[i])], b = g[Int(base[i &+ 1])]
-                let middle = (h &<< 1) &+ a
-                h = (h &<< 2) &+ ((a &<< 1) &+ b)
-                if middle & loose == 0 { return i &+ 1 }
-                if h & loose == 0 { return i &+ 2 }
-                i &+= 2
-            }
-            if i < looseEnd {
-                h = (h &<< 1) &+ g[Int(base[i])]
-                i &+= 1
-                if h & loose == 0 { return i }
-            }
+            if let cut = Self.scan(base, g, &i, to: looseEnd, hash: &h, mask: loose, zeroRunHash: zero) { return cut }
             return forcedCut <= count ? forcedCut : nil
         }
         if let cut {
@@ -97,6 +82,50 @@ public struct ContentDefinedChunker: Sendable {
         position = start + count
         hash = h
         return nil
+    }
+
+    /// Hashes bytes `i..<end`, returning the first cut (`mask` bits of the hash all zero), or nil
+    /// with `i == end`. Two bytes per step on a short dependency chain: the hash after both bytes
+    /// is h·4 + (2·gear[a] + gear[b]), the middle one (for its own test) branches off it. The
+    /// same cuts as one byte at a time. Every 4 KiB it looks for a run of zeros to jump over
+    /// (see ``zeroRunHash``).
+    @inline(__always)
+    private static func scan(_ base: UnsafePointer<UInt8>, _ g: UnsafePointer<UInt64>, _ i: inout Int, to end: Int,
+                             hash h: inout UInt64, mask: UInt64, zeroRunHash: UInt64) -> Int? {
+        while i < end {
+            let blockEnd = min(end, i &+ 4096)
+            while i &+ 1 < blockEnd {
+                let a = g[Int(base[i])], b = g[Int(base[i &+ 1])]
+                let middle = (h &<< 1) &+ a
+                h = (h &<< 2) &+ ((a &<< 1) &+ b)
+                if middle & mask == 0 { return i &+ 1 }
+                if h & mask == 0 { return i &+ 2 }
+                i &+= 2
+            }
+            if i < blockEnd {
+                h = (h &<< 1) &+ g[Int(base[i])]
+                i &+= 1
+                if h & mask == 0 { return i }
+            }
+            // No cut at i with this hash, so none at the zeros after it either.
+            if h == zeroRunHash { i = zeroRunEnd(base, from: i, to: end) }
+        }
+        return nil
+    }
+
+    /// The first index in `from..<end` whose byte is not zero, or `end`.
+    @inline(__always)
+    private static func zeroRunEnd(_ base: UnsafePointer<UInt8>, from: Int, to end: Int) -> Int {
+        var i = from
+        let raw = UnsafeRawPointer(base)
+        while i &+ 32 <= end {
+            let w0 = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self), w1 = raw.loadUnaligned(fromByteOffset: i &+ 8, as: UInt64.self)
+            let w2 = raw.loadUnaligned(fromByteOffset: i &+ 16, as: UInt64.self), w3 = raw.loadUnaligned(fromByteOffset: i &+ 24, as: UInt64.self)
+            if (w0 | w1 | w2 | w3) != 0 { break }
+            i &+= 32
+        }
+        while i < end, base[i] == 0 { i &+= 1 }
+        return i
     }
 
     /// Forgets the unfinished chunk (at the end of one file, before the next).
