@@ -148,4 +148,24 @@ import TandemCore
         }
         expectSameBytes(read(piped), image)
     }
+
+    /// Zero chunks shorter than the chunker's maximum are learned from their repeated ID, across
+    /// a tree's files: of three all-zero 40,000-byte files (one chunk each, one ID) the first is
+    /// fetched and written, the two after it are left holes.
+    @Test func aRepeatedZeroChunkOfAnyLengthBecomesAHole() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        try FileManager.default.createDirectory(atPath: dir.file("tree"), withIntermediateDirectories: true)
+        for name in ["a", "b", "c"] { write([UInt8](repeating: 0, count: 40_000), to: dir.file("tree/\(name).img")) }
+        write(imageBytes(50_000, seed: 32), to: dir.file("tree/data.bin"))
+        _ = try await tenant.backup(.tree(path: dir.file("tree")), options: smallPacks(), now: Date())
+        _ = try await tenant.restore("latest", to: .path(dir.file("out")), options: RestoreOptions())
+        for name in ["a", "b", "c"] {
+            expectSameBytes(read(dir.file("out/\(name).img")), [UInt8](repeating: 0, count: 40_000))
+            var info = stat()
+            stat(dir.file("out/\(name).img"), &info)
+            if name != "a" { #expect(info.st_blocks == 0, "\(name).img was written, not left a hole: \(info.st_blocks) blocks") }
+        }
+        expectSameBytes(read(dir.file("out/data.bin")), read(dir.file("tree/data.bin")))
+    }
 }

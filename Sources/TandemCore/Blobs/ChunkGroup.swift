@@ -138,6 +138,13 @@ public final class ChunkGroupReader {
 
     /// The chunk at `inner` (not before ``position``), re-hashed to `id` by `sealer`.
     public func member(_ id: ChunkID, inner: Int, length: Int, sealer: BlobSealer) throws -> [UInt8] {
+        try unverifiedMember(id, inner: inner, length: length).verified(by: sealer)
+    }
+
+    /// The chunk at `inner` (not before ``position``), decompressed but not yet re-hashed: a
+    /// restore gives the reader to the next worker first and hashes after, so a frame is held
+    /// only while it decompresses.
+    public func unverifiedMember(_ id: ChunkID, inner: Int, length: Int) throws -> UnverifiedMember {
         guard inner >= position, length > 0, inner <= rawLength - length else {
             throw BlobError.malformed(id, "lies outside its group (bytes \(inner)+\(length) of \(rawLength), read up to \(position))")
         }
@@ -147,8 +154,7 @@ public final class ChunkGroupReader {
                 throw BlobError.malformed(id, "group payload does not decompress")
             }
         }
-        guard plaintext.withUnsafeBytes({ sealer.chunkID(of: $0) }) == id else { throw BlobError.hashMismatch(id) }
-        return plaintext
+        return UnverifiedMember(id: id, plaintext: plaintext)
     }
 
     /// Reads the rest of the frame, which must end exactly at its stated length.
@@ -167,5 +173,24 @@ public final class ChunkGroupReader {
         } catch {
             throw BlobError.malformed(id, "group payload does not decompress")
         }
+    }
+}
+
+/// A group member's plaintext as decompressed, before it was re-hashed to its ID. Its bytes are
+/// only reachable through ``verified(by:)``.
+public struct UnverifiedMember: Sendable {
+    public let id: ChunkID
+    private let plaintext: [UInt8]
+
+    init(id: ChunkID, plaintext: [UInt8]) {
+        self.id = id
+        self.plaintext = plaintext
+    }
+
+    /// The plaintext, once `sealer` re-hashed it to ``id``.
+    /// - Throws: ``BlobError/hashMismatch(_:)`` when it does not.
+    public func verified(by sealer: BlobSealer) throws -> [UInt8] {
+        guard plaintext.withUnsafeBytes({ sealer.chunkID(of: $0) }) == id else { throw BlobError.hashMismatch(id) }
+        return plaintext
     }
 }

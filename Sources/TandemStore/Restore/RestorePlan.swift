@@ -33,6 +33,9 @@ actor RestorePlan {
     private var generation = 0
     private var zeroIDs = Set<ChunkID>()
     private var triedLengths = Set<Int>()
+    /// IDs seen so far (up to ``seenLimit``, then forgotten), to notice repeats.
+    private var seenIDs = Set<ChunkID>()
+    private static let seenLimit = 16384
 
     init(segments: [Segment], tenant: TenantRepository, locations: [ChunkID: BlobLocation], likelyZeroLengths: [Int]) throws {
         self.tenant = tenant
@@ -126,10 +129,15 @@ actor RestorePlan {
         bufferOutput = output
         buffer = refs
         position = 0
-        // Repeated lengths within a list are where zero runs show up; learn their zero IDs.
-        var seen: [Int: Int] = [:]
-        for ref in refs { seen[ref.length, default: 0] += 1 }
-        for (length, count) in seen where count > 1 { learnZero(length) }
+        // A zero run cut into chunks, or a tree's empty-disk files, repeat one ID per length:
+        // a repeated ID may be the zero ID of its length. (Repeated lengths would be cheaper to
+        // count but are mostly chance: an image's 16384 chunks share thousands, and hashing zeros
+        // for each stalled every worker waiting on this actor.) A tree gives each file its own
+        // list, so IDs are remembered across lists.
+        for ref in refs where !zeroIDs.contains(ref.id) {
+            if !seenIDs.insert(ref.id).inserted { learnZero(ref.length) }
+        }
+        if seenIDs.count > Self.seenLimit { seenIDs.removeAll(keepingCapacity: true) }
     }
 
     private func learnZero(_ length: Int) {

@@ -140,8 +140,9 @@ extension TenantRepository {
     /// Reads, authenticates, decompresses and re-hashes a run's chunks (zero chunks need
     /// nothing), then hands each to `body` in order. A run's grouped chunks all lie in one frame
     /// (RestorePlan.nextRun): they are read first, from the frame's borrowed reader, which goes
-    /// back before the chunks stored on their own are opened and before `body` writes anything,
-    /// so the next run from the frame (on another worker) waits only for decompression.
+    /// back before its chunks are re-hashed, the chunks stored on their own are opened and `body`
+    /// writes anything, so the next run from the frame (on another worker) waits only for
+    /// decompression.
     func fetch(_ run: [RestoreJob], locations: [ChunkID: BlobLocation], sealer: BlobSealer, readers: GroupReaderCache,
                _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws {
         var payloads = [RestorePayload?](repeating: nil, count: run.count)
@@ -160,6 +161,7 @@ extension TenantRepository {
         if let first = places.first(where: { $0?.inner != nil }), let first {
             let key = GroupReaderCache.Key(pack: first.pack, offset: first.offset)
             var reader = await readers.borrow(key)
+            var decompressed: [(index: Int, member: UnverifiedMember)] = []
             do {
                 for (index, job) in run.enumerated() {
                     guard let location = places[index], let inner = location.inner else { continue }
@@ -169,18 +171,18 @@ extension TenantRepository {
                         let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
                         reader = SharedGroupReader(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
                     }
-                    let plain: [UInt8]
-                    do { plain = try reader!.reader.member(job.id, inner: inner, length: location.rawLength, sealer: sealer) } catch {
+                    do { decompressed.append((index, try reader!.reader.unverifiedMember(job.id, inner: inner, length: location.rawLength))) } catch {
                         reader = nil
                         throw error
                     }
-                    payloads[index] = try checked(plain, job)
                 }
             } catch {
                 await readers.giveBack(key, nil)
                 throw error
             }
             await readers.giveBack(key, reader)
+            // Re-hashed only now: the next run from this frame decompresses meanwhile.
+            for (index, member) in decompressed { payloads[index] = try checked(member.verified(by: sealer), run[index]) }
         }
         for (index, job) in run.enumerated() {
             if let payload = payloads[index] {
