@@ -1,13 +1,5 @@
 import TandemCore
 
-/// A ``ChunkGroupBuilder`` lent to one backup worker at a time. Only ``GroupBuilderPool``
-/// hands it out, which is what makes the unchecked `Sendable` sound.
-final class SharedGroupBuilder: @unchecked Sendable {
-    let builder: ChunkGroupBuilder
-
-    init(_ builder: ChunkGroupBuilder) { self.builder = builder }
-}
-
 /// The group builders of one backup, fewer than its workers: a builder holds a zstd context
 /// (about 2 MiB at level 3) and its frame so far (up to the compressed size of 4 MiB), so one
 /// per core rather than one per worker. A worker borrows a builder only to compress a batch's
@@ -15,21 +7,21 @@ final class SharedGroupBuilder: @unchecked Sendable {
 /// that finds none idle waits. Consecutive batches thereby land in few frames, which restore
 /// reads one after the other.
 actor GroupBuilderPool {
-    private var idle: [SharedGroupBuilder]
-    private var waiters: [CheckedContinuation<SharedGroupBuilder, Never>] = []
+    private var idle: [Lent<ChunkGroupBuilder>]
+    private var waiters: [CheckedContinuation<Lent<ChunkGroupBuilder>, Never>] = []
 
     init(count: Int, level: Int, closingLength: Int) {
-        idle = (0..<max(1, count)).map { _ in SharedGroupBuilder(ChunkGroupBuilder(level: level, closingLength: closingLength)) }
+        idle = (0..<max(1, count)).map { _ in Lent(ChunkGroupBuilder(level: level, closingLength: closingLength)) }
     }
 
     /// An idle builder, waiting for one if all are lent. Every builder taken must be given back
     /// (``giveBack(_:)``), also when the borrower fails, or the other workers wait forever.
-    func take() async -> SharedGroupBuilder {
+    func take() async -> Lent<ChunkGroupBuilder> {
         if let builder = idle.popLast() { return builder }
         return await withCheckedContinuation { waiters.append($0) }
     }
 
-    func giveBack(_ builder: SharedGroupBuilder) {
+    func giveBack(_ builder: Lent<ChunkGroupBuilder>) {
         if waiters.isEmpty {
             idle.append(builder)
         } else {
@@ -38,7 +30,7 @@ actor GroupBuilderPool {
     }
 
     /// The builders still holding chunks, once every worker is done.
-    func unfinished() -> [SharedGroupBuilder] {
-        idle.filter { !$0.builder.isEmpty }
+    func unfinished() -> [Lent<ChunkGroupBuilder>] {
+        idle.filter { !$0.value.isEmpty }
     }
 }

@@ -263,7 +263,7 @@ extension TenantRepository {
         }
         if let pool {
             let sealer = try BlobSealer(keys: keys, compression: compression)
-            for lease in await pool.unfinished() { try await sink.add(try lease.builder.seal(with: sealer)) }
+            for lease in await pool.unfinished() { try await sink.add(try lease.value.seal(with: sealer)) }
         }
         return try await collector.finish()
     }
@@ -276,8 +276,8 @@ extension TenantRepository {
         var sealed: [SealedGroup] = []
         do {
             for chunk in chunks {
-                try chunk.bytes.withUnsafeBytes { try lease.builder.append($0, id: chunk.id) }
-                if lease.builder.isFull { sealed.append(try lease.builder.seal(with: sealer)) }
+                try chunk.bytes.withUnsafeBytes { try lease.value.append($0, id: chunk.id) }
+                if lease.value.isFull { sealed.append(try lease.value.seal(with: sealer)) }
             }
         } catch {
             await pool.giveBack(lease)

@@ -1,13 +1,5 @@
 import TandemCore
 
-/// A ``ChunkGroupReader`` moving between restore workers. Only ``GroupReaderCache`` hands it
-/// out, to one task at a time, which is what makes the unchecked `Sendable` sound.
-final class SharedGroupReader: @unchecked Sendable {
-    let reader: ChunkGroupReader
-
-    init(_ reader: ChunkGroupReader) { self.reader = reader }
-}
-
 /// Keeps open group readers between a restore's runs. A backup's workers each fill their own
 /// group, so a restored stream alternates between a few frames; a worker that continues a frame
 /// takes over its reader where the last run left it instead of decrypting and decompressing the
@@ -20,8 +12,8 @@ actor GroupReaderCache {
     }
 
     private enum Slot {
-        case idle(SharedGroupReader, used: Int)
-        case lent(waiters: [CheckedContinuation<SharedGroupReader?, Never>])
+        case idle(Lent<ChunkGroupReader>, used: Int)
+        case lent(waiters: [CheckedContinuation<Lent<ChunkGroupReader>?, Never>])
     }
 
     private var slots: [Key: Slot] = [:]
@@ -32,7 +24,7 @@ actor GroupReaderCache {
 
     /// The frame's reader, or nil when the caller must open the frame itself (and return its
     /// reader with ``giveBack(_:_:)`` either way).
-    func borrow(_ key: Key) async -> SharedGroupReader? {
+    func borrow(_ key: Key) async -> Lent<ChunkGroupReader>? {
         switch slots[key] {
         case .idle(let reader, _):
             slots[key] = .lent(waiters: [])
@@ -49,7 +41,7 @@ actor GroupReaderCache {
     }
 
     /// Returns a borrowed frame's reader (nil if it failed or was not opened).
-    func giveBack(_ key: Key, _ reader: SharedGroupReader?) {
+    func giveBack(_ key: Key, _ reader: Lent<ChunkGroupReader>?) {
         guard case .lent(var waiters) = slots[key] else { return }
         if !waiters.isEmpty {
             let next = waiters.removeFirst()
@@ -57,7 +49,7 @@ actor GroupReaderCache {
             next.resume(returning: reader)
             return
         }
-        guard let reader, reader.reader.position < reader.reader.rawLength else {
+        guard let reader, reader.value.position < reader.value.rawLength else {
             slots[key] = nil
             return
         }

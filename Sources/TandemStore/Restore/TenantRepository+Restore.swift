@@ -166,12 +166,12 @@ extension TenantRepository {
                 for (index, job) in run.enumerated() {
                     guard let location = places[index], let inner = location.inner else { continue }
                     precondition(location.pack == key.pack && location.offset == key.offset, "a restore run spans two group frames")
-                    if reader == nil || reader!.reader.position > inner {
+                    if reader == nil || reader!.value.position > inner {
                         reader = nil
                         let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
-                        reader = SharedGroupReader(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
+                        reader = Lent(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
                     }
-                    do { decompressed.append((index, try reader!.reader.unverifiedMember(job.id, inner: inner, length: location.rawLength))) } catch {
+                    do { decompressed.append((index, try reader!.value.unverifiedMember(job.id, inner: inner, length: location.rawLength))) } catch {
                         reader = nil
                         throw error
                     }
