@@ -212,19 +212,9 @@ import TandemCodecs
         var generator = SeededBytes(seed: 31)
         let hostile = Array(#"{}[],":\/ 0-9aeEu+."#.utf8) + [0x00, 0x1F, 0x7F, 0xC3, 0xFF]
         var fastAccepted = 0
+        let mutations: [Mutation] = [.overwrite(count: 3, alphabet: hostile), .insert(alphabet: hostile), .remove]
         for round in 0..<3000 {
-            var input = valid
-            switch round % 3 {
-            case 0:
-                for _ in 0..<(1 + round % 3) {
-                    input[Int(generator.next() % UInt64(input.count))] = hostile[Int(generator.next() % UInt64(hostile.count))]
-                }
-            case 1:
-                let at = Int(generator.next() % UInt64(input.count))
-                input.insert(hostile[Int(generator.next() % UInt64(hostile.count))], at: at)
-            default:
-                input.remove(at: Int(generator.next() % UInt64(input.count)))
-            }
+            let input = generator.mutated(valid, mutations[round % 3])
             guard let fast = TreeEntryJSONParser.entries(in: input[...]) else { continue }
             fastAccepted += 1
             // Whatever the parser reads, JSONDecoder reads as the same entries.
@@ -244,20 +234,10 @@ import TandemCodecs
         let valid = Array(try ManifestCodec.json(small, piece: 400))
         var generator = SeededBytes(seed: 11)
         var accepted = 0
+        let hostile = Array(#"{}[],":\ 0a"#.utf8)
         for round in 0..<600 {
-            var input = valid
-            switch round % 3 {
-            case 0:
-                for _ in 0..<(1 + round % 5) {
-                    let at = Int(generator.next() % UInt64(input.count))
-                    let hostile = Array(#"{}[],":\ 0a"#.utf8)
-                    input[at] = hostile[(round / 3 + at) % hostile.count]
-                }
-            case 1:
-                input = Array(input.prefix(round * 7 % input.count))
-            default:
-                input = generator.bytes(round % 300)
-            }
+            let input = round % 3 == 2 ? generator.bytes(round % 300)
+                : generator.mutated(valid, round % 3 == 0 ? .overwrite(count: 5, alphabet: hostile) : .truncate)
             var reader = ManifestJSONReader(slice: 1 + round % 6)
             if (try? reader.feed(input)) != nil, let decoded = try? reader.finish() {
                 accepted += 1

@@ -21,7 +21,8 @@ struct SeededBytes {
         out.reserveCapacity(count)
         let text = Array("the quick brown fox jumps over the lazy dog; ".utf8)
         while out.count < count {
-            let run = Int(next() % 20_000) + 100
+            // The last run stops at `count` (the bytes returned are the same as with a whole run).
+            let run = min(Int(next() % 20_000) + 100, count - out.count)
             switch next() % 3 {
             case 0:
                 for _ in 0..<run { out.append(UInt8(truncatingIfNeeded: next())) }
@@ -31,7 +32,45 @@ struct SeededBytes {
                 out.append(contentsOf: repeatElement(0, count: run))
             }
         }
-        return Array(out.prefix(count))
+        return out
+    }
+}
+
+/// One seeded damage to a decoder's valid input, for the fuzz loops.
+enum Mutation {
+    /// 1 to `count` bytes replaced by bytes of `alphabet`, or flipped when it is empty.
+    case overwrite(count: Int, alphabet: [UInt8])
+    /// One byte of `alphabet` inserted.
+    case insert(alphabet: [UInt8])
+    /// One byte removed.
+    case remove
+    /// Cut to a random shorter length.
+    case truncate
+    /// 1 to 64 random bytes appended.
+    case append
+}
+
+extension SeededBytes {
+    /// `bytes` (not empty) with `mutation` applied at seeded places.
+    mutating func mutated(_ bytes: [UInt8], _ mutation: Mutation) -> [UInt8] {
+        var out = bytes
+        func place() -> Int { Int(next() % UInt64(out.count)) }
+        switch mutation {
+        case .overwrite(let count, let alphabet):
+            for _ in 0..<(1 + Int(next() % UInt64(max(count, 1)))) {
+                let at = place()
+                out[at] = alphabet.isEmpty ? out[at] ^ UInt8(truncatingIfNeeded: next() | 1) : alphabet[Int(next() % UInt64(alphabet.count))]
+            }
+        case .insert(let alphabet):
+            out.insert(alphabet[Int(next() % UInt64(alphabet.count))], at: place())
+        case .remove:
+            out.remove(at: place())
+        case .truncate:
+            out = Array(out.prefix(place()))
+        case .append:
+            out += self.bytes(1 + Int(next() % 64))
+        }
+        return out
     }
 }
 

@@ -6,6 +6,12 @@ import TandemTestSupport
 @testable import TandemStore
 
 @Suite struct IndexDatabaseTests {
+    /// The snapshots table as schemas 1 and 2 made it (unchanged by either migration).
+    static let snapshotsTableOfSchemas1And2 = """
+        CREATE TABLE snapshots(
+            id TEXT PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,
+            hostname TEXT NOT NULL, tags TEXT NOT NULL, parent TEXT, size INTEGER NOT NULL, files INTEGER NOT NULL);
+        """
     private func id(_ byte: UInt8) -> ChunkID { ChunkID(bytes: [UInt8](repeating: byte, count: 32)) }
 
     private func entry(_ byte: UInt8, offset: Int) -> PackEntry {
@@ -26,9 +32,7 @@ import TandemTestSupport
                     id BLOB PRIMARY KEY, pack TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
                     raw_length INTEGER NOT NULL) WITHOUT ROWID;
                 CREATE INDEX blobs_by_pack ON blobs(pack);
-                CREATE TABLE snapshots(
-                    id TEXT PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,
-                    hostname TEXT NOT NULL, tags TEXT NOT NULL, parent TEXT, size INTEGER NOT NULL, files INTEGER NOT NULL);
+                \(Self.snapshotsTableOfSchemas1And2)
                 INSERT INTO meta VALUES ('schema', '1');
                 """)
             try db.execute(sql: "INSERT INTO packs VALUES (?, 1000, 2), (?, 2000, 1)", arguments: [packA, packB])
@@ -73,9 +77,7 @@ import TandemTestSupport
                     id BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
                     raw_length INTEGER NOT NULL) WITHOUT ROWID;
                 CREATE INDEX blobs_by_pack ON blobs(pack);
-                CREATE TABLE snapshots(
-                    id TEXT PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,
-                    hostname TEXT NOT NULL, tags TEXT NOT NULL, parent TEXT, size INTEGER NOT NULL, files INTEGER NOT NULL);
+                \(Self.snapshotsTableOfSchemas1And2)
                 INSERT INTO meta VALUES ('schema', '2');
                 """)
             try db.execute(sql: "INSERT INTO packs VALUES (1, ?, 1000, 1)", arguments: [packA])
