@@ -25,6 +25,27 @@ private func referenceCuts(_ data: [UInt8], minimum: Int, average: Int, maximum:
     return lengths
 }
 
+/// The chunk lengths a chunker's `findBoundary` gives when `data` arrives `step` bytes at a time.
+private func piecewiseCuts(_ data: [UInt8], step: Int, _ findBoundary: (UnsafeRawBufferPointer) -> Int?) -> [Int] {
+    var lengths: [Int] = []
+    var pending = 0
+    data.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            var piece = UnsafeRawBufferPointer(rebasing: raw[offset ..< min(offset + step, raw.count)])
+            offset += piece.count
+            while !piece.isEmpty, let cut = findBoundary(piece) {
+                lengths.append(pending + cut)
+                pending = 0
+                piece = UnsafeRawBufferPointer(rebasing: piece[cut...])
+            }
+            pending += piece.count
+        }
+    }
+    if pending > 0 { lengths.append(pending) }
+    return lengths
+}
+
 @Suite struct ChunkerTests {
     let data: [UInt8] = {
         var generator = SeededBytes(seed: 42)
@@ -52,23 +73,7 @@ private func referenceCuts(_ data: [UInt8], minimum: Int, average: Int, maximum:
         var whole = Chunker(.defaultCDC, gear: Fixtures.gear)
         let expected = data.withUnsafeBytes { whole.split($0) }
         var pieces = Chunker(.defaultCDC, gear: Fixtures.gear)
-        var lengths: [Int] = []
-        var pending = 0
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                var piece = UnsafeRawBufferPointer(rebasing: raw[offset ..< min(offset + step, raw.count)])
-                offset += piece.count
-                while !piece.isEmpty, let cut = pieces.findBoundary(in: piece) {
-                    lengths.append(pending + cut)
-                    pending = 0
-                    piece = UnsafeRawBufferPointer(rebasing: piece[cut...])
-                }
-                pending += piece.count
-            }
-        }
-        if pending > 0 { lengths.append(pending) }
-        #expect(lengths == expected)
+        #expect(piecewiseCuts(data, step: step) { pieces.findBoundary(in: $0) } == expected)
     }
 
     @Test func sizesStayWithinBounds() {
@@ -105,20 +110,8 @@ private func referenceCuts(_ data: [UInt8], minimum: Int, average: Int, maximum:
         let lengths = data.withUnsafeBytes { chunker.split($0) }
         #expect(lengths.dropLast().allSatisfy { $0 == 100_000 })
         #expect(lengths.last == data.count % 100_000)
-        var fed = 0
-        var cuts = 0
         var pieces = Chunker(.fixed(size: 100_000), gear: Fixtures.gear)
-        data.withUnsafeBytes { raw in
-            while fed < raw.count {
-                var piece = UnsafeRawBufferPointer(rebasing: raw[fed ..< min(fed + step, raw.count)])
-                fed += piece.count
-                while !piece.isEmpty, let cut = pieces.findBoundary(in: piece) {
-                    cuts += 1
-                    piece = UnsafeRawBufferPointer(rebasing: piece[cut...])
-                }
-            }
-        }
-        #expect(cuts == lengths.count - 1)
+        #expect(piecewiseCuts(data, step: step) { pieces.findBoundary(in: $0) } == lengths)
     }
 
     @Test func parametersParseAndValidate() throws {
@@ -158,23 +151,7 @@ private func referenceCuts(_ data: [UInt8], minimum: Int, average: Int, maximum:
 
     static func cuts(_ data: [UInt8], gear: GearTable, step: Int) -> [Int] {
         var chunker = ContentDefinedChunker(minimum: 2048, average: 8192, maximum: 32768, gear: gear)
-        var lengths: [Int] = []
-        var pending = 0
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                var piece = UnsafeRawBufferPointer(rebasing: raw[offset ..< min(offset + step, raw.count)])
-                offset += piece.count
-                while !piece.isEmpty, let cut = chunker.findBoundary(in: piece) {
-                    lengths.append(pending + cut)
-                    pending = 0
-                    piece = UnsafeRawBufferPointer(rebasing: piece[cut...])
-                }
-                pending += piece.count
-            }
-        }
-        if pending > 0 { lengths.append(pending) }
-        return lengths
+        return piecewiseCuts(data, step: step) { chunker.findBoundary(in: $0) }
     }
 
     @Test(arguments: [1, 33, 4096, 100_000, 4 << 20])
