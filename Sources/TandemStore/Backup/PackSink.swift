@@ -154,7 +154,9 @@ actor PackSink {
             try await pack.upload.commit(as: tenant.packPath(name))
             try Failpoint.reach("backup.pack.after-write")
             let size = pack.size + trailer.count
-            try tenant.index.addPack(name: name, size: size, entries: pack.entries)
+            // SQLite commits with an fsync: off the cooperative threads, which seal chunks.
+            let index = tenant.index, entries = pack.entries
+            try await BlockingIO.run { try index.addPack(name: name, size: size, entries: entries) }
             try Failpoint.reach("backup.index.after-commit")
             bytesStored += Int64(size)
             packsWritten += 1
