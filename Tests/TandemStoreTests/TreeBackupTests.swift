@@ -120,3 +120,83 @@ import TandemCore
         #expect(n == value.count && Array(buffer.prefix(max(n, 0))) == value)
     }
 }
+
+/// Linux names are bytes: names and symlink targets that are not UTF-8 come back exactly.
+@Suite struct ByteNameTests {
+    /// Runs `body` with `bytes` as a C path.
+    func withRaw<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
+        (bytes + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) } }
+    }
+
+    /// Every name below `root` (as bytes, relative), with its type and its contents or target.
+    func listing(_ root: [UInt8]) -> [String] {
+        var out: [String] = []
+        func walk(_ relative: [UInt8]) {
+            let here = relative.isEmpty ? root : root + [0x2F] + relative
+            guard let dir = withRaw(here, { opendir($0) }) else { return }
+            var names: [[UInt8]] = []
+            while let item = readdir(dir) {
+                let name = withUnsafeBytes(of: item.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+                if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
+            }
+            closedir(dir)
+            for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                let child = relative.isEmpty ? name : relative + [0x2F] + name
+                let path = root + [0x2F] + child
+                var info = stat()
+                _ = withRaw(path) { lstat($0, &info) }
+                var line = "\(child) \(String(info.st_mode, radix: 8))"
+                switch info.st_mode & S_IFMT {
+                case S_IFLNK:
+                    var buffer = [CChar](repeating: 0, count: 4096)
+                    let n = withRaw(path) { readlink($0, &buffer, buffer.count) }
+                    line += " -> \(buffer.prefix(max(n, 0)).map { UInt8(bitPattern: $0) })"
+                case S_IFREG:
+                    let fd = withRaw(path) { open($0, O_RDONLY) }
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    let n = read(fd, &buffer, buffer.count)
+                    close(fd)
+                    line += " \(buffer.prefix(max(n, 0)))"
+                default:
+                    walk(child)
+                }
+                out.append(line)
+            }
+        }
+        walk([])
+        return out
+    }
+
+    @Test func namesAndTargetsThatAreNotUTF8RoundTrip() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        let src = Array(dir.file("src").utf8)
+        mkdir(dir.file("src"), 0o755)
+        let cafe: [UInt8] = Array("caf".utf8) + [0xE9] + Array(".txt".utf8)
+        let folder: [UInt8] = [0x64, 0xFF, 0xFE]
+        let inner: [UInt8] = [0x78, 0x80, 0x79]
+        // A valid name that holds an escape scalar: must stay distinct from the others.
+        let lookalike = Array("\u{10FDE9}".utf8)
+        for (name, text) in [(cafe, "latin-1\n"), (lookalike, "lookalike\n")] {
+            let fd = withRaw(src + [0x2F] + name) { open($0, O_WRONLY | O_CREAT | O_EXCL, 0o644) }
+            #expect(fd >= 0)
+            _ = Array(text.utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        #expect(withRaw(src + [0x2F] + folder) { mkdir($0, 0o750) } == 0)
+        let fd = withRaw(src + [0x2F] + folder + [0x2F] + inner) { open($0, O_WRONLY | O_CREAT | O_EXCL, 0o600) }
+        close(fd)
+        #expect(withRaw([0x74, 0xE9] + folder) { target in withRaw(src + [0x2F] + [0x6C, 0xFE]) { symlink(target, $0) } } == 0)
+        let before = listing(src)
+        #expect(before.count == 5)
+
+        let result = try await tenant.backup(.tree(path: dir.file("src")), options: smallPacks(), now: Date())
+        #expect(result.warnings.isEmpty, "\(result.warnings)")
+        #expect(result.summary.files == 3)
+        _ = try await tenant.restore("latest", to: .path(dir.file("dst")), options: RestoreOptions())
+        #expect(listing(Array(dir.file("dst").utf8)) == before)
+        // The next backup finds every file unchanged by its byte name.
+        let second = try await tenant.backup(.tree(path: dir.file("src")), options: smallPacks(), now: Date())
+        #expect(second.summary.filesUnchanged == 3)
+    }
+}

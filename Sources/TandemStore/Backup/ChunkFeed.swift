@@ -128,7 +128,7 @@ actor ChunkFeed {
                 smallFileSize = nil
                 return true
             case .path(let path):
-                let opened = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                let opened = SystemPath.withC(path) { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
                 if opened >= 0 {
                     fd = opened
                     var info = stat()
@@ -137,7 +137,7 @@ actor ChunkFeed {
                     return true
                 }
                 let why = String(cString: strerror(errno))
-                guard skipUnreadable else { throw RepositoryError.sourceUnreadable(path, why) }
+                guard skipUnreadable else { throw RepositoryError.sourceUnreadable(FileNameBytes.display(path), why) }
                 skipped[current] = why
             }
         }

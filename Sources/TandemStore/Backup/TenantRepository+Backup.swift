@@ -123,7 +123,7 @@ extension TenantRepository {
             // copied into a dictionary of entries cost about 10 MiB at the backup's peak.
             var parentID: String?
             var parentTree: [TreeEntry] = []
-            if let parent = try await parentSnapshot(source: root) {
+            if let parent = try await parentSnapshot(source: root, warnings: &warnings) {
                 parentID = parent.id
                 parentTree = parent.manifest.tree ?? []
             }
@@ -159,7 +159,7 @@ extension TenantRepository {
             var dropped = Set<Int>()
             for (input, position) in inputEntry.enumerated() {
                 if let why = skipped[input] {
-                    warnings.append("\(root)/\(entries[position].path): \(why)")
+                    warnings.append("\(FileNameBytes.display(root + "/" + entries[position].path)): \(why)")
                     dropped.insert(position)
                     continue
                 }
@@ -202,9 +202,18 @@ extension TenantRepository {
     }
 
     /// The newest tree snapshot of the same source, whose unchanged files need not be read again.
-    private func parentSnapshot(source: String) async throws -> (id: String, manifest: SnapshotManifest)? {
+    /// One that cannot be read or authenticated is no parent: the backup says so in `warnings`
+    /// and reads every file (a damaged manifest must not stop every later backup of the source).
+    private func parentSnapshot(source: String, warnings: inout [String]) async throws -> (id: String, manifest: SnapshotManifest)? {
         guard let record = try index.snapshots().last(where: { $0.kind == .tree && $0.source == source }) else { return nil }
-        return (record.id, try await loadManifest(record.id))
+        do {
+            return (record.id, try await loadManifest(record.id))
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            warnings.append("previous snapshot \(record.id.prefix(12)) of \(source) is unreadable, every file is read again: \(error)")
+            return nil
+        }
     }
 
     /// Runs `workers` tasks that pull chunks from the feed, name them, and seal and store the new

@@ -30,25 +30,27 @@ struct TreeScanner {
         return entries
     }
 
+    /// The path to hand the kernel: names carry their exact bytes (``FileNameBytes``).
     private func absolute(_ relative: String) -> String { relative.isEmpty ? root : root + "/" + relative }
 
+    private func display(_ relative: String) -> String { FileNameBytes.display(absolute(relative)) }
+
     private mutating func walk(_ relative: String, into entries: inout [TreeEntry]) throws {
-        guard let dir = opendir(absolute(relative)) else {
+        guard let dir = SystemPath.withC(absolute(relative), { opendir($0) }) else {
             let why = String(cString: strerror(errno))
             if relative.isEmpty { throw RepositoryError.sourceUnreadable(root, why) }
-            warnings.append("\(absolute(relative)): \(why)")
+            warnings.append("\(display(relative)): \(why)")
             return
         }
-        var names: [String] = []
+        var names: [[UInt8]] = []
         while let item = readdir(dir) {
-            let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
+            let name = withUnsafeBytes(of: item.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
         }
         closedir(dir)
-        names.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        for name in names {
+        // Sorted by the names' bytes, and carried as strings that give those bytes back.
+        names.sort { $0.lexicographicallyPrecedes($1) }
+        for name in names.map({ FileNameBytes.string($0) }) {
             let child = relative.isEmpty ? name : relative + "/" + name
             guard let entry = try entry(relative: child) else { continue }
             if excludes.excludes(child, isDirectory: entry.type == .directory) { continue }
@@ -60,10 +62,10 @@ struct TreeScanner {
     private mutating func entry(relative: String) throws -> TreeEntry? {
         let path = absolute(relative)
         var info = stat()
-        guard lstat(path, &info) == 0 else {
+        guard SystemPath.withC(path, { lstat($0, &info) }) == 0 else {
             let why = String(cString: strerror(errno))
             if relative.isEmpty { throw RepositoryError.sourceUnreadable(root, why) }
-            warnings.append("\(path): \(why)")
+            warnings.append("\(display(relative)): \(why)")
             return nil
         }
         let type: EntryType
@@ -74,15 +76,15 @@ struct TreeScanner {
         case S_IFLNK:
             type = .symlink
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let n = readlink(path, &buffer, buffer.count - 1)
+            let n = SystemPath.withC(path) { readlink($0, &buffer, buffer.count - 1) }
             guard n >= 0 else {
-                warnings.append("\(path): \(String(cString: strerror(errno)))")
+                warnings.append("\(display(relative)): \(String(cString: strerror(errno)))")
                 return nil
             }
-            target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            target = FileNameBytes.string(buffer[0..<n].map { UInt8(bitPattern: $0) })
         default:
             if relative.isEmpty { return nil }
-            warnings.append("\(path): skipped (not a file, directory or symlink)")
+            warnings.append("\(display(relative)): skipped (not a file, directory or symlink)")
             return nil
         }
         if relative.isEmpty && type != .directory { return nil }
@@ -98,6 +100,10 @@ struct TreeScanner {
 /// Extended attributes of a path, without following a symlink.
 enum Xattrs {
     static func read(_ path: String) -> [String: Data]? {
+        SystemPath.withC(path) { read(cPath: $0) }
+    }
+
+    private static func read(cPath path: UnsafePointer<CChar>) -> [String: Data]? {
         let size = llistxattr(path, nil, 0)
         guard size > 0 else { return nil }
         var names = [CChar](repeating: 0, count: size)
@@ -113,12 +119,5 @@ enum Xattrs {
             if read >= 0 { result[name] = Data(value[0..<read]) }
         }
         return result.isEmpty ? nil : result
-    }
-
-    /// Sets attributes; returns the names that could not be set.
-    static func write(_ path: String, _ attributes: [String: Data]) -> [String] {
-        attributes.compactMap { name, value in
-            value.withUnsafeBytes { lsetxattr(path, name, $0.baseAddress, $0.count, 0) } == 0 ? nil : name
-        }
     }
 }
