@@ -54,6 +54,45 @@ import TandemCore
         #expect(read(dir.file("restored")) == read(dir.file("a")))
     }
 
+    /// The sequence: a byte flipped inside a stored blob; `check --read-data` finds it
+    /// and takes the blob out of the index for good (a rebuild does not bring it back); the next
+    /// backup of the same data stores the chunk again (bytes_new > 0), which heals the older
+    /// snapshot too; prune rewrites the damaged pack, and check is clean.
+    @Test(arguments: [CheckOrRestore.check, .restore])
+    func damageFoundLeavesTheIndexAndTheNextBackupHeals(finder: CheckOrRestore) async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir, compression: .none)
+        write(imageBytes(3 << 20, seed: 11).map { $0 ^ 0x5A }, to: dir.file("a"))
+        let first = try await tenant.backup(.stream(path: dir.file("a")), options: smallPacks(), now: Date())
+        let pack = packPaths(dir).sorted()[1]
+        flip(pack, at: read(pack).count / 2)
+        switch finder {
+        case .check:
+            let found = try await tenant.check(readData: true)
+            #expect(!found.ok && found.blobsTakenOutOfIndex == 1)
+        case .restore:
+            await #expect(throws: (any Error).self) {
+                _ = try await tenant.restore(first.snapshotID, to: .path(dir.file("r0")), options: RestoreOptions())
+            }
+        }
+        _ = try await tenant.rebuildIndex()
+        let rebuilt = try await tenant.check(readData: false)
+        #expect(rebuilt.problems.contains { $0.problem.contains("stored in no pack") }, "the rebuild brought the damaged blob back")
+        let second = try await tenant.backup(.stream(path: dir.file("a")), options: smallPacks(), now: Date())
+        #expect(second.summary.bytesNew > 0 && second.summary.chunksNew == 1, "\(second.summary)")
+        for (index, id) in [first.snapshotID, second.snapshotID].enumerated() {
+            _ = try await tenant.restore(id, to: .path(dir.file("r\(index + 1)")), options: RestoreOptions())
+            #expect(read(dir.file("r\(index + 1)")) == read(dir.file("a")))
+        }
+        let pruned = try await tenant.prune()
+        #expect(pruned.retiredPacks.contains { pack.hasSuffix($0) })
+        let after = try await tenant.check(readData: true)
+        #expect(after.ok, "\(after.problems)")
+        #expect(FileManager.default.enumerator(atPath: dir.file("repo/tenants/acme/damaged"))?.allObjects.isEmpty ?? true)
+    }
+
+    enum CheckOrRestore: Sendable, CaseIterable { case check, restore }
+
     @Test func truncatedPackIsFoundWithoutReadingData() async throws {
         let dir = TemporaryDirectory()
         let tenant = try await setUp(dir)
@@ -119,6 +158,11 @@ import TandemCore
                 await backend.corrupt(path) { var b = $0; b[index] ^= 0x01; return b }
             }
         }
+        // Failing blobs were recorded damaged and left the index; with the good bytes back (as
+        // a repair from a peer puts them), clearing the record makes the tenant whole again.
+        let recorded = try await tenant.damagedBlobs()
+        #expect(recorded.count == 1)
+        for pack in recorded.keys { try await tenant.clearDamage(pack: pack) }
         #expect(try await tenant.check(readData: true).ok)
     }
 }

@@ -34,12 +34,15 @@ extension Daemon {
         if !damaged.isEmpty {
             let result = try await shipper.fetchPacks(tenant: tenant, names: Array(Set(damaged)).sorted())
             fetched += result.fetched
+            // The check took the failing blobs out of the index; the good copy puts them back.
+            for name in result.fetched { try await repo.clearDamage(pack: name) }
             for name in result.unavailable {
                 let path = "tenants/\(tenant)/packs/\(name.prefix(2))/\(name)"
                 if let bytes = try? await repository.backend.read(path) {
                     try await repository.backend.write("tenants/\(tenant)/quarantine/\(name)", bytes, overwrite: true)
                 }
                 try await repository.backend.delete(path)
+                try await repo.clearDamage(pack: name)
                 quarantined.append(name)
             }
         }

@@ -154,6 +154,14 @@ public final class IndexDatabase: Sendable {
         }
     }
 
+    /// Forgets blobs found damaged in `pack` (a copy elsewhere keeps its row).
+    public func removeBlobs(_ ids: [ChunkID], inPack pack: String) throws {
+        try queue.write { db in
+            let statement = try db.makeStatement(sql: "DELETE FROM blobs WHERE id = ? AND pack = (SELECT number FROM packs WHERE name = ?)")
+            for id in ids { try statement.execute(arguments: [Data(id.bytes), pack]) }
+        }
+    }
+
     public func location(of id: ChunkID) throws -> BlobLocation? {
         try queue.read { db in
             try Row.fetchOne(db, sql: """

@@ -18,17 +18,21 @@ public struct CheckReport: Sendable, Codable {
     public var snapshots = 0
     public var bytesRead: Int64 = 0
     public var problems: [CheckProblem] = []
+    /// Blobs that failed verification and were taken out of the index for good (recorded under
+    /// `damaged/`), so that the next backup stores their chunks again.
+    public var blobsTakenOutOfIndex = 0
     public var ok: Bool { problems.isEmpty }
 }
 
 extension TenantRepository {
     /// Checks structure: every pack's trailer opens and agrees with the index, every manifest is
-    /// authentic and every chunk it references is indexed. With `readData`, also hashes every
-    /// pack against its name and opens, decompresses and re-hashes every blob.
+    /// authentic, safe to restore and every chunk it references is indexed. With `readData`, also
+    /// hashes every pack against its name and opens, decompresses and re-hashes every blob; a
+    /// blob that fails is recorded damaged and leaves the index (``recordDamage(pack:blobs:reason:now:)``).
     public func check(readData: Bool, progress: @Sendable (Int) -> Void = { _ in }) async throws -> CheckReport {
         var report = CheckReport(tenant: name, readData: readData)
         try await reconcile()
-        let locations = try index.allLocations()
+        var locations = try index.allLocations()
         var indexedByPack: [String: [ChunkID: BlobLocation]] = [:]
         for (id, location) in locations { indexedByPack[location.pack, default: [:]][id] = location }
         let sealer = try BlobSealer(keys: keys, compression: settings.compression)
@@ -65,6 +69,8 @@ extension TenantRepository {
             do { try PackFormat.checkHeader(Array(bytes.prefix(PackFormat.headerLength))) } catch {
                 report.problems.append(CheckProblem(object: object, problem: "\(error)"))
             }
+            var damaged: [ChunkID] = []
+            var firstDamage = ""
             for held in PackEntry.byFrame(entries) {
                 do {
                     try bytes.withUnsafeBytes { raw in
@@ -79,13 +85,27 @@ extension TenantRepository {
                     }
                 } catch {
                     report.problems.append(CheckProblem(object: object, problem: "\(error)"))
+                    // None of a frame's members can be trusted once it fails.
+                    if isDamage(error) {
+                        damaged += held.map(\.id)
+                        firstDamage = firstDamage.isEmpty ? "\(error)" : firstDamage
+                    }
                 }
             }
+            if !damaged.isEmpty {
+                try await recordDamage(pack: name, blobs: damaged, reason: "check --read-data: \(firstDamage)")
+                report.blobsTakenOutOfIndex += damaged.count
+            }
         }
+        // The snapshots that lost chunks to damage just found are named below.
+        if report.blobsTakenOutOfIndex > 0 { locations = try index.allLocations() }
         for id in try await storedSnapshotIDs() {
             report.snapshots += 1
             do {
                 let manifest = try await loadManifest(id)
+                if let problem = TreeLayout.firstProblem(manifest.tree ?? []) {
+                    report.problems.append(CheckProblem(object: "snapshot \(id)", problem: "unsafe to restore: \(problem)"))
+                }
                 var missing = 0
                 var first: ChunkID?
                 try await referencedBlobs(of: manifest, sealer: sealer, locations: locations) { blob in

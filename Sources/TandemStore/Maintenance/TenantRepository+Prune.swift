@@ -73,6 +73,9 @@ extension TenantRepository {
                 live.insert($0)
             }
         }
+        // A pack with blobs found damaged is rewritten whatever its dead share: the good copy
+        // drops the bad bytes, and `check` is clean again once every snapshot is whole.
+        let damaged = Set(try await damagedBlobs().keys)
         var deletable: [String] = []
         var repack: [(name: String, frames: [(held: [PackEntry], kept: [PackEntry])], liveBytes: Int)] = []
         for (name, size) in try index.packs().sorted(by: { $0.key < $1.key }) {
@@ -93,7 +96,7 @@ extension TenantRepository {
             }
             if kept == 0 {
                 deletable.append(name)
-            } else if Double(size - liveBytes) >= options.repackThreshold * Double(size) {
+            } else if Double(size - liveBytes) >= options.repackThreshold * Double(size) || damaged.contains(name) {
                 repack.append((name, frames.filter { !$0.kept.isEmpty }, liveBytes))
             } else {
                 report.bytesAfter += Int64(size)
@@ -160,6 +163,8 @@ extension TenantRepository {
             try Failpoint.reach("prune.delete.before")
             try await backend.delete(packPath(name))
         }
+        let stored = Set(try await storedPackNames())
+        for name in damaged where !stored.contains(name) { try await backend.delete(damagePath(name)) }
         return report
     }
 }

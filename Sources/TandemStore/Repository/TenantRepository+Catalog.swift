@@ -54,10 +54,14 @@ extension TenantRepository {
         var report = ReconcileReport()
         let stored = Set(try await storedPackNames())
         let indexed = try index.packs()
-        for name in stored.subtracting(indexed.keys).sorted() {
+        let adopt = stored.subtracting(indexed.keys).sorted()
+        // Blobs found damaged stay out of the index, whatever the trailers say.
+        let damaged = adopt.isEmpty ? [:] : try await damagedBlobs()
+        for name in adopt {
             do {
                 let (size, entries) = try await packEntries(name)
-                try index.addPack(name: name, size: size, entries: entries)
+                let bad = damaged[name] ?? []
+                try index.addPack(name: name, size: size, entries: bad.isEmpty ? entries : entries.filter { !bad.contains($0.id) })
                 report.packsAdopted += 1
             } catch {
                 report.unreadable.append("pack \(name)")

@@ -166,14 +166,16 @@ extension TenantRepository {
                 for (index, job) in run.enumerated() {
                     guard let location = places[index], let inner = location.inner else { continue }
                     precondition(location.pack == key.pack && location.offset == key.offset, "a restore run spans two group frames")
-                    if reader == nil || reader!.value.position > inner {
+                    do {
+                        if reader == nil || reader!.value.position > inner {
+                            reader = nil
+                            let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
+                            reader = Lent(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
+                        }
+                        decompressed.append((index, try reader!.value.unverifiedMember(job.id, inner: inner, length: location.rawLength)))
+                    } catch {
                         reader = nil
-                        let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
-                        reader = Lent(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
-                    }
-                    do { decompressed.append((index, try reader!.value.unverifiedMember(job.id, inner: inner, length: location.rawLength))) } catch {
-                        reader = nil
-                        throw error
+                        throw await noteDamage(error, at: location, id: job.id, locations: locations, reason: "restore")
                     }
                 }
             } catch {
@@ -182,15 +184,27 @@ extension TenantRepository {
             }
             await readers.giveBack(key, reader)
             // Re-hashed only now: the next run from this frame decompresses meanwhile.
-            for (index, member) in decompressed { payloads[index] = try checked(member.verified(by: sealer), run[index]) }
+            for (index, member) in decompressed {
+                let plain: [UInt8]
+                do { plain = try member.verified(by: sealer) } catch {
+                    throw await noteDamage(error, at: places[index]!, id: run[index].id, locations: locations, reason: "restore")
+                }
+                // A length that disagrees with a genuine chunk is the manifest's fault, not the blob's.
+                payloads[index] = try checked(plain, run[index])
+            }
         }
         for (index, job) in run.enumerated() {
             if let payload = payloads[index] {
                 try await body(job, payload)
             } else if let location = places[index] {
-                let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
-                let plain = try sealed.withUnsafeBytes {
-                    try sealer.open($0, id: job.id, maximumLength: max(location.rawLength, job.length))
+                let plain: [UInt8]
+                do {
+                    let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
+                    plain = try sealed.withUnsafeBytes {
+                        try sealer.open($0, id: job.id, maximumLength: max(location.rawLength, job.length))
+                    }
+                } catch {
+                    throw await noteDamage(error, at: location, id: job.id, locations: locations, reason: "restore")
                 }
                 try await body(job, try checked(plain, job))
             } else {
