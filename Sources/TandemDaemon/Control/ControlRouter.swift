@@ -53,7 +53,7 @@ public struct ControlRouter: Sendable {
         } catch let error as RepositoryError {
             switch error {
             case .snapshotNotFound, .ambiguousSnapshot: return Self.error(.notFound, "not_found", error.description)
-            case .targetExists, .targetUnwritable, .notAStream: return Self.error(.conflict, "conflict", error.description)
+            case .targetExists, .targetNotAFile, .targetUnwritable, .notAStream: return Self.error(.conflict, "conflict", error.description)
             default: return Self.error(.internalServerError, "failed", error.description)
             }
         } catch {

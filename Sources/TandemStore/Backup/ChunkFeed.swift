@@ -136,8 +136,9 @@ actor ChunkFeed {
                         && Int(info.st_size) < Self.bufferSize / 4 ? Int(info.st_size) : nil
                     return true
                 }
-                let why = String(cString: strerror(errno))
-                guard skipUnreadable else { throw RepositoryError.sourceUnreadable(FileNameBytes.display(path), why) }
+                let code = errno
+                let why = String(cString: strerror(code))
+                guard skipUnreadable else { throw RepositoryError.unreadable(FileNameBytes.display(path), code: code) }
                 skipped[current] = why
             }
         }
@@ -167,8 +168,9 @@ actor ChunkFeed {
             let n = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress!, raw.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                let why = String(cString: strerror(errno))
-                guard skipUnreadable else { throw RepositoryError.sourceUnreadable(inputs[current].name, why) }
+                let code = errno
+                let why = String(cString: strerror(code))
+                guard skipUnreadable else { throw RepositoryError.unreadable(inputs[current].name, code: code) }
                 skipped[current] = why
                 return 0
             }

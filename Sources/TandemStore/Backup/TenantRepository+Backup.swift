@@ -22,7 +22,7 @@ public enum BackupSource: Sendable, Equatable {
         if argument == "-" { return .standardInput }
         let path = argument.hasPrefix("/") ? argument : FileManager.default.currentDirectoryPath + "/" + argument
         var info = stat()
-        guard stat(path, &info) == 0 else { throw RepositoryError.sourceUnreadable(argument, String(cString: strerror(errno))) }
+        guard stat(path, &info) == 0 else { throw RepositoryError.unreadable(argument, code: errno) }
         switch info.st_mode & S_IFMT {
         case S_IFDIR: return .tree(path: (path as NSString).standardizingPath)
         case S_IFREG, S_IFBLK, S_IFCHR, S_IFIFO: return .stream(path: (path as NSString).standardizingPath)

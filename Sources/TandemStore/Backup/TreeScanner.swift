@@ -37,8 +37,9 @@ struct TreeScanner {
 
     private mutating func walk(_ relative: String, into entries: inout [TreeEntry]) throws {
         guard let dir = SystemPath.withC(absolute(relative), { opendir($0) }) else {
-            let why = String(cString: strerror(errno))
-            if relative.isEmpty { throw RepositoryError.sourceUnreadable(root, why) }
+            let code = errno
+            let why = String(cString: strerror(code))
+            if relative.isEmpty { throw RepositoryError.unreadable(root, code: code) }
             warnings.append("\(display(relative)): \(why)")
             return
         }
@@ -63,8 +64,9 @@ struct TreeScanner {
         let path = absolute(relative)
         var info = stat()
         guard SystemPath.withC(path, { lstat($0, &info) }) == 0 else {
-            let why = String(cString: strerror(errno))
-            if relative.isEmpty { throw RepositoryError.sourceUnreadable(root, why) }
+            let code = errno
+            let why = String(cString: strerror(code))
+            if relative.isEmpty { throw RepositoryError.unreadable(root, code: code) }
             warnings.append("\(display(relative)): \(why)")
             return nil
         }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Why a repository operation was refused. Each case says what and where; the CLI maps the
 /// categories to distinct exit statuses (see `tandemctl --help`).
 public enum RepositoryError: Error, Equatable, CustomStringConvertible {
@@ -9,9 +13,13 @@ public enum RepositoryError: Error, Equatable, CustomStringConvertible {
     case snapshotNotFound(String)
     case ambiguousSnapshot(String, candidates: [String])
     case sourceUnreadable(String, String)
+    /// The source (or a key file) exists but this user may not read it.
+    case permissionDenied(String, String)
     case invalidExclude(String)
     case targetExists(String)
     case targetUnwritable(String, String)
+    /// `--overwrite` names something that is not a regular file (a directory, a socket).
+    case targetNotAFile(String)
     case notAStream(String)
     case lastKeySlot(String)
     case keySlotNotFound(String)
@@ -29,13 +37,24 @@ public enum RepositoryError: Error, Equatable, CustomStringConvertible {
         case .ambiguousSnapshot(let ref, let candidates):
             "snapshot prefix '\(ref)' is ambiguous: \(candidates.prefix(5).map { String($0.prefix(12)) }.joined(separator: ", "))"
         case .sourceUnreadable(let path, let why): "cannot read source \(path): \(why)"
+        case .permissionDenied(let path, let why): "cannot read \(path): \(why)"
         case .invalidExclude(let pattern): "exclude pattern '\(pattern)' matches nothing useful (empty after removing slashes)"
         case .targetExists(let path): "restore target \(path) already exists and is not an empty directory"
         case .targetUnwritable(let path, let why): "cannot write restore target \(path): \(why)"
+        case .targetNotAFile(let path): "restore target \(path) exists and is not a regular file or block device; --overwrite replaces only files"
         case .notAStream(let id): "snapshot \(id.prefix(12)) is a directory tree; restore it to a directory, not to '-'"
         case .lastKeySlot(let id): "key slot \(id) is the tenant's last one; add another before removing it"
         case .keySlotNotFound(let id): "no key slot \(id)"
         case .damaged(let what): "repository damaged: \(what); run 'tandemctl check --read-data'"
         }
+    }
+}
+
+extension RepositoryError {
+    /// A source that could not be opened or read, by `errno`: permission refused (an I/O
+    /// status) apart from everything else (missing, not a file: not found).
+    public static func unreadable(_ path: String, code: Int32) -> RepositoryError {
+        let why = String(cString: strerror(code))
+        return code == EACCES || code == EPERM ? .permissionDenied(path, why) : .sourceUnreadable(path, why)
     }
 }

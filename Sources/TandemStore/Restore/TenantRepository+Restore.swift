@@ -75,6 +75,9 @@ extension TenantRepository {
             let exists = stat(path, &info) == 0
             let isDevice = exists && (info.st_mode & S_IFMT == S_IFBLK || info.st_mode & S_IFMT == S_IFCHR)
             if exists && !isDevice && !options.overwrite { throw RepositoryError.targetExists(path) }
+            // Only a regular file may be replaced: anything else would be found only at the
+            // final rename, after the whole image was written beside it.
+            if exists && !isDevice && info.st_mode & S_IFMT != S_IFREG { throw RepositoryError.targetNotAFile(path) }
             // A regular file is written beside the target and renamed over it only when complete.
             let writePath = isDevice ? path : path + ".tandem-partial"
             let flags = isDevice ? O_WRONLY | O_CLOEXEC : O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
@@ -100,7 +103,9 @@ extension TenantRepository {
             }
             if !isDevice {
                 guard rename(writePath, path) == 0 else {
-                    throw RepositoryError.targetUnwritable(path, String(cString: strerror(errno)))
+                    let failure = RepositoryError.targetUnwritable(path, String(cString: strerror(errno)))
+                    unlink(writePath)
+                    throw failure
                 }
             }
         }

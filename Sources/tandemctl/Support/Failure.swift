@@ -13,9 +13,9 @@ enum Failure {
             switch error {
             case .damaged: 3
             case .notARepository, .unknownTenant, .snapshotNotFound, .sourceUnreadable, .keySlotNotFound: 5
-            case .alreadyInitialized, .tenantExists, .targetExists, .lastKeySlot, .ambiguousSnapshot, .notAStream: 9
+            case .alreadyInitialized, .tenantExists, .targetExists, .targetNotAFile, .lastKeySlot, .ambiguousSnapshot, .notAStream: 9
             case .invalidTenantName, .invalidExclude: 64
-            case .targetUnwritable: 7
+            case .targetUnwritable, .permissionDenied: 7
             }
         case let error as FormatError:
             if case .unsupportedVersion = error { 6 } else { 3 }

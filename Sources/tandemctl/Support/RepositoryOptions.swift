@@ -55,8 +55,11 @@ struct TenantOptions: ParsableArguments {
 enum Secrets {
     static func read(keyFile: String?, variable: String) throws -> KeySecret {
         if let keyFile {
-            guard let data = FileManager.default.contents(atPath: keyFile) else {
-                throw RepositoryError.sourceUnreadable(keyFile, "key file cannot be read")
+            let fd = open(keyFile, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw RepositoryError.unreadable("key file \(keyFile)", code: errno) }
+            defer { close(fd) }
+            guard let data = try? FileHandle(fileDescriptor: fd).readToEnd() ?? Data() else {
+                throw RepositoryError.unreadable("key file \(keyFile)", code: errno)
             }
             return .keyFile([UInt8](data))
         }
