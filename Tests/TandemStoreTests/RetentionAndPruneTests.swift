@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import Testing
 import TandemTestSupport
@@ -92,6 +93,46 @@ import TandemCore
         _ = try await tenant.prune()
     }
 
+    /// Readers hold the lock shared: a prune that starts while a restore reads is refused (the
+    /// restore finishes byte for byte), and a check or restore that starts while prune runs
+    /// is refused at once rather than reading packs that vanish under it.
+    @Test func pruneAndReadersExcludeEachOther() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        let image = imageBytes(4 << 20, seed: 21)
+        write(image, to: dir.file("a"))
+        let first = try await tenant.backup(.stream(path: dir.file("a")), options: smallPacks(), now: Date())
+        write(imageBytes(4 << 20, seed: 22), to: dir.file("a"))
+        _ = try await tenant.backup(.stream(path: dir.file("a")), options: smallPacks(), now: Date())
+        // The first snapshot goes while it is restored, so prune has packs to delete: the ones the restore reads.
+        let (started, starter) = AsyncStream.makeStream(of: Void.self)
+        var options = RestoreOptions()
+        options.workers = 1
+        // The restore writes its first chunk, then waits until the prune has been tried.
+        let gate = Gate()
+        options.progress = { _ in
+            starter.yield()
+            while !gate.opened.load(ordering: .acquiring) { usleep(1000) }
+        }
+        let (slow, target, id) = (options, dir.file("restored"), first.snapshotID)
+        let restoring = Task { try await tenant.restore(id, to: .path(target), options: slow) }
+        for await _ in started { break }
+        try FileManager.default.removeItem(atPath: dir.file("repo/tenants/acme/snapshots/" + first.snapshotID))
+        await #expect(throws: BackendError.locked("tenants/acme/lock")) { _ = try await tenant.prune() }
+        gate.opened.store(true, ordering: .releasing)
+        _ = try await restoring.value
+        #expect(read(dir.file("restored")) == image)
+
+        let held = try await tenant.lock(exclusive: true)
+        await #expect(throws: BackendError.locked("tenants/acme/lock")) { _ = try await tenant.check(readData: true) }
+        await #expect(throws: BackendError.locked("tenants/acme/lock")) {
+            _ = try await tenant.restore(first.snapshotID, to: .path(dir.file("again")), options: RestoreOptions())
+        }
+        await held.release()
+        #expect(try await tenant.prune().packsDeleted > 0)
+        #expect(try await tenant.check(readData: true).ok)
+    }
+
     @Test func interruptedBackupIsAdoptedByTheNext() async throws {
         let dir = TemporaryDirectory()
         let tenant = try await makeTenant(dir)
@@ -108,4 +149,9 @@ import TandemCore
         let again = try await fresh.backup(.stream(path: dir.file("disk.img")), options: smallPacks(), now: Date())
         #expect(again.summary.bytesNew == 0)
     }
+}
+
+/// A flag one task waits on and another sets.
+final class Gate: Sendable {
+    let opened = Atomic<Bool>(false)
 }

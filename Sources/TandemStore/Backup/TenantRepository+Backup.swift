@@ -72,14 +72,8 @@ extension TenantRepository {
     /// backup leaves no snapshot; its packs are adopted and reused by the next one.
     public func backup(_ source: BackupSource, options: BackupOptions, now: Date, clock: @Sendable () -> Date = Date.init) async throws -> BackupResult {
         let started = clock()
-        let lock = try await lock(exclusive: false)
-        do {
-            let result = try await runBackup(source, options: options, now: now, started: started, clock: clock)
-            await lock.release()
-            return result
-        } catch {
-            await lock.release()
-            throw error
+        return try await holdingLock(exclusive: false) {
+            try await runBackup(source, options: options, now: now, started: started, clock: clock)
         }
     }
 

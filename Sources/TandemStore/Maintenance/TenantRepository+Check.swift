@@ -29,7 +29,12 @@ extension TenantRepository {
     /// authentic, safe to restore and every chunk it references is indexed. With `readData`, also
     /// hashes every pack against its name and opens, decompresses and re-hashes every blob; a
     /// blob that fails is recorded damaged and leaves the index (``recordDamage(pack:blobs:reason:now:)``).
+    /// Holds the tenant lock shared, so that no prune deletes a pack it is about to read.
     public func check(readData: Bool, progress: @Sendable (Int) -> Void = { _ in }) async throws -> CheckReport {
+        try await holdingLock(exclusive: false) { try await runCheck(readData: readData, progress: progress) }
+    }
+
+    private func runCheck(readData: Bool, progress: @Sendable (Int) -> Void) async throws -> CheckReport {
         var report = CheckReport(tenant: name, readData: readData)
         try await reconcile()
         var locations = try index.allLocations()

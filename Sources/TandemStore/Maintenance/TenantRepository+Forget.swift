@@ -26,15 +26,8 @@ extension TenantRepository {
     public func forget(policy: RetentionPolicy, dryRun: Bool, now: Date, timeZone: TimeZone = .current,
                        protect: Set<String> = [], protectReason: String = "protected") async throws -> ForgetReport {
         try policy.validate()
-        let lock = try await lock(exclusive: true)
-        do {
-            let report = try await runForget(policy: policy, dryRun: dryRun, now: now, timeZone: timeZone, protect: protect,
-                                             protectReason: protectReason)
-            await lock.release()
-            return report
-        } catch {
-            await lock.release()
-            throw error
+        return try await holdingLock(exclusive: true) {
+            try await runForget(policy: policy, dryRun: dryRun, now: now, timeZone: timeZone, protect: protect, protectReason: protectReason)
         }
     }
 

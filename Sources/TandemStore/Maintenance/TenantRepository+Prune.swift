@@ -48,15 +48,7 @@ extension TenantRepository {
     /// first). Order: new packs durable, then indexed, then old packs unindexed, then deleted, so
     /// a crash at any step loses no referenced blob. Holds the tenant lock exclusively.
     public func prune(options: PruneOptions = PruneOptions()) async throws -> PruneReport {
-        let lock = try await lock(exclusive: true)
-        do {
-            let report = try await runPrune(options: options)
-            await lock.release()
-            return report
-        } catch {
-            await lock.release()
-            throw error
-        }
+        try await holdingLock(exclusive: true) { try await runPrune(options: options) }
     }
 
     private func runPrune(options: PruneOptions) async throws -> PruneReport {

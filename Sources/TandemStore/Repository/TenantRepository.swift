@@ -125,8 +125,22 @@ public final class TenantRepository: Sendable {
     func packPath(_ name: String) -> String { "\(base)/packs/\(name.prefix(2))/\(name)" }
     func snapshotPath(_ id: String) -> String { "\(base)/snapshots/\(id)" }
 
-    /// Takes the tenant lock: shared for backups, exclusive for forget and prune.
+    /// Takes the tenant lock: shared for backups and for readers (restore, check, drills),
+    /// exclusive for forget and prune, so prune never deletes a pack a reader is using.
     public func lock(exclusive: Bool) async throws -> BackendLock {
         try await backend.lock("\(base)/lock", exclusive: exclusive)
+    }
+
+    /// Runs `body` holding the tenant lock, released however `body` ends.
+    func holdingLock<Result>(exclusive: Bool, _ body: () async throws -> Result) async throws -> Result {
+        let lock = try await lock(exclusive: exclusive)
+        do {
+            let result = try await body()
+            await lock.release()
+            return result
+        } catch {
+            await lock.release()
+            throw error
+        }
     }
 }

@@ -44,8 +44,14 @@ public struct RestoreResult: Sendable, Codable {
 extension TenantRepository {
     /// Restores a snapshot. Every chunk is authenticated, decompressed and re-hashed before it is
     /// written, so a restore either reproduces the source byte for byte or fails naming the blob.
+    /// Holds the tenant lock shared, so that no prune deletes a pack it still has to read.
     public func restore(_ reference: String, to target: RestoreTarget, options: RestoreOptions,
                         clock: @Sendable () -> Date = Date.init) async throws -> RestoreResult {
+        try await holdingLock(exclusive: false) { try await restoreLocked(reference, to: target, options: options, clock: clock) }
+    }
+
+    private func restoreLocked(_ reference: String, to target: RestoreTarget, options: RestoreOptions,
+                               clock: @Sendable () -> Date) async throws -> RestoreResult {
         let started = clock()
         try await reconcile()
         let id = try await resolveSnapshot(reference)
