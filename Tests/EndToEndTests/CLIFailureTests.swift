@@ -55,3 +55,40 @@ import TandemTestSupport
         #expect(!FileManager.default.fileExists(atPath: scratch.file("no")))
     }
 }
+
+/// A damaged index is a cache: every command moves it aside, says so, and rebuilds it.
+@Suite struct DamagedIndexTests {
+    /// Overwrites pages `first` and `first + 1` of the file with 0xFF.
+    func smash(_ path: String, page first: Int) throws {
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64(first * 4096))
+        try handle.write(contentsOf: Data(repeating: 0xFF, count: 2 * 4096))
+        try handle.close()
+    }
+
+    @Test func restoreAndCheckRebuildAMalformedIndex() throws {
+        let scratch = Scratch()
+        let cli = CLIRunner(repo: scratch.file("repo"))
+        let repo = ["--repo", cli.repo]
+        try cli.run(["init"] + repo).expectSuccess()
+        // Small chunks, so the index spans many pages.
+        try cli.run(["tenant", "create"] + repo + ["--tenant", "a", "--chunker", "cdc:2K/4K/16K"]).expectSuccess()
+        let image = sampleBytes(6 << 20, seed: 5)
+        try image.write(to: URL(fileURLWithPath: scratch.file("img")))
+        try cli.run(["backup"] + repo + ["--tenant", "a", scratch.file("img")]).expectSuccess()
+        let index = cli.repo + "/tenants/a/index.sqlite"
+        let pages = Int((try FileManager.default.attributesOfItem(atPath: index)[.size] as? Int ?? 0) / 4096)
+        #expect(pages > 20, "the index has only \(pages) pages")
+        for (round, page) in [pages / 2, 0, pages - 3].enumerated() {
+            try smash(index, page: page)
+            let restored = try cli.run(["restore"] + repo + ["--tenant", "a", "latest", "--target", scratch.file("out\(round)")])
+            #expect(restored.status == 0, "page \(page): exit \(restored.status): \(restored.stderr)")
+            #expect(restored.stderr.contains("is damaged") && restored.stderr.contains("rebuilding"), "page \(page): \(restored.stderr)")
+            #expect(FileManager.default.contents(atPath: scratch.file("out\(round)")) == image)
+            #expect(FileManager.default.fileExists(atPath: index + ".damaged"))
+        }
+        try smash(index, page: pages / 2)
+        let check = try cli.run(["check"] + repo + ["--tenant", "a", "--rebuild-index", "--read-data"])
+        #expect(check.status == 0 && check.stderr.contains("is damaged"), "exit \(check.status): \(check.stdout) \(check.stderr)")
+    }
+}

@@ -119,8 +119,12 @@ import TandemCore
         #expect(try await fresh.snapshots().map(\.id) == [backup.snapshotID])
         _ = try await fresh.restore("latest", to: .path(dir.file("b")), options: RestoreOptions())
         expectSameBytes(read(dir.file("b")), read(dir.file("a")))
-        // A garbage database file is moved aside and rebuilt too.
-        write(Array(repeating: 0x42, count: 4096), to: dir.file("repo/tenants/acme/index.sqlite"))
+        // A garbage database file is reported as such; moved aside, it is rebuilt too.
+        let path = dir.file("repo/tenants/acme/index.sqlite")
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        write(Array(repeating: 0x42, count: 4096), to: path)
+        await #expect(throws: IndexCorruption.self) { _ = try await reopen(dir) }
+        #expect(IndexDatabase.moveAside(path) == path + ".damaged")
         let again = try await reopen(dir)
         #expect(try await again.snapshots().count == 1)
     }

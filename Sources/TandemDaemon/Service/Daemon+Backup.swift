@@ -104,7 +104,11 @@ extension Daemon {
                           error: "cancelled")
             finish(job, state: "cancelled", snapshotID: nil, message: "cancelled (daemon stopping); no snapshot was written")
         } catch {
-            let message = Self.describe(error)
+            var message = Self.describe(error)
+            if let corruption = error as? IndexCorruption {
+                // The index is a cache: the next job opens an empty one and rebuilds it.
+                message += "; moved to \(IndexDatabase.moveAside(corruption.path)), rebuilt from packs and manifests by the next run"
+            }
             log.error("backup failed; no snapshot was written", metadata: ["error": "\(message)"])
             recordOutcome(job, source: nil, started: started, seconds: clock.now().timeIntervalSince(started), snapshotID: nil,
                           error: message)
@@ -138,7 +142,14 @@ extension Daemon {
         try FileManager.default.createDirectory(atPath: (indexPath as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
         do {
-            return try await TenantRepository.open(in: repository, name: policy.tenant, secret: secret, indexPath: indexPath)
+            do {
+                return try await TenantRepository.open(in: repository, name: policy.tenant, secret: secret, indexPath: indexPath)
+            } catch let corruption as IndexCorruption {
+                let aside = IndexDatabase.moveAside(corruption.path)
+                logger.error("tenant index damaged; moved aside and rebuilt from packs and manifests",
+                             metadata: ["tenant": "\(policy.tenant)", "error": "\(corruption)", "moved_to": "\(aside)"])
+                return try await TenantRepository.open(in: repository, name: policy.tenant, secret: secret, indexPath: indexPath)
+            }
         } catch RepositoryError.unknownTenant {
             let created: TenantRepository
             do {

@@ -13,6 +13,14 @@ public struct BlobLocation: Sendable, Equatable {
     public var inner: Int? = nil
 }
 
+/// The index file is damaged (SQLite error 11 or 26): it is a cache, so the answer is to move
+/// it aside (``IndexDatabase/moveAside(_:)``) and rebuild it from packs and manifests.
+public struct IndexCorruption: Error, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public var description: String { "the index \(path) is damaged (\(message))" }
+}
+
 /// A snapshot as the catalog lists it.
 public struct SnapshotRecord: Sendable, Equatable, Codable {
     public let id: String
@@ -38,10 +46,14 @@ public final class IndexDatabase: Sendable {
     /// image-v1's 20,167 blobs took 5.2 MB with names, half that with numbers).
     /// 3: blobs in group frames record their offset inside the frame (`inner`, NULL otherwise).
     public static let schemaVersion = 3
+    /// The database file.
+    public let path: String
 
-    /// Opens (creating if needed) the database at `path`; an unreadable one is moved aside and
-    /// recreated empty, since the caller reconciles it from the backend anyway.
+    /// Opens (creating if needed) the database at `path`; a damaged one throws
+    /// ``IndexCorruption`` (as does any later read or write that finds damage), which callers
+    /// answer by moving it aside and opening again: it is rebuilt from the backend.
     public init(path: String) throws {
+        self.path = path
         var configuration = Configuration()
         // Several tandem processes may share a tenant (backups hold the lock shared): wait for
         // another's transaction instead of failing with SQLITE_BUSY.
@@ -51,12 +63,37 @@ public final class IndexDatabase: Sendable {
         }
         do {
             queue = try Self.open(path: path, configuration: configuration)
-        } catch {
-            for suffix in ["", "-wal", "-shm"] {
-                _ = rename(path + suffix, path + ".damaged" + suffix)
-            }
-            queue = try Self.open(path: path, configuration: configuration)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
+            throw IndexCorruption(path: path, message: "\(error.message ?? "\(error)")")
         }
+    }
+
+    /// Moves a damaged database (and its WAL and shared-memory files) to `PATH.damaged`, so
+    /// that the next open starts empty and is rebuilt from the backend; returns the new name.
+    @discardableResult
+    public static func moveAside(_ path: String) -> String {
+        for suffix in ["", "-wal", "-shm"] {
+            _ = rename(path + suffix, path + ".damaged" + suffix)
+        }
+        return path + ".damaged"
+    }
+
+    /// Runs a read or write, turning SQLite's "malformed" and "not a database" answers into
+    /// ``IndexCorruption``, which callers answer by moving the file aside and rebuilding.
+    private func mapped<Result>(_ body: () throws -> Result) throws -> Result {
+        do {
+            return try body()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
+            throw IndexCorruption(path: path, message: "\(error.message ?? "\(error)")")
+        }
+    }
+
+    private func read<Result>(_ body: (Database) throws -> Result) throws -> Result {
+        try mapped { try queue.read(body) }
+    }
+
+    private func write<Result>(_ body: (Database) throws -> Result) throws -> Result {
+        try mapped { try queue.write(body) }
     }
 
     private static func open(path: String, configuration: Configuration) throws -> DatabaseQueue {
@@ -124,7 +161,7 @@ public final class IndexDatabase: Sendable {
     /// Records a durable pack and its blobs in one transaction. A blob already indexed in
     /// another pack keeps its old location (the copy here is then dead weight for prune).
     public func addPack(name: String, size: Int, entries: [PackEntry]) throws {
-        try queue.write { db in
+        try write { db in
             let pack = try Self.packNumber(db, name: name, size: size, blobs: entries.count)
             let statement = try db.makeStatement(sql: "INSERT OR IGNORE INTO blobs(id, pack, offset, length, raw_length, inner) VALUES (?, ?, ?, ?, ?, ?)")
             for entry in entries {
@@ -135,7 +172,7 @@ public final class IndexDatabase: Sendable {
 
     /// Points the given blobs at a new pack (after repacking), in one transaction with the pack row.
     public func repointBlobs(toPack name: String, size: Int, entries: [PackEntry]) throws {
-        try queue.write { db in
+        try write { db in
             let pack = try Self.packNumber(db, name: name, size: size, blobs: entries.count)
             let statement = try db.makeStatement(sql: "INSERT OR REPLACE INTO blobs(id, pack, offset, length, raw_length, inner) VALUES (?, ?, ?, ?, ?, ?)")
             for entry in entries {
@@ -146,7 +183,7 @@ public final class IndexDatabase: Sendable {
 
     /// Forgets packs and every blob still pointing into them.
     public func removePacks(_ names: [String]) throws {
-        try queue.write { db in
+        try write { db in
             for name in names {
                 try db.execute(sql: "DELETE FROM blobs WHERE pack = (SELECT number FROM packs WHERE name = ?)", arguments: [name])
                 try db.execute(sql: "DELETE FROM packs WHERE name = ?", arguments: [name])
@@ -156,14 +193,14 @@ public final class IndexDatabase: Sendable {
 
     /// Forgets blobs found damaged in `pack` (a copy elsewhere keeps its row).
     public func removeBlobs(_ ids: [ChunkID], inPack pack: String) throws {
-        try queue.write { db in
+        try write { db in
             let statement = try db.makeStatement(sql: "DELETE FROM blobs WHERE id = ? AND pack = (SELECT number FROM packs WHERE name = ?)")
             for id in ids { try statement.execute(arguments: [Data(id.bytes), pack]) }
         }
     }
 
     public func location(of id: ChunkID) throws -> BlobLocation? {
-        try queue.read { db in
+        try read { db in
             try Row.fetchOne(db, sql: """
                 SELECT p.name, b.offset, b.length, b.raw_length, b.inner FROM blobs b JOIN packs p ON p.number = b.pack WHERE b.id = ?
                 """,
@@ -175,7 +212,7 @@ public final class IndexDatabase: Sendable {
 
     /// Every indexed blob's location.
     public func allLocations() throws -> [ChunkID: BlobLocation] {
-        try queue.read { db in
+        try read { db in
             // One String per pack, shared by its blobs' locations.
             var names: [Int64: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT number, name FROM packs") { names[row[0]] = row[1] }
@@ -193,7 +230,7 @@ public final class IndexDatabase: Sendable {
 
     /// Every indexed blob ID, in the index's order (by ID), in an array of exactly their count.
     public func allBlobIDs() throws -> [ChunkID] {
-        try queue.read { db in
+        try read { db in
             var result: [ChunkID] = []
             result.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blobs") ?? 0)
             let rows = try Data.fetchCursor(db, sql: "SELECT id FROM blobs ORDER BY id")
@@ -204,7 +241,7 @@ public final class IndexDatabase: Sendable {
 
     /// Pack name -> size.
     public func packs() throws -> [String: Int] {
-        try queue.read { db in
+        try read { db in
             var result: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT name, size FROM packs") { result[row[0]] = row[1] }
             return result
@@ -215,7 +252,7 @@ public final class IndexDatabase: Sendable {
 
     public func addSnapshot(_ record: SnapshotRecord) throws {
         let tags = String(decoding: try JSONEncoder().encode(record.tags), as: UTF8.self)
-        try queue.write { db in
+        try write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO snapshots(id, time, kind, source, hostname, tags, parent, size, files)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -225,12 +262,12 @@ public final class IndexDatabase: Sendable {
     }
 
     public func removeSnapshot(_ id: String) throws {
-        try queue.write { db in try db.execute(sql: "DELETE FROM snapshots WHERE id = ?", arguments: [id]) }
+        try write { db in try db.execute(sql: "DELETE FROM snapshots WHERE id = ?", arguments: [id]) }
     }
 
     /// All snapshots, oldest first.
     public func snapshots() throws -> [SnapshotRecord] {
-        try queue.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "SELECT id, time, kind, source, hostname, tags, parent, size, files FROM snapshots ORDER BY time, id").map { row in
                 let tagsText: String = row[5]
                 let tags = (try? JSONDecoder().decode([String: String].self, from: Data(tagsText.utf8))) ?? [:]

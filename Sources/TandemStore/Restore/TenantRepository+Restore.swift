@@ -75,7 +75,7 @@ extension TenantRepository {
         switch target {
         case .standardOutput:
             let sink = OutputSink(sparse: false, open: { _ in 1 }, close: { _, _ in })
-            try await runRestore(segments: segments, sink: sink, options: options)
+            try await runRestore(try makePlan(segments), sink: sink, options: options)
         case .path(let path):
             var info = stat()
             let exists = stat(path, &info) == 0
@@ -141,7 +141,7 @@ extension TenantRepository {
     }
 
     /// The plan for `segments`, with the index's blob locations.
-    private func makePlan(_ segments: [RestorePlan.Segment]) throws -> (RestorePlan, [ChunkID: BlobLocation]) {
+    func makePlan(_ segments: [RestorePlan.Segment]) throws -> (RestorePlan, [ChunkID: BlobLocation]) {
         let locations = try index.allLocations()
         var likelyZero = [settings.chunker.maximumChunkSize]
         if case .fixed(let size) = settings.chunker { likelyZero.append(size) }
@@ -232,8 +232,8 @@ extension TenantRepository {
     }
 
     /// Runs `options.workers` tasks that fetch, open and verify blobs; the writer puts them in order.
-    func runRestore(segments: [RestorePlan.Segment], sink: OutputSink, options: RestoreOptions) async throws {
-        let (plan, locations) = try makePlan(segments)
+    func runRestore(_ planned: (RestorePlan, [ChunkID: BlobLocation]), sink: OutputSink, options: RestoreOptions) async throws {
+        let (plan, locations) = planned
         let writer = OrderedWriter(plan: plan, window: 8 * max(1, options.workers), sink: sink, progress: options.progress)
         let readers = GroupReaderCache()
         let keys = self.keys

@@ -22,6 +22,9 @@ extension TenantRepository {
             entries = entries.filter { $0.path == only || $0.path.hasPrefix(only + "/") || (only.hasPrefix($0.path + "/") && $0.type == .directory) || $0.path.isEmpty }
             guard entries.contains(where: { $0.path == only }) else { throw RepositoryError.snapshotNotFound("path \(only)") }
         }
+        let files = entries.filter { $0.type == .file && !($0.chunks?.isEmpty ?? true) }
+        // Planned (the index read) before the target is touched: a failure here leaves nothing.
+        let planned = try makePlan(files.enumerated().map { RestorePlan.Segment(output: $0.offset, list: $0.element.chunks!) })
         let target = try TargetDirectory(root)
         for entry in entries where !entry.path.isEmpty {
             switch entry.type {
@@ -33,11 +36,9 @@ extension TenantRepository {
                 if entry.chunks?.isEmpty ?? true { close(try target.createFile(entry.path)) }
             }
         }
-        let files = entries.filter { $0.type == .file && !($0.chunks?.isEmpty ?? true) }
-        let segments = files.enumerated().map { RestorePlan.Segment(output: $0.offset, list: $0.element.chunks!) }
         let paths = files.map(\.path)
         let sink = OutputSink(sparse: true, open: { output in try target.createFile(paths[output]) }, close: { _, fd in close(fd) })
-        try await runRestore(segments: segments, sink: sink, options: options)
+        try await runRestore(planned, sink: sink, options: options)
         let asRoot = geteuid() == 0
         var warnings: [String] = []
         for entry in entries.reversed() {

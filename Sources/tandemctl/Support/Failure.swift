@@ -19,7 +19,7 @@ enum Failure {
             }
         case let error as FormatError:
             if case .unsupportedVersion = error { 6 } else { 3 }
-        case is BlobError: 3
+        case is BlobError, is IndexCorruption: 3
         case let error as KeySlotError:
             error == .wrongKey ? 4 : 9
         case let error as BackendError:
@@ -53,9 +53,17 @@ enum Failure {
     }
 
     /// Runs a command body; on error prints `tandemctl: MESSAGE` and exits with its status.
+    /// A damaged index (a cache) is moved aside and the command run once more, which rebuilds it
+    /// from packs and manifests; the user is told on stderr.
     static func guarded(_ body: () async throws -> Void) async throws {
         do {
-            try await body()
+            do {
+                try await body()
+            } catch let corruption as IndexCorruption {
+                let aside = IndexDatabase.moveAside(corruption.path)
+                FileHandle.standardError.write(Data("tandemctl: \(corruption); moved to \(aside), rebuilding it from packs and manifests\n".utf8))
+                try await body()
+            }
         } catch let error as ExitCode {
             throw error
         } catch {
