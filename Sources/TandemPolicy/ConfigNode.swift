@@ -180,27 +180,72 @@ final class ConfigContext {
     func root(_ text: String) -> ConfigNode? {
         do {
             guard let node = try Yams.compose(yaml: text) else {
-                report(ConfigError(file: file, line: 0, column: 0, field: "", message: "the file is empty"))
+                report(ConfigError(file: file, line: 1, column: 1, field: "", message: "the file is empty"))
                 return nil
             }
             return ConfigNode(node, field: "", context: self)
         } catch let error as YamlError {
-            report(Self.locate(error, file: file))
+            report(Self.locate(error, file: file, text: text))
             return nil
         } catch {
-            report(ConfigError(file: file, line: 0, column: 0, field: "", message: "not valid YAML: \(error)"))
+            report(ConfigError(file: file, line: 1, column: 1, field: "", message: "not valid YAML: \(error)"))
             return nil
         }
     }
 
-    static func locate(_ error: YamlError, file: String) -> ConfigError {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
-            let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
-            return ConfigError(file: file, line: mark.line, column: mark.column, field: "", message: "not valid YAML: \(what)")
-        default:
-            return ConfigError(file: file, line: 0, column: 0, field: "", message: "not valid YAML: \(error)")
+    /// A YAML error at its line and column (libyaml's mark, or found in the text), with
+    /// libyaml's words but never the whole file.
+    static func locate(_ error: YamlError, file: String, text: String) -> ConfigError {
+        func at(_ line: Int, _ column: Int, _ message: String, field: String = "") -> ConfigError {
+            ConfigError(file: file, line: max(line, 1), column: max(column, 1), field: field, message: message)
         }
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+            return at(mark.line, mark.column, "not valid YAML: \(what)")
+        case .reader(let problem, let offset, _, _):
+            let (line, column) = offset.map { position(ofCharacter: $0, in: text) } ?? (1, 1)
+            return at(line, column, "not valid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let key = duplicates.sorted().first ?? ""
+            let (first, second) = duplicateLines(of: key, in: text, mappingAt: context.mark)
+            return at(second?.line ?? context.mark.line, second?.column ?? context.mark.column,
+                      "duplicate key '\(key)'" + (first.map { " (first at line \($0.line))" } ?? ""), field: key)
+        default:
+            return at(1, 1, "not valid YAML: \(error)")
+        }
+    }
+
+    /// Line and column (1-based) of the character `offset` characters into `text`.
+    static func position(ofCharacter offset: Int, in text: String) -> (Int, Int) {
+        var line = 1
+        var column = 1
+        for character in text.prefix(offset) {
+            if character == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
+        return (line, column)
+    }
+
+    /// Where `key` is written as a key at the indentation of the mapping that starts at
+    /// `mark`: its first and second places (libyaml names only the mapping).
+    static func duplicateLines(of key: String, in text: String, mappingAt mark: Mark) -> (first: (line: Int, column: Int)?, second: (line: Int, column: Int)?) {
+        var found: [(line: Int, column: Int)] = []
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where index + 1 >= mark.line {
+            var line = Substring(raw)
+            var column = 1
+            // A mapping that is a list item starts after "- ".
+            while let first = line.first, first == " " || first == "-" {
+                line = line.dropFirst()
+                column += 1
+            }
+            let quoted = ["\(key):", "\"\(key)\":", "'\(key)':"]
+            if column == mark.column, quoted.contains(where: { line.hasPrefix($0) }) {
+                found.append((index + 1, column))
+                if found.count == 2 { break }
+            }
+        }
+        return (found.first, found.count > 1 ? found[1] : nil)
     }
 }
 

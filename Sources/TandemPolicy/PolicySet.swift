@@ -91,7 +91,8 @@ public struct PolicySet: Sendable, Equatable {
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             guard let text = String(data: data, encoding: .utf8) else {
-                throw ConfigErrors([ConfigError(file: path, line: 0, column: 0, field: "", message: "not UTF-8 text")])
+                let (line, column) = firstInvalidUTF8(in: [UInt8](data))
+                throw ConfigErrors([ConfigError(file: path, line: line, column: column, field: "", message: "not UTF-8 text")])
             }
             return text
         } catch let error as ConfigErrors {
@@ -99,6 +100,31 @@ public struct PolicySet: Sendable, Equatable {
         } catch {
             throw ConfigErrors([ConfigError(file: path, line: 0, column: 0, field: "", message: "cannot read: \(reason(error))")])
         }
+    }
+
+    /// Line and column (1-based, in bytes) of the first byte that is not valid UTF-8.
+    static func firstInvalidUTF8(in bytes: [UInt8]) -> (Int, Int) {
+        var line = 1
+        var lineStart = 0
+        var at = 0
+        while at < bytes.count {
+            let length = utf8SequenceLength(bytes, at)
+            if length == 0 { return (line, at - lineStart + 1) }
+            if bytes[at] == 0x0A {
+                line += 1
+                lineStart = at + 1
+            }
+            at += length
+        }
+        return (line, at - lineStart + 1)
+    }
+
+    /// The length of the well-formed UTF-8 sequence at `at`, 0 if there is none.
+    private static func utf8SequenceLength(_ bytes: [UInt8], _ at: Int) -> Int {
+        for length in 1...4 where at + length <= bytes.count {
+            if String(validating: bytes[at ..< at + length], as: UTF8.self) != nil { return length }
+        }
+        return 0
     }
 
     static func absolutePath(_ path: String) -> String {

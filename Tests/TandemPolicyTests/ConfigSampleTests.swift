@@ -128,3 +128,39 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         }
     }
 }
+
+/// Problems with the file as a whole still name a line and column, and never echo the file.
+@Suite struct WholeFileErrorTests {
+    func problems(_ bytes: [UInt8]) throws -> [ConfigError] {
+        let path = NSTemporaryDirectory() + "tandem-policy-\(UUID().uuidString).yaml"
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try PolicySet.validateFile(path)
+        } catch {
+            return error.errors
+        }
+        Issue.record("validated")
+        return []
+    }
+
+    @Test func notUTF8NamesTheFirstBadByte() throws {
+        let found = try problems(Array("tenant: a\nkey: {key_file: /k}\n# caf".utf8) + [0xE9] + Array("\n".utf8))
+        #expect(found.map(\.description).first?.hasSuffix(":3:6: not UTF-8 text") == true, "\(found)")
+    }
+
+    @Test func aDuplicateInsideAListItemNamesTheDuplicate() throws {
+        let text = "tenant: a\nkey: {key_file: /k}\nsources:\n  - name: data\n    directory: /srv\n    name: other\n"
+        let found = try problems(Array(text.utf8))
+        #expect(found.count == 1 && found[0].line == 6 && found[0].column == 5, "\(found)")
+        #expect(found[0].message == "duplicate key 'name' (first at line 4)")
+        #expect(!found[0].description.contains("directory"), "the file was echoed: \(found[0])")
+    }
+
+    @Test func aReaderErrorHasAPlace() throws {
+        // A control character libyaml's reader refuses.
+        let found = try problems(Array("tenant: a\nkey: \u{07}x\n".utf8))
+        #expect(found.first.map { $0.line >= 1 && $0.column >= 1 } == true, "\(found)")
+        #expect(found.first?.description.contains(":2:") == true, "\(found)")
+    }
+}

@@ -56,7 +56,7 @@ extension TenantRepository {
     private func damageRecord(_ pack: String) async throws -> DamageRecord? {
         let bytes: [UInt8]
         do { bytes = try await backend.read(damagePath(pack)) } catch BackendError.notFound { return nil }
-        guard let record = try? JSON.decode(DamageRecord.self, from: bytes), record.format <= DamageRecord.currentFormat else {
+        guard let record = try? JSON.decode(DamageRecord.self, from: bytes), (1...DamageRecord.currentFormat).contains(record.format) else {
             throw FormatError.corrupt(damagePath(pack), "not a damage record")
         }
         return record

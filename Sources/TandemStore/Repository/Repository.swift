@@ -42,6 +42,7 @@ public struct Repository: Sendable {
         guard let probe = try? JSON.decode(FormatProbe.self, from: bytes) else {
             throw RepositoryError.notARepository(describe(backend))
         }
+        guard probe.format >= 1 else { throw FormatError.corrupt("repository config", "format \(probe.format) is not a version (1 or more)") }
         guard probe.format <= RepositoryConfig.currentFormat else {
             throw FormatError.unsupportedVersion("repository", found: probe.format, supported: 1...RepositoryConfig.currentFormat)
         }

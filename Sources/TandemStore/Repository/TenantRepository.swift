@@ -85,6 +85,7 @@ public final class TenantRepository: Sendable {
         guard let probe = try? JSON.decode(FormatProbe.self, from: settingsBytes) else {
             throw FormatError.corrupt("\(base)/tenant.json", "not a tenant settings file")
         }
+        guard probe.format >= 1 else { throw FormatError.corrupt("\(base)/tenant.json", "format \(probe.format) is not a version (1 or more)") }
         guard probe.format <= TenantSettings.currentFormat else {
             throw FormatError.unsupportedVersion("\(base)/tenant.json", found: probe.format, supported: 1...TenantSettings.currentFormat)
         }
