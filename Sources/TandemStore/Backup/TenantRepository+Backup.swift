@@ -182,7 +182,11 @@ extension TenantRepository {
         try Failpoint.reach("backup.manifest.before-write")
         try await backend.write(snapshotPath(id), sealed, overwrite: false)
         try Failpoint.reach("backup.manifest.after-write")
-        try index.addSnapshot(record(id: id, manifest))
+        // The snapshot is committed: whatever happens to its catalog row (a full disk), the
+        // backup succeeded, and the next reconcile adds the row from the manifest.
+        do { try index.addSnapshot(record(id: id, manifest)) } catch {
+            warnings.append("snapshot \(id.prefix(12)) is committed but not yet in the catalog (\(error)); it is added the next time the tenant is opened")
+        }
         summary.bytesStored = await sink.bytesStored + Int64(sealed.count)
         summary.seconds = clock().timeIntervalSince(started)
         return BackupResult(snapshotID: id, summary: summary, warnings: warnings)

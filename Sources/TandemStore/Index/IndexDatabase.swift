@@ -38,7 +38,7 @@ public struct SnapshotRecord: Sendable, Equatable, Codable {
 ///
 /// A cache: everything in it can be rebuilt from the packs' trailers and the snapshot
 /// manifests (``TenantRepository/rebuildIndex()``), and it is reconciled with the backend each
-/// time a repository is opened for writing. WAL journal with `synchronous=FULL`, so a committed
+/// time a repository is opened for writing. Rollback journal with `synchronous=FULL`, so a committed
 /// transaction survives a power cut.
 public final class IndexDatabase: Sendable {
     private let queue: DatabaseQueue
@@ -63,8 +63,8 @@ public final class IndexDatabase: Sendable {
         }
         do {
             queue = try Self.open(path: path, configuration: configuration)
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
-            throw IndexCorruption(path: path, message: "\(error.message ?? "\(error)")")
+        } catch let error as DatabaseError {
+            throw Self.translated(error, path: path)
         }
     }
 
@@ -83,8 +83,20 @@ public final class IndexDatabase: Sendable {
     private func mapped<Result>(_ body: () throws -> Result) throws -> Result {
         do {
             return try body()
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
-            throw IndexCorruption(path: path, message: "\(error.message ?? "\(error)")")
+        } catch let error as DatabaseError {
+            throw Self.translated(error, path: path)
+        }
+    }
+
+    /// SQLite's answers in the project's terms: damage is ``IndexCorruption``; a full disk is
+    /// ``BackendError/noSpace(_:)`` and other I/O ``BackendError/io(_:_:)``, as for every
+    /// other file (exit 7, not "unexpected").
+    static func translated(_ error: DatabaseError, path: String) -> any Error {
+        switch error.resultCode {
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: IndexCorruption(path: path, message: "\(error.message ?? "\(error)")")
+        case .SQLITE_FULL: BackendError.noSpace(path)
+        case .SQLITE_IOERR, .SQLITE_CANTOPEN: BackendError.io(path, "SQLite: \(error.message ?? "\(error)")")
+        default: error
         }
     }
 
@@ -98,8 +110,14 @@ public final class IndexDatabase: Sendable {
 
     private static func open(path: String, configuration: Configuration) throws -> DatabaseQueue {
         let queue = try DatabaseQueue(path: path, configuration: configuration)
+        // A rollback journal, not WAL: WAL's shared-memory index (`-shm`) is written through
+        // mmap, and on a full file system (1 KiB blocks under 4 KiB pages) a fault there is
+        // SIGBUS, not an error. An index left in WAL mode by an older version is converted when
+        // no other process has it open (otherwise it stays WAL this time).
         try queue.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            if (try? String.fetchOne(db, sql: "PRAGMA journal_mode = TRUNCATE")) == nil {
+                _ = try? String.fetchOne(db, sql: "PRAGMA journal_mode")
+            }
         }
         try queue.write { db in
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
