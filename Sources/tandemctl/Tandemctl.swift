@@ -19,7 +19,8 @@ struct Tandemctl: AsyncParsableCommand {
             6 repository or object of a newer format; 7 I/O error (disk full, permission);
             8 repository locked by another tandem process; 9 already exists / refused;
             10 tandemd not reachable; 11 refused by tandemd (not your tenant, not an operator);
-            12 quota exceeded; 13 a daemon backup job failed; 2 invalid configuration;
+            12 quota exceeded; 13 a daemon backup job failed; 14 backup saved but incomplete
+            (entries that could not be read are missing; see the warnings); 2 invalid configuration;
             64 bad command line; 130 interrupted.
             """,
         subcommands: [

@@ -104,7 +104,7 @@ extension CLIRunner.Outcome {
         }
         for status in ["3 damage found", "4 wrong passphrase", "5 not found", "6 repository or object of a newer format",
                        "8 repository locked", "64 bad command line", "10 tandemd not reachable", "11 refused by tandemd",
-                       "12 quota exceeded", "2 invalid configuration"] {
+                       "12 quota exceeded", "14 backup saved but incomplete", "2 invalid configuration"] {
             #expect(help.stdout.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: " ").contains(status),
                     "help lacks exit status '\(status)'")
         }

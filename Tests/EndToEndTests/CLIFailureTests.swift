@@ -33,6 +33,21 @@ import TandemTestSupport
         #expect(key.status == 7 && key.stderr.contains("Permission denied"), "exit \(key.status): \(key.stderr)")
         let missing = try cli.run(["backup"] + repo + ["--tenant", "a", scratch.file("absent")])
         #expect(missing.status == 5, "exit \(missing.status): \(missing.stderr)")
+        // A tree with an unreadable file and folder: the snapshot is saved, marked incomplete, exit 14.
+        let tree = scratch.file("tree")
+        mkdir(tree, 0o755)
+        try Data("open\n".utf8).write(to: URL(fileURLWithPath: tree + "/readable"))
+        try Data("closed\n".utf8).write(to: URL(fileURLWithPath: tree + "/private"))
+        chmod(tree + "/private", 0o600)
+        mkdir(tree + "/sealed", 0o700)
+        let partial = try cli.run(["backup"] + repo + ["--tenant", "a", tree, "--json"])
+        #expect(partial.status == 14, "exit \(partial.status): \(partial.stderr)")
+        let document = try JSONSerialization.jsonObject(with: partial.stdoutBytes) as? [String: Any]
+        #expect(document?["incomplete"] as? Bool == true && document?["entries_unreadable"] as? Int == 2, "\(partial.stdout)")
+        let listed = try cli.run(["snapshots"] + repo + ["--tenant", "a"])
+        #expect(listed.stdout.contains("(incomplete: 2 unreadable)"), "\(listed.stdout)")
+        let records = try cli.jsonArray(["snapshots"] + repo + ["--tenant", "a"])
+        #expect(records.last?["unreadable"] as? Int == 2)
     }
 
     /// `restore IMAGE --target DIR --overwrite` is refused before a byte is written, and no

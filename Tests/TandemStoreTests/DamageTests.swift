@@ -93,6 +93,17 @@ import TandemCore
 
     enum CheckOrRestore: Sendable, CaseIterable { case check, restore }
 
+    /// The quick check (without --read-data) reads each pack's header too.
+    @Test(arguments: [0, 8])
+    func aDamagedPackHeaderIsFoundWithoutReadingData(offset: Int) async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await setUp(dir)
+        let pack = packPaths(dir)[0]
+        flip(pack, at: offset)
+        let report = try await tenant.check(readData: false)
+        #expect(report.problems.contains { $0.object.hasPrefix("pack ") && pack.hasSuffix(String($0.object.dropFirst(5))) }, "\(report.problems)")
+    }
+
     @Test func truncatedPackIsFoundWithoutReadingData() async throws {
         let dir = TemporaryDirectory()
         let tenant = try await setUp(dir)

@@ -59,7 +59,7 @@ import TandemTestSupport
         #expect(try index.location(of: id(4))?.pack == packC)
         #expect(try index.packs() == [packB: 2000, packC: 3000])
         let reopened = try DatabaseQueue(path: path)
-        #expect(try reopened.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'schema'") } == "3")
+        #expect(try reopened.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'schema'") } == "4")
     }
 
     @Test func aVersion2IndexGainsGroupPlaces() throws {
@@ -102,7 +102,7 @@ import TandemTestSupport
         let again = try IndexDatabase(path: path)
         #expect(try again.location(of: id(4))?.inner == 400)
         let reopened = try DatabaseQueue(path: path)
-        #expect(try reopened.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'schema'") } == "3")
+        #expect(try reopened.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'schema'") } == "4")
     }
 
     @Test func rewritingAPackKeepsItsBlobs() throws {

@@ -207,6 +207,9 @@ public struct BackupSummary: Sendable, Equatable, Codable {
     /// Files taken unchanged from the parent snapshot without reading them.
     public var filesUnchanged: Int = 0
     public var seconds: Double = 0
+    /// Entries of a tree that could not be read (permission, vanished, I/O) and are missing
+    /// from the snapshot, which is then incomplete; nil (left out of the JSON) when none.
+    public var entriesUnreadable: Int?
 
     public init() {}
 }

@@ -165,6 +165,8 @@ extension TenantRepository {
                 entries = entries.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
             }
             summary.files = entries.count { $0.type == .file }
+            let unreadable = scanner.unreadable + dropped.count
+            summary.entriesUnreadable = unreadable > 0 ? unreadable : nil
             summary.bytesRead = Int64((await feed.bytesRead).reduce(0, +))
             summary.chunks = entries.reduce(0) { $0 + ($1.chunks?.count ?? 0) }
             manifest = SnapshotManifest(tenant: name, time: now, hostname: options.hostname, source: root, kind: .tree,

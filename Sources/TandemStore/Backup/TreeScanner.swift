@@ -13,6 +13,9 @@ struct TreeScanner {
     let excludes: ExcludeRules
     /// Entries that were skipped (sockets, devices, unreadable folders), with why.
     private(set) var warnings: [String] = []
+    /// Entries that could not be read (not the special files left out on purpose): each makes
+    /// the snapshot incomplete.
+    private(set) var unreadable = 0
 
     init(root: String, includeXattrs: Bool, excludes: ExcludeRules = ExcludeRules()) {
         self.root = root
@@ -41,6 +44,7 @@ struct TreeScanner {
             let why = String(cString: strerror(code))
             if relative.isEmpty { throw RepositoryError.unreadable(root, code: code) }
             warnings.append("\(display(relative)): \(why)")
+            unreadable += 1
             return
         }
         var names: [[UInt8]] = []
@@ -68,6 +72,7 @@ struct TreeScanner {
             let why = String(cString: strerror(code))
             if relative.isEmpty { throw RepositoryError.unreadable(root, code: code) }
             warnings.append("\(display(relative)): \(why)")
+            unreadable += 1
             return nil
         }
         let type: EntryType
@@ -81,6 +86,7 @@ struct TreeScanner {
             let n = SystemPath.withC(path) { readlink($0, &buffer, buffer.count - 1) }
             guard n >= 0 else {
                 warnings.append("\(display(relative)): \(String(cString: strerror(errno)))")
+                unreadable += 1
                 return nil
             }
             target = FileNameBytes.string(buffer[0..<n].map { UInt8(bitPattern: $0) })

@@ -32,6 +32,8 @@ public struct SnapshotRecord: Sendable, Equatable, Codable {
     public let parent: String?
     public let size: Int64
     public let files: Int
+    /// Entries the backup could not read: more than 0 makes the snapshot incomplete.
+    public var unreadable: Int = 0
 }
 
 /// A tenant's index (chunk ID -> pack, offset, length) and catalog (snapshots), in SQLite.
@@ -45,7 +47,8 @@ public final class IndexDatabase: Sendable {
     /// 2: blobs name their pack by its row number, not its 64-character name (an index of
     /// image-v1's 20,167 blobs took 5.2 MB with names, half that with numbers).
     /// 3: blobs in group frames record their offset inside the frame (`inner`, NULL otherwise).
-    public static let schemaVersion = 3
+    /// 4: snapshots record how many entries their backup could not read (`unreadable`).
+    public static let schemaVersion = 4
     /// The database file.
     public let path: String
 
@@ -126,6 +129,9 @@ public final class IndexDatabase: Sendable {
             if found == "1" || found == "2" {
                 try db.execute(sql: "ALTER TABLE blobs ADD COLUMN inner INTEGER; UPDATE meta SET value = '3' WHERE key = 'schema'")
             }
+            if ["1", "2", "3"].contains(found) {
+                try db.execute(sql: "ALTER TABLE snapshots ADD COLUMN unreadable INTEGER NOT NULL DEFAULT 0; UPDATE meta SET value = '4' WHERE key = 'schema'")
+            }
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS packs(
                     number INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, blobs INTEGER NOT NULL);
@@ -135,7 +141,8 @@ public final class IndexDatabase: Sendable {
                 CREATE INDEX IF NOT EXISTS blobs_by_pack ON blobs(pack);
                 CREATE TABLE IF NOT EXISTS snapshots(
                     id TEXT PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,
-                    hostname TEXT NOT NULL, tags TEXT NOT NULL, parent TEXT, size INTEGER NOT NULL, files INTEGER NOT NULL);
+                    hostname TEXT NOT NULL, tags TEXT NOT NULL, parent TEXT, size INTEGER NOT NULL, files INTEGER NOT NULL,
+                    unreadable INTEGER NOT NULL DEFAULT 0);
                 INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '\(schemaVersion)');
                 """)
         }
@@ -272,10 +279,10 @@ public final class IndexDatabase: Sendable {
         let tags = String(decoding: try JSONEncoder().encode(record.tags), as: UTF8.self)
         try write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO snapshots(id, time, kind, source, hostname, tags, parent, size, files)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO snapshots(id, time, kind, source, hostname, tags, parent, size, files, unreadable)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [record.id, record.time.timeIntervalSince1970, record.kind.rawValue, record.source,
-                                 record.hostname, tags, record.parent, record.size, record.files])
+                                 record.hostname, tags, record.parent, record.size, record.files, record.unreadable])
         }
     }
 
@@ -286,12 +293,12 @@ public final class IndexDatabase: Sendable {
     /// All snapshots, oldest first.
     public func snapshots() throws -> [SnapshotRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, time, kind, source, hostname, tags, parent, size, files FROM snapshots ORDER BY time, id").map { row in
+            try Row.fetchAll(db, sql: "SELECT id, time, kind, source, hostname, tags, parent, size, files, unreadable FROM snapshots ORDER BY time, id").map { row in
                 let tagsText: String = row[5]
                 let tags = (try? JSONDecoder().decode([String: String].self, from: Data(tagsText.utf8))) ?? [:]
                 return SnapshotRecord(id: row[0], time: Date(timeIntervalSince1970: row[1]),
                                       kind: SourceKind(rawValue: row[2]) ?? .stream, source: row[3], hostname: row[4],
-                                      tags: tags, parent: row[6], size: row[7], files: row[8])
+                                      tags: tags, parent: row[6], size: row[7], files: row[8], unreadable: row[9])
             }
         }
     }

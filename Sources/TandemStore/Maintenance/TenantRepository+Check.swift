@@ -60,7 +60,13 @@ extension TenantRepository {
                 }
             }
             report.blobs += entries.count
-            guard readData else { continue }
+            guard readData else {
+                // The header's magic and version, which --read-data checks with the rest.
+                do { try PackFormat.checkHeader(try await backend.read(packPath(name), offset: 0, length: PackFormat.headerLength)) } catch {
+                    report.problems.append(CheckProblem(object: object, problem: "\(error)"))
+                }
+                continue
+            }
             let bytes: [UInt8]
             do { bytes = try await backend.read(packPath(name)) } catch {
                 report.problems.append(CheckProblem(object: object, problem: "\(error)"))

@@ -100,7 +100,8 @@ extension TenantRepository {
         let size = manifest.stream.map { Int64($0.totalLength) } ?? (manifest.tree ?? []).reduce(0) { $0 + $1.size }
         return SnapshotRecord(id: id, time: manifest.time, kind: manifest.kind, source: manifest.source,
                               hostname: manifest.hostname, tags: manifest.tags, parent: manifest.parent,
-                              size: size, files: manifest.tree?.filter { $0.type == .file }.count ?? 0)
+                              size: size, files: manifest.tree?.filter { $0.type == .file }.count ?? 0,
+                              unreadable: manifest.summary.entriesUnreadable ?? 0)
     }
 
     /// The tenant's snapshots, oldest first.

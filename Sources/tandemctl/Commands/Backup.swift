@@ -45,6 +45,9 @@ struct Backup: AsyncParsableCommand {
         let files: Int
         let filesUnchanged: Int
         let seconds: Double
+        /// Entries that could not be read: the snapshot is incomplete (exit 14).
+        let entriesUnreadable: Int
+        let incomplete: Bool
         let warnings: [String]
     }
 
@@ -76,13 +79,20 @@ struct Backup: AsyncParsableCommand {
             if json {
                 try JSONOutput.print(Output(snapshotId: result.snapshotID, bytesRead: s.bytesRead, bytesNew: s.bytesNew,
                                             bytesStored: s.bytesStored, chunks: s.chunks, chunksNew: s.chunksNew, files: s.files,
-                                            filesUnchanged: s.filesUnchanged, seconds: s.seconds, warnings: result.warnings))
+                                            filesUnchanged: s.filesUnchanged, seconds: s.seconds,
+                                            entriesUnreadable: s.entriesUnreadable ?? 0, incomplete: (s.entriesUnreadable ?? 0) > 0,
+                                            warnings: result.warnings))
             } else {
                 for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
                 print("snapshot \(result.snapshotID.prefix(12)) saved")
                 print("  read \(Human.bytes(s.bytesRead)) in \(String(format: "%.2f", s.seconds)) s (\(Human.rate(s.bytesRead, s.seconds)))"
                       + (s.files > 0 ? ", \(s.files) files (\(s.filesUnchanged) unchanged)" : ""))
                 print("  new \(Human.bytes(s.bytesNew)) in \(s.chunksNew) of \(s.chunks) chunks, stored \(Human.bytes(s.bytesStored))")
+            }
+            if let unreadable = s.entriesUnreadable, unreadable > 0 {
+                // Committed, but not whole: scripts must notice.
+                FileHandle.standardError.write(Data("tandemctl: snapshot \(result.snapshotID.prefix(12)) is incomplete: \(unreadable) entr\(unreadable == 1 ? "y" : "ies") could not be read (see the warnings)\n".utf8))
+                throw ExitCode(14)
             }
         }
     }

@@ -34,7 +34,8 @@ struct Snapshots: AsyncParsableCommand {
             for s in snapshots {
                 let size = Human.bytes(s.size).padding(toLength: 11, withPad: " ", startingAt: 0)
                 let tags = s.tags.isEmpty ? "" : "  [" + s.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "]"
-                print("\(s.id.prefix(12))  \(formatter.string(from: s.time))  \(s.kind.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))  \(size) \(s.source)\(tags)")
+                let incomplete = s.unreadable > 0 ? "  (incomplete: \(s.unreadable) unreadable)" : ""
+                print("\(s.id.prefix(12))  \(formatter.string(from: s.time))  \(s.kind.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))  \(size) \(s.source)\(tags)\(incomplete)")
             }
             print("\(snapshots.count) snapshot(s)")
         }
