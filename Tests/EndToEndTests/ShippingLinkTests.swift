@@ -109,7 +109,7 @@ import TandemTestSupport
         let cleanBytes = await clean.proxy!.counters().upstreamBytes
         await clean.stop()
 
-        var generator = SplitMix(seed: 2026)
+        var generator = SeededRandom(seed: 2026)
         var worstWaste: Int64 = 0
         for run in 0..<100 {
             let remote = try await LoopbackRemote.start(backend: InMemoryBackend(), certificates: Self.certificates, profile: .loopback)
@@ -330,18 +330,6 @@ import TandemTestSupport
     }
 }
 
-/// SplitMix64: reproducible pseudo-random numbers for choosing cut points.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A disk image in the spirit of ../shared/bench/gen_dataset.py at test size: 4 KiB-aligned
 /// regions of zeros, text-like and random data; version 2 rewrites about 2% of its blocks in
@@ -352,7 +340,7 @@ struct SyntheticImage {
 
     init(size: Int, seed: UInt64) {
         self.seed = seed
-        var generator = SplitMix(seed: seed)
+        var generator = SeededRandom(seed: seed)
         var bytes = [UInt8]()
         bytes.reserveCapacity(size)
         while bytes.count < size {
@@ -367,7 +355,7 @@ struct SyntheticImage {
     }
 
     func version2() -> [UInt8] {
-        var generator = SplitMix(seed: seed ^ 0xA5A5)
+        var generator = SeededRandom(seed: seed ^ 0xA5A5)
         var bytes = version1
         let blocks = bytes.count / 4096
         var rewritten = 0
@@ -385,14 +373,14 @@ struct SyntheticImage {
         return bytes
     }
 
-    static func random(_ count: Int, _ generator: inout SplitMix) -> [UInt8] {
+    static func random(_ count: Int, _ generator: inout SeededRandom) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(count + 8)
         while out.count < count { withUnsafeBytes(of: generator.next()) { out += $0 } }
         return Array(out.prefix(count))
     }
 
-    static func text(_ count: Int, _ generator: inout SplitMix) -> [UInt8] {
+    static func text(_ count: Int, _ generator: inout SeededRandom) -> [UInt8] {
         let words = ["replica", "site", "tenant", "snapshot", "pack", "lease", "epoch", "the", "of", "and", "backup", "restore"]
         var out = [UInt8]()
         out.reserveCapacity(count + 16)

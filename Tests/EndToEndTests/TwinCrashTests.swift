@@ -28,7 +28,7 @@ extension SiteProcessTests {
             let home = try DaemonProcess(policies: ["alpha": policy], files: ["disk.img": Data()], site: "home-a",
                                          extraSite: TwinEndToEndTests.site("home-a", port: portA, twin: "home-b", twinPort: portB, certs: dir))
             try twin.start()
-            var generator = SplitMix(seed: 4242)
+            var generator = SeededRandom(seed: 4242)
             var acknowledged: [String: Data] = [:]
             var killedMidway = 0
             for run in 0..<Self.kills {

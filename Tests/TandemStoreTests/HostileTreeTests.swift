@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TandemCodecs
 import TandemCore
+import TandemTestSupport
 @testable import TandemStore
 
 /// Tree manifests sealed with the tenant's own key but shaped to make a restore (often run as
@@ -152,18 +153,4 @@ import TandemCore
         #expect(throws: RepositoryError.self) { _ = try target.applyMetadata(Self.entry("d", .directory, mode: 0o777), owners: false) }
         #expect(box.state() == before)
     }
-}
-
-/// SplitMix64 for generated cases.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
