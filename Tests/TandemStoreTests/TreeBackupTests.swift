@@ -68,6 +68,24 @@ import TandemCore
         #expect(metadata(dir.file("dst")) == metadata(dir.file("src")))
     }
 
+    /// A previous snapshot whose manifest is damaged is no parent: the next backup warns,
+    /// reads every file and succeeds, instead of failing until the index is rebuilt.
+    @Test func aDamagedParentIsSkippedAndEveryFileRead() async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        try makeTree(dir.file("src"))
+        let first = try await tenant.backup(.tree(path: dir.file("src")), options: smallPacks(), now: Date())
+        let manifest = dir.file("repo/tenants/acme/snapshots/" + first.snapshotID)
+        var bytes = read(manifest)
+        bytes[bytes.count / 2] ^= 0x01
+        write(bytes, to: manifest)
+        let second = try await tenant.backup(.tree(path: dir.file("src")), options: smallPacks(), now: Date())
+        #expect(second.summary.filesUnchanged == 0 && second.summary.bytesRead == 300_000 + 6 + 70_000)
+        #expect(second.warnings.contains { $0.contains("previous snapshot \(first.snapshotID.prefix(12))") }, "\(second.warnings)")
+        _ = try await tenant.restore(second.snapshotID, to: .path(dir.file("dst")), options: RestoreOptions())
+        #expect(metadata(dir.file("dst")) == metadata(dir.file("src")))
+    }
+
     @Test func restoreOneFileOrFolder() async throws {
         let dir = TemporaryDirectory()
         let tenant = try await makeTenant(dir)
