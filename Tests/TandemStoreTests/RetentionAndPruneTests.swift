@@ -123,12 +123,18 @@ import TandemCore
         _ = try await restoring.value
         #expect(read(dir.file("restored")) == image)
 
+        // A reader waits for a running prune (up to its lockWait), then reads.
         let held = try await tenant.lock(exclusive: true)
-        await #expect(throws: BackendError.locked("tenants/acme/lock")) { _ = try await tenant.check(readData: true) }
+        await #expect(throws: BackendError.locked("tenants/acme/lock")) { _ = try await tenant.check(readData: true, lockWait: .zero) }
+        var impatient = RestoreOptions()
+        impatient.lockWait = .milliseconds(300)
         await #expect(throws: BackendError.locked("tenants/acme/lock")) {
-            _ = try await tenant.restore(first.snapshotID, to: .path(dir.file("again")), options: RestoreOptions())
+            _ = try await tenant.restore(first.snapshotID, to: .path(dir.file("again")), options: impatient)
         }
+        let waiting = Task { try await tenant.check(readData: true) }
+        try await Task.sleep(for: .milliseconds(500))
         await held.release()
+        #expect(try await waiting.value.ok)
         #expect(try await tenant.prune().packsDeleted > 0)
         #expect(try await tenant.check(readData: true).ok)
     }

@@ -50,6 +50,8 @@ public struct ControlRouter: Sendable {
             return Self.error(Self.status(for: error), error.code, error.description)
         } catch let error as DecodingError {
             return Self.error(.badRequest, "bad_request", "request body is not valid: \(Self.describe(error))")
+        } catch BackendError.locked(let path) {
+            return Self.error(.conflict, "busy", "\(path): a forget, prune or backup of the tenant holds its lock; try again when it ends")
         } catch let error as RepositoryError {
             switch error {
             case .snapshotNotFound, .ambiguousSnapshot: return Self.error(.notFound, "not_found", error.description)

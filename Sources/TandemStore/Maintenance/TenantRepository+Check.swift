@@ -29,9 +29,11 @@ extension TenantRepository {
     /// authentic, safe to restore and every chunk it references is indexed. With `readData`, also
     /// hashes every pack against its name and opens, decompresses and re-hashes every blob; a
     /// blob that fails is recorded damaged and leaves the index (``recordDamage(pack:blobs:reason:now:)``).
-    /// Holds the tenant lock shared, so that no prune deletes a pack it is about to read.
-    public func check(readData: Bool, progress: @Sendable (Int) -> Void = { _ in }) async throws -> CheckReport {
-        try await holdingLock(exclusive: false) { try await runCheck(readData: readData, progress: progress) }
+    /// Holds the tenant lock shared, so that no prune deletes a pack it is about to read (and
+    /// waits up to `lockWait` for a running forget or prune to finish).
+    public func check(readData: Bool, lockWait: Duration = .seconds(600),
+                      progress: @Sendable (Int) -> Void = { _ in }) async throws -> CheckReport {
+        try await holdingLock(exclusive: false, waiting: lockWait) { try await runCheck(readData: readData, progress: progress) }
     }
 
     private func runCheck(readData: Bool, progress: @Sendable (Int) -> Void) async throws -> CheckReport {

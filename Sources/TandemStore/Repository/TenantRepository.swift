@@ -132,9 +132,22 @@ public final class TenantRepository: Sendable {
         try await backend.lock("\(base)/lock", exclusive: exclusive)
     }
 
-    /// Runs `body` holding the tenant lock, released however `body` ends.
-    func holdingLock<Result>(exclusive: Bool, _ body: () async throws -> Result) async throws -> Result {
-        let lock = try await lock(exclusive: exclusive)
+    /// Runs `body` holding the tenant lock, released however `body` ends. With `waiting`, a lock
+    /// held incompatibly (a forget or prune, for a reader) is tried again every 200 ms until
+    /// that much time has passed; without, it fails at once with ``BackendError/locked(_:)``.
+    func holdingLock<Result>(exclusive: Bool, waiting: Duration = .zero,
+                             _ body: () async throws -> Result) async throws -> Result {
+        let deadline = ContinuousClock.now + waiting
+        var taken: BackendLock?
+        while taken == nil {
+            do {
+                taken = try await lock(exclusive: exclusive)
+            } catch BackendError.locked(let path) {
+                guard ContinuousClock.now < deadline else { throw BackendError.locked(path) }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let lock = taken!
         do {
             let result = try await body()
             await lock.release()

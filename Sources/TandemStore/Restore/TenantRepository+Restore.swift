@@ -25,6 +25,9 @@ public struct RestoreOptions: Sendable {
     /// `AlignedRegionWriter`) where the target allows it; false writes through the cache, for
     /// an image that is read right after.
     public var bypassPageCache = true
+    /// How long to wait for a forget or prune of the tenant to finish (they hold the lock
+    /// exclusively) before giving up with "locked".
+    public var lockWait: Duration = .seconds(600)
     /// Called with the number of bytes just written.
     public var progress: @Sendable (Int) -> Void = { _ in }
 
@@ -44,10 +47,13 @@ public struct RestoreResult: Sendable, Codable {
 extension TenantRepository {
     /// Restores a snapshot. Every chunk is authenticated, decompressed and re-hashed before it is
     /// written, so a restore either reproduces the source byte for byte or fails naming the blob.
-    /// Holds the tenant lock shared, so that no prune deletes a pack it still has to read.
+    /// Holds the tenant lock shared, so that no prune deletes a pack it still has to read (and
+    /// waits up to `options.lockWait` for a running forget or prune to finish).
     public func restore(_ reference: String, to target: RestoreTarget, options: RestoreOptions,
                         clock: @Sendable () -> Date = Date.init) async throws -> RestoreResult {
-        try await holdingLock(exclusive: false) { try await restoreLocked(reference, to: target, options: options, clock: clock) }
+        try await holdingLock(exclusive: false, waiting: options.lockWait) {
+            try await restoreLocked(reference, to: target, options: options, clock: clock)
+        }
     }
 
     private func restoreLocked(_ reference: String, to target: RestoreTarget, options: RestoreOptions,
