@@ -74,7 +74,7 @@ extension SiteProcessTests {
                 if level == .max {
                     try backup.expectSuccess()
                     let needed = before - Self.free(mount)
-                    levels += [64 << 10, needed / 2] + stride(from: needed - 16 << 10, to: needed + 32 << 10, by: long ? 4096 : 8192)
+                    levels += [64 << 10, needed / 2] + stride(from: needed - 16 << 10, to: needed + 32 << 10, by: long ? 8192 : 16384)
                 }
                 let forget = try cli.run(["forget"] + repo + ["--tenant", "t", "--keep-last", "1"])
                 // Every pack rewritten: prune itself needs space on the full disk.
