@@ -36,9 +36,11 @@ let package = Package(
                        providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CGcrypt", path: "Sources/CGcrypt", pkgConfig: "libgcrypt",
+                       providers: [.apt(["libgcrypt20-dev"])]),
         .systemLibrary(name: "CTandemSystem", path: "Sources/CTandemSystem"),
         // Owning Swift wrappers of the C libraries: no C type escapes this module.
-        .target(name: "TandemCodecs", dependencies: ["CZstd", "CLZ4", "CLibCrypto"]),
+        .target(name: "TandemCodecs", dependencies: ["CZstd", "CLZ4", "CLibCrypto", "CGcrypt"]),
         // Pure logic: no files, sockets, clocks or globals.
         .target(name: "TandemCore", dependencies: ["TandemCodecs"]),
         // Repositories on backends: packs, index, catalog, snapshots, check, prune.
