@@ -43,6 +43,8 @@ public struct BackendConformance: Sendable {
         await #expect(throws: BackendError.notFound(p("nope")), "\(name)") { try await backend.size(p("nope")) }
         try await backend.delete(p("a/two"))
         try await backend.delete(p("a/two"))
+        // Nor is removing an object whose folder never existed.
+        try await backend.delete(p("no/such/folder/object"))
         #expect(try await backend.exists(p("a/two")) == false, "\(name)")
         #expect(try await backend.exists(p("a/b/one")) == true, "\(name)")
         #expect(try await backend.list(p("a")) == [p("a/b/one")], "\(name)")

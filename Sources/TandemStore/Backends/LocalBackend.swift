@@ -175,7 +175,11 @@ public struct LocalBackend: Backend {
     public func delete(_ path: String) async throws {
         let target = absolute(path)
         try await BlockingIO.run {
-            if unlink(target) != 0 && errno != ENOENT { throw Self.error(path) }
+            if unlink(target) != 0 {
+                // Nothing to remove (its folder may not exist either): done, nothing to sync.
+                if errno == ENOENT { return }
+                throw Self.error(path)
+            }
             try Self.syncDirectory(Self.parent(target), path: path)
         }
     }
