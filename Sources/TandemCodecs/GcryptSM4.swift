@@ -38,7 +38,7 @@ public final class GcryptSM4 {
     /// gcry_cipher_close wipes the key schedule.
     deinit { gcry_cipher_close(handle) }
 
-    /// Encrypts whole blocks in place-free ECB (test vectors only).
+    /// Encrypts whole blocks in ECB (for the standards' test vectors; never for data).
     public func encryptECB(_ blocks: [UInt8]) throws -> [UInt8] {
         precondition(mode == .ecb && blocks.count % Self.blockSize == 0)
         return try transform(blocks, encrypt: true)
