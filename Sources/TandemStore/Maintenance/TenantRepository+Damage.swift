@@ -20,7 +20,13 @@ struct DamageRecord: Codable, Equatable {
 /// decompression or re-hash failures. Not I/O errors, which say nothing about the bytes.
 func isDamage(_ error: any Error) -> Bool {
     switch error {
-    case is BlobError, is FormatError, is CodecError: true
+    case is BlobError, is FormatError: true
+    case let error as CodecError:
+        // What the bytes caused, not a library that failed to start or was misused.
+        switch error {
+        case .authenticationFailed, .truncatedInput, .decompressionFailed, .sizeLimitExceeded: true
+        default: false
+        }
     case let error as RepositoryError: if case .damaged = error { true } else { false }
     case let error as BackendError: if case .shortRead = error { true } else { false }
     default: false
