@@ -1,49 +1,79 @@
+import CGcrypt
 import CLibCrypto
 
-/// HMAC-SHA-256 / HMAC-SM3 via OpenSSL's `EVP_MAC` ("HMAC").
+/// HMAC-SHA-256 (OpenSSL's `EVP_MAC`) and HMAC-SM3 (libgcrypt's HMAC handle).
 ///
-/// Built for millions of small calls: the key is installed once into a
-/// long-lived `EVP_MAC_CTX`; each message then only re-initialises that
-/// context with `EVP_MAC_init(ctx, NULL, 0, NULL)`, which restores the
-/// precomputed inner/outer pad state instead of re-deriving it from the key
-/// (measured faster than `EVP_MAC_CTX_dup` of a keyed template).
+/// Built for millions of small calls: the key is installed once into a long-lived context; each
+/// message only restores the precomputed inner/outer pad state (`EVP_MAC_init` with no key,
+/// `gcry_md_reset`) instead of re-deriving it from the key.
 ///
-/// Not `Sendable`: create one instance per task. Both forms are available:
-/// one-shot ``mac(_:)-(UnsafeRawBufferPointer)`` and streaming
-/// ``begin()`` / ``update(_:)-(UnsafeRawBufferPointer)`` / ``finish()``.
+/// Not `Sendable`: create one instance per task. Both forms are available: one-shot
+/// ``mac(_:)-(UnsafeRawBufferPointer)`` and streaming ``begin()`` /
+/// ``update(_:)-(UnsafeRawBufferPointer)`` / ``finish()``.
 public final class KeyedHash {
     /// The underlying digest.
     public let algorithm: DigestAlgorithm
-    private let ctx: OpaquePointer
-    /// True when `ctx` holds state from a previous message and must be
-    /// re-initialised before new data is absorbed.
+    /// The library that computes it.
+    public let library: CryptoLibrary
+    private let context: Context
+    /// True when the context holds state from a previous message and must be re-initialised
+    /// before new data is absorbed.
     private var needsReinit = false
+
+    private enum Context {
+        case openssl(OpaquePointer)
+        case libgcrypt(gcry_md_hd_t)
+    }
 
     /// MAC length in bytes.
     public static let outputSize = 32
 
-    /// Creates an HMAC keyed with `key` (any length; HMAC hashes keys longer
-    /// than the block size).
-    public init(_ algorithm: DigestAlgorithm, key: SecretKey) {
+    /// Creates an HMAC keyed with `key` (any length; HMAC hashes keys longer than the block
+    /// size), computed by `library` (by default the one Tandem uses for `algorithm`).
+    ///
+    /// HMAC-SM3 needs libgcrypt ``Gcrypt/minimumVersion`` or newer; every caller that keys one
+    /// from a tenant's master key has already derived that key with ``HKDF`` (which throws a
+    /// clear error when the library is missing), so a missing library here is a programming
+    /// error and traps.
+    public init(_ algorithm: DigestAlgorithm, key: SecretKey, library: CryptoLibrary? = nil) {
         self.algorithm = algorithm
-        let ctx = key.withUnsafeBytes { k in
-            tandem_hmac_ctx_new(
-                FetchedAlgorithms.hmac, algorithm.opensslName,
-                k.baseAddress?.assumingMemoryBound(to: UInt8.self), k.count)
+        let library = library ?? .preferred(for: algorithm)
+        self.library = library
+        switch library {
+        case .openssl:
+            let ctx = key.withUnsafeBytes { k in
+                tandem_hmac_ctx_new(
+                    FetchedAlgorithms.hmac, algorithm.opensslName,
+                    k.baseAddress?.assumingMemoryBound(to: UInt8.self), k.count)
+            }
+            guard let ctx else { libcryptoFatal("HMAC init (\(algorithm.opensslName))") }
+            context = .openssl(ctx)
+        case .libgcrypt:
+            do {
+                context = .libgcrypt(try Gcrypt.openHash(algorithm, key: key))
+            } catch {
+                fatalError("HMAC-\(algorithm.opensslName) through libgcrypt: \(error)")
+            }
         }
-        guard let ctx else { libcryptoFatal("HMAC init (\(algorithm.opensslName))") }
-        self.ctx = ctx
     }
 
     deinit {
-        // EVP_MAC_CTX_free cleanses the HMAC key schedule.
-        EVP_MAC_CTX_free(ctx)
+        // Both free functions wipe the HMAC key schedule.
+        switch context {
+        case .openssl(let ctx): EVP_MAC_CTX_free(ctx)
+        case .libgcrypt(let handle): gcry_md_close(handle)
+        }
     }
 
     @inline(__always)
     private func reinitIfNeeded() {
         if needsReinit {
-            guard EVP_MAC_init(ctx, nil, 0, nil) == 1 else { libcryptoFatal("EVP_MAC_init") }
+            switch context {
+            case .openssl(let ctx):
+                guard EVP_MAC_init(ctx, nil, 0, nil) == 1 else { libcryptoFatal("EVP_MAC_init") }
+            case .libgcrypt(let handle):
+                gcry_md_reset(handle)
+            }
             needsReinit = false
         }
     }
@@ -51,16 +81,26 @@ public final class KeyedHash {
     @inline(__always)
     private func absorb(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        guard EVP_MAC_update(ctx, base.assumingMemoryBound(to: UInt8.self), bytes.count) == 1 else {
-            libcryptoFatal("EVP_MAC_update")
+        switch context {
+        case .openssl(let ctx):
+            guard EVP_MAC_update(ctx, base.assumingMemoryBound(to: UInt8.self), bytes.count) == 1 else {
+                libcryptoFatal("EVP_MAC_update")
+            }
+        case .libgcrypt(let handle):
+            gcry_md_write(handle, base, bytes.count)
         }
     }
 
     @inline(__always)
     private func finalize(into out: UnsafeMutablePointer<UInt8>) {
-        var len = 0
-        guard EVP_MAC_final(ctx, out, &len, Self.outputSize) == 1, len == Self.outputSize else {
-            libcryptoFatal("EVP_MAC_final")
+        switch context {
+        case .openssl(let ctx):
+            var len = 0
+            guard EVP_MAC_final(ctx, out, &len, Self.outputSize) == 1, len == Self.outputSize else {
+                libcryptoFatal("EVP_MAC_final")
+            }
+        case .libgcrypt(let handle):
+            out.update(from: tandem_gcry_md_digest(handle, algorithm.gcryptAlgorithm), count: Self.outputSize)
         }
         needsReinit = true
     }

@@ -1,7 +1,8 @@
 import CLibCrypto
 
-/// SM4-CTR + HMAC-SM3, encrypt-then-MAC (an SM-suite AEAD for OpenSSL 3.0,
-/// which has no SM4-GCM).
+/// SM4-CTR + HMAC-SM3, encrypt-then-MAC: the blob cipher of the `sm4ctr` suite (Tandem's first
+/// SM suite, built when the project ran SM4 on OpenSSL 3.0, which has no SM4-GCM). New SM
+/// tenants get ``SM4GCMCipher``; this one keeps their repositories readable and writable.
 ///
 /// Sealed format: `iv (16, random) || SM4-CTR ciphertext || tag (32)`, where
 /// `tag = HMAC-SM3(macKey, u64be(len(aad)) || aad || iv || ciphertext)`.
@@ -10,6 +11,8 @@ import CLibCrypto
 ///
 /// The CTR counter is the full 128-bit IV block, incremented per block, so
 /// random IVs are safe for far more messages than GCM's 96-bit nonces.
+/// libgcrypt computes both halves (``CryptoLibrary/preferred(for:)``); the OpenSSL form is kept
+/// so tests can prove the two produce the same bytes.
 /// Not `Sendable`: create one instance per task.
 public final class SM4CTRHMACSM3Cipher: AEADCipher {
     /// SM4 key length in bytes.
@@ -23,40 +26,61 @@ public final class SM4CTRHMACSM3Cipher: AEADCipher {
     /// `ivSize + tagSize` = 48.
     public static var overhead: Int { ivSize + tagSize }
 
-    private let ctx: OpaquePointer
+    /// The library that computes SM4-CTR and HMAC-SM3.
+    public let library: CryptoLibrary
+    private let engine: Engine
     private let mac: KeyedHash
+
+    private enum Engine {
+        case openssl(OpaquePointer)
+        case libgcrypt(GcryptSM4)
+    }
     /// Number of CTR decryptions performed by ``open(_:associatedData:)``;
     /// lets tests prove that a bad tag is rejected before decrypting.
     private(set) var decryptionCount = 0
 
     /// Creates a cipher from independent 16-byte encryption and 32-byte MAC keys.
     /// - Throws: ``CodecError/invalidKeyLength(expected:got:)``.
-    public init(encryptionKey: SecretKey, macKey: SecretKey) throws {
+    public init(encryptionKey: SecretKey, macKey: SecretKey, library: CryptoLibrary = .libgcrypt) throws {
         guard encryptionKey.count == Self.encryptionKeySize else {
             throw CodecError.invalidKeyLength(expected: Self.encryptionKeySize, got: encryptionKey.count)
         }
         guard macKey.count == Self.macKeySize else {
             throw CodecError.invalidKeyLength(expected: Self.macKeySize, got: macKey.count)
         }
-        guard let c = EVP_CIPHER_CTX_new() else { libcryptoFatal("EVP_CIPHER_CTX_new") }
-        let ok = encryptionKey.withUnsafeBytes {
-            EVP_EncryptInit_ex2(c, FetchedAlgorithms.sm4CTR, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), nil, nil)
+        self.library = library
+        switch library {
+        case .libgcrypt:
+            engine = .libgcrypt(try GcryptSM4(key: encryptionKey, mode: .ctr))
+        case .openssl:
+            guard let c = EVP_CIPHER_CTX_new() else { libcryptoFatal("EVP_CIPHER_CTX_new") }
+            let ok = encryptionKey.withUnsafeBytes {
+                EVP_EncryptInit_ex2(c, FetchedAlgorithms.sm4CTR, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), nil, nil)
+            }
+            guard ok == 1 else {
+                EVP_CIPHER_CTX_free(c)
+                throw CodecError.libcryptoError("SM4-CTR key setup")
+            }
+            engine = .openssl(c)
         }
-        guard ok == 1 else {
-            EVP_CIPHER_CTX_free(c)
-            throw CodecError.libcryptoError("SM4-CTR key setup")
-        }
-        ctx = c
-        mac = KeyedHash(.sm3, key: macKey)
+        mac = KeyedHash(.sm3, key: macKey, library: library)
     }
 
     deinit {
-        EVP_CIPHER_CTX_free(ctx)
+        if case .openssl(let ctx) = engine { EVP_CIPHER_CTX_free(ctx) }
     }
 
     /// SM4-CTR transform (encryption and decryption are the same operation).
     /// `out` must hold `input.count` bytes.
     private func ctr(iv: UnsafePointer<UInt8>, input: UnsafeRawBufferPointer, out: UnsafeMutablePointer<UInt8>?) throws {
+        let ctx: OpaquePointer
+        switch engine {
+        case .libgcrypt(let sm4):
+            try sm4.ctr(input, counter: iv, into: out)
+            return
+        case .openssl(let context):
+            ctx = context
+        }
         guard EVP_EncryptInit_ex2(ctx, nil, nil, iv, nil) == 1,
             let written = evpCipherUpdate(ctx, encrypt: true, out: out, input: input)
         else { throw CodecError.libcryptoError("SM4-CTR update") }
