@@ -39,7 +39,7 @@ extension TenantPolicy {
                 key = .command(command.arguments)
             }
         }
-        let suite = map["suite"]?.choice(CryptoSuite.allCases.map(\.rawValue)).flatMap(CryptoSuite.init(rawValue:)) ?? .aes256gcm
+        let suite = map["suite"]?.choice(CryptoSuite.acceptedNames).flatMap(CryptoSuite.init(name:)) ?? .aes256gcm
         let chunker = map["chunker"]?.parsed { text throws(ChunkerParameterError) in try ChunkerParameters(parsing: text) } ?? .defaultCDC
         let compression = map["compression"]?.parsed { text throws(CompressionParseError) in try Compression(parsing: text) } ?? .default
         let zone = map["time_zone"]?.parsed(zoneNamed) ?? TimeZone(identifier: "UTC")!

@@ -4,10 +4,11 @@ import TandemCore
 
 @Suite struct BlobSealerTests {
     static let cases: [(CryptoSuite, Compression)] = [
-        (.aes256gcm, .zstd(level: 3)), (.aes256gcm, .lz4), (.aes256gcm, .none), (.sm4, .zstd(level: 1)), (.sm4, .none),
+        (.aes256gcm, .zstd(level: 3)), (.aes256gcm, .lz4), (.aes256gcm, .none), (.sm4gcm, .zstd(level: 1)), (.sm4gcm, .none),
+        (.sm4ctr, .zstd(level: 1)), (.sm4ctr, .none),
     ]
 
-    @Test(arguments: 0..<5)
+    @Test(arguments: 0..<7)
     func roundTrip(caseIndex: Int) throws {
         let (suite, compression) = Self.cases[caseIndex]
         let keys = try TenantKeys(master: Fixtures.master, suite: suite)
@@ -58,14 +59,20 @@ import TandemCore
         let b = try BlobSealer(keys: try TenantKeys(master: SecretKey(bytes: Array(repeating: 9, count: 32)), suite: .aes256gcm), compression: .none)
         let plain = Array("same content in two tenants".utf8)
         #expect(plain.withUnsafeBytes { a.chunkID(of: $0) } != plain.withUnsafeBytes { b.chunkID(of: $0) })
-        let sm4 = try BlobSealer(keys: try TenantKeys(master: Fixtures.master, suite: .sm4), compression: .none)
-        #expect(plain.withUnsafeBytes { a.chunkID(of: $0) } != plain.withUnsafeBytes { sm4.chunkID(of: $0) })
+        let gcm = try BlobSealer(keys: try TenantKeys(master: Fixtures.master, suite: .sm4gcm), compression: .none)
+        let ctr = try BlobSealer(keys: try TenantKeys(master: Fixtures.master, suite: .sm4ctr), compression: .none)
+        #expect(plain.withUnsafeBytes { a.chunkID(of: $0) } != plain.withUnsafeBytes { gcm.chunkID(of: $0) })
+        // Both SM suites name chunks with HMAC-SM3 under the same HKDF-SM3 subkey.
+        #expect(plain.withUnsafeBytes { ctr.chunkID(of: $0) } == plain.withUnsafeBytes { gcm.chunkID(of: $0) })
     }
 
     @Test func subkeysDiffer() throws {
-        let keys = try TenantKeys(master: Fixtures.master, suite: .sm4)
+        let keys = try TenantKeys(master: Fixtures.master, suite: .sm4ctr)
         #expect(keys.dataKey.count == 48 && keys.idKey.count == 32)
         #expect(!keys.idKey.constantTimeEquals(keys.manifestKey))
+        let gcm = try TenantKeys(master: Fixtures.master, suite: .sm4gcm)
+        #expect(gcm.dataKey.count == 16 && gcm.manifestKey.count == 16 && gcm.idKey.count == 32)
+        #expect(!gcm.dataKey.constantTimeEquals(gcm.manifestKey))
     }
 
     @Test func compressionSettingsParse() throws {

@@ -102,11 +102,16 @@ import TandemCodecs
         tenant: "acme", time: Date(timeIntervalSince1970: 1_700_000_000.123), hostname: "h1", source: "/srv/img", kind: .stream,
         tags: ["env": "prod"], stream: ChunkList([ChunkRef(id: ChunkID(bytes: Array(repeating: 1, count: 32)), length: 65536)]))
 
-    @Test func roundTrip() throws {
-        let codec = try ManifestCodec(keys: try TenantKeys(master: Fixtures.master, suite: .sm4), tenant: "acme")
+    @Test(arguments: CryptoSuite.allCases) func roundTrip(suite: CryptoSuite) throws {
+        let codec = try ManifestCodec(keys: try TenantKeys(master: Fixtures.master, suite: suite), tenant: "acme")
         let sealed = try codec.seal(manifest)
-        #expect(Array(sealed.prefix(11)) == Array("TNDMSNAP".utf8) + [1, 0, 2])
+        #expect(Array(sealed.prefix(11)) == Array("TNDMSNAP".utf8) + [1, 0, suite.manifestCode])
+        #expect(Set(CryptoSuite.allCases.map(\.manifestCode)).count == CryptoSuite.allCases.count)
         #expect(try codec.open(sealed) == manifest)
+        // The suite byte is authenticated: a manifest cannot claim another suite.
+        var relabeled = sealed
+        relabeled[10] = suite == .aes256gcm ? 2 : 1
+        #expect(throws: FormatError.self) { try codec.open(relabeled) }
     }
 
     /// A tree is encoded a slice at a time; the bytes must be exactly those of encoding it whole

@@ -24,7 +24,7 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(finance.source(named: "ledger-vm")?.pre == [.shell("lvcreate --snapshot --name ledger-snap --size 10G vg0/ledger")])
         let records = try #require(set.tenant("records"))
         let window = try TimeWindow(parsing: "22:00-06:00")
-        #expect(records.suite == .sm4 && records.window == window)
+        #expect(records.suite == .sm4gcm && records.window == window)
     }
 
     @Test func anS3SiteConfigParses() throws {
@@ -115,6 +115,22 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
             let problem = try #require(error.errors.first)
             #expect(problem.line == 8 && problem.field == "schedules[0].cron")
             #expect(problem.description == "/etc/tandem/tenants.d/t.yaml:8:11: schedules[0].cron: minute field '61' is out of range 0-59")
+        }
+    }
+
+    /// `sm4` is the GM suite new tenants should get (SM4-GCM); each suite is also named.
+    @Test func suiteNames() throws {
+        for (name, suite) in [("aes256gcm", CryptoSuite.aes256gcm), ("sm4", .sm4gcm), ("sm4gcm", .sm4gcm), ("sm4ctr", .sm4ctr)] {
+            let policy = try TenantPolicy.parse("tenant: t\nkey: {key_file: /k}\nsuite: \(name)\nsources:\n  - {name: a, directory: /srv}\n", file: "/x.yaml")
+            #expect(policy.suite == suite, "\(name)")
+        }
+        let defaulted = try TenantPolicy.parse("tenant: t\nkey: {key_file: /k}\nsources:\n  - {name: a, directory: /srv}\n", file: "/x.yaml")
+        #expect(defaulted.suite == .aes256gcm)
+        do {
+            _ = try TenantPolicy.parse("tenant: t\nkey: {key_file: /k}\nsuite: sm9\nsources:\n  - {name: a, directory: /srv}\n", file: "/x.yaml")
+            Issue.record("sm9 accepted")
+        } catch {
+            #expect(error.errors.first?.description == "/x.yaml:3:8: suite: 'sm9' is not one of: aes256gcm, sm4, sm4gcm, sm4ctr")
         }
     }
 

@@ -6,7 +6,7 @@ import TandemCore
 @testable import TandemStore
 
 @Suite struct RepositoryTests {
-    @Test(arguments: [CryptoSuite.aes256gcm, .sm4])
+    @Test(arguments: CryptoSuite.allCases)
     func streamRoundTripAndDedup(suite: CryptoSuite) async throws {
         let dir = TemporaryDirectory()
         let tenant = try await makeTenant(dir, suite: suite)

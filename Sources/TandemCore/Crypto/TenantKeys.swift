@@ -14,6 +14,7 @@ public struct TenantKeys: Sendable {
 
     /// Derives every subkey from `master` (32 bytes) with the suite's HKDF.
     public init(master: SecretKey, suite: CryptoSuite) throws {
+        try suite.checkAvailable()
         self.suite = suite
         func derive(_ label: String, _ count: Int) throws -> SecretKey {
             try HKDF.derive(algorithm: suite.digest, inputKey: master, salt: Array("tandem-v1".utf8),

@@ -4,7 +4,7 @@ import TandemCodecs
 /// Seals and opens snapshot manifests, format version 1:
 ///
 /// ```
-/// header  16 B   "TNDMSNAP" | version u16le | suite u8 | 5 zero bytes
+/// header  16 B   "TNDMSNAP" | version u16le | suite u8 (CryptoSuite.manifestCode) | 5 zero bytes
 /// body           AEAD(manifest key, AD = header | tenant name) of zstd(JSON manifest)
 /// ```
 /// The tenant name in the associated data stops a manifest being moved to another tenant.
@@ -30,7 +30,7 @@ public final class ManifestCodec {
         var writer = ByteWriter(capacity: 16)
         writer.append(Self.magic)
         writer.uint16(Self.version)
-        writer.uint8(suite == .aes256gcm ? 1 : 2)
+        writer.uint8(suite.manifestCode)
         writer.append([0, 0, 0, 0, 0])
         return writer.bytes
     }

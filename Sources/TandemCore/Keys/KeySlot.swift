@@ -3,7 +3,7 @@ import TandemCodecs
 
 /// What unlocks a key slot.
 public enum KeySlotKind: String, Sendable, Codable {
-    /// A passphrase stretched with scrypt.
+    /// A passphrase stretched with the slot's ``KeySlot/kdf`` (scrypt, or PBKDF2-HMAC-SM3).
     case passphrase
     /// The contents of a key file (at least 32 bytes), through HKDF.
     case keyFile = "key-file"
@@ -16,7 +16,12 @@ public struct KeySlot: Sendable, Codable, Equatable {
     public var kind: KeySlotKind
     /// Hex salt of the KEK derivation.
     public var salt: String
-    /// scrypt cost parameters (passphrase slots).
+    /// How the passphrase is stretched (passphrase slots); absent means scrypt, as in slots
+    /// written before PBKDF2-HMAC-SM3 existed.
+    public var kdf: PassphraseKDF?
+    /// PBKDF2 iterations (PBKDF2-HMAC-SM3 slots).
+    public var iterations: UInt64?
+    /// scrypt cost parameters (scrypt slots).
     public var scryptN: UInt64?
     public var scryptR: UInt64?
     public var scryptP: UInt64?
@@ -60,6 +65,12 @@ public enum KeySlotError: Error, Equatable, CustomStringConvertible {
 public enum KeyWrapping {
     /// scrypt N = 2^15, r = 8, p = 1: 32 MiB and about 0.1 s per unlock on the reference machine.
     public static let scryptN: UInt64 = 1 << 15
+    /// PBKDF2-HMAC-SM3 iterations of new SM slots: about 0.15 s per unlock on the reference
+    /// machine (libgcrypt, one core). PBKDF2 is not memory-hard as scrypt is; the GM suite
+    /// trades that for keys that rest on GM primitives alone, so choose long passphrases.
+    public static let pbkdf2Iterations: UInt64 = 300_000
+    /// What an opened slot may ask for: below, a typo'd slot; above, minutes per unlock.
+    public static let pbkdf2IterationRange: ClosedRange<UInt64> = 10_000...100_000_000
     public static let scryptR: UInt64 = 8
     public static let scryptP: UInt64 = 1
 
@@ -70,9 +81,15 @@ public enum KeyWrapping {
         let salt = SecureRandom.bytes(32)
         var slot = KeySlot(id: id, kind: secret.kind, salt: Hex.encode(salt), wrappedKey: "", createdAt: createdAt, comment: comment)
         if case .passphrase = secret {
-            slot.scryptN = scryptN
-            slot.scryptR = scryptR
-            slot.scryptP = scryptP
+            switch suite.passphraseKDF {
+            case .scrypt:
+                slot.scryptN = scryptN
+                slot.scryptR = scryptR
+                slot.scryptP = scryptP
+            case .pbkdf2HMACSM3:
+                slot.kdf = .pbkdf2HMACSM3
+                slot.iterations = pbkdf2Iterations
+            }
         }
         let kek = try keyEncryptionKey(slot: slot, secret: secret, suite: suite)
         let cipher = try suite.makeCipher(key: kek)
@@ -107,6 +124,13 @@ public enum KeyWrapping {
         switch secret {
         case .passphrase(let bytes):
             guard !bytes.isEmpty else { throw KeySlotError.emptyPassphrase }
+            if slot.kdf == .pbkdf2HMACSM3 {
+                guard let iterations = slot.iterations, pbkdf2IterationRange.contains(iterations) else {
+                    throw KeySlotError.malformed(slot.id)
+                }
+                return try PBKDF2.derive(algorithm: .sm3, passphrase: bytes, salt: salt, iterations: iterations,
+                                         count: suite.cipherKeyLength)
+            }
             guard let n = slot.scryptN, let r = slot.scryptR, let p = slot.scryptP,
                   n >= 1 << 10, n <= 1 << 22, n & (n - 1) == 0, (1...32).contains(r), (1...16).contains(p) else {
                 throw KeySlotError.malformed(slot.id)

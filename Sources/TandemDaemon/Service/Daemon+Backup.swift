@@ -160,9 +160,9 @@ extension Daemon {
                 // Another process created it a moment ago.
                 return try await TenantRepository.open(in: repository, name: policy.tenant, secret: secret, indexPath: indexPath)
             }
-            logger.notice("tenant created in the repository", metadata: ["tenant": "\(policy.tenant)", "suite": "\(policy.suite.rawValue)"])
+            logger.notice("tenant created in the repository", metadata: ["tenant": "\(policy.tenant)", "suite": "\(policy.suite.name)"])
             await record(actor: "daemon", role: "daemon", action: "tenant-create", tenant: policy.tenant,
-                         detail: "suite=\(policy.suite.rawValue) chunker=\(policy.chunker) compression=\(policy.compression)", result: "ok")
+                         detail: "suite=\(policy.suite.name) chunker=\(policy.chunker) compression=\(policy.compression)", result: "ok")
             return created
         } catch KeySlotError.wrongKey {
             throw DaemonError.forbidden("tenant \(policy.tenant): the key from its policy opens none of the tenant's key slots")

@@ -2,7 +2,14 @@ import Foundation
 import TandemCodecs
 import TandemCore
 
-/// A tenant's settings, stored in plaintext in `tenants/T/tenant.json`.
+/// The suite a settings file names, read before the whole file so that an unknown one is
+/// reported by name.
+private struct SuiteProbe: Decodable {
+    let suite: String
+}
+
+/// A tenant's settings, stored in plaintext in `tenants/T/tenant.json`. `suite` is stored by its
+/// raw value: `"sm4"` is ``CryptoSuite/sm4ctr``.
 public struct TenantSettings: Sendable, Codable, Equatable {
     public static let currentFormat = 1
     public var format: Int
@@ -89,7 +96,12 @@ public final class TenantRepository: Sendable {
         guard probe.format <= TenantSettings.currentFormat else {
             throw FormatError.unsupportedVersion("\(base)/tenant.json", found: probe.format, supported: 1...TenantSettings.currentFormat)
         }
+        if let named = try? JSON.decode(SuiteProbe.self, from: settingsBytes), CryptoSuite(rawValue: named.suite) == nil {
+            throw FormatError.corrupt("\(base)/tenant.json", "crypto suite '\(named.suite)' is not one this build knows (\(CryptoSuite.allCases.map(\.name).joined(separator: ", ")))")
+        }
         let settings = try JSON.decode(TenantSettings.self, from: settingsBytes)
+        // A suite this build's libraries cannot serve is said as such, not as a wrong key.
+        try settings.suite.checkAvailable()
         let master = try await unlock(repository: repository, settings: settings, secret: secret)
         return try TenantRepository(repository: repository, settings: settings, master: master,
                                 index: try IndexDatabase(path: try resolveIndexPath(indexPath, repository, name)))

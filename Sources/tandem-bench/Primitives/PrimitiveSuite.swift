@@ -30,6 +30,7 @@ final class PrimitiveSuite {
     func runAll(threads: Int) throws {
         chunkers()
         hashes()
+        try passphraseKDFs()
         try codecs()
         try ciphers()
         try sealers(threads: threads)
@@ -43,7 +44,7 @@ final class PrimitiveSuite {
                                      megabytesPerSecond: Units.megabytesPerSecond(Int64(bytes), seconds),
                                      threads: threads, outputRatio: ratio, note: note)
         results.append(result)
-        Log.info("  " + Units.pad(name, 46) + Units.fixed(result.megabytesPerSecond, 1) + " MB/s")
+        Log.info("  " + Units.pad(name, 46) + (bytes == 0 ? Units.fixed(seconds, 3) + " s" : Units.fixed(result.megabytesPerSecond, 1) + " MB/s"))
     }
 
     /// Calls `body` on each 64 KiB block of the buffer.
@@ -76,26 +77,38 @@ final class PrimitiveSuite {
         }
     }
 
+    /// SHA-256 on OpenSSL; SM3 and HMAC-SM3 on both libraries, the one Tandem uses first.
     private func hashes() {
         var out = [UInt8](repeating: 0, count: 32)
-        for algorithm in [DigestAlgorithm.sha256, .sm3] {
-            let hasher = Hasher256(algorithm)
+        let rows: [(DigestAlgorithm, CryptoLibrary)] = [(.sha256, .openssl), (.sm3, .libgcrypt), (.sm3, .openssl)]
+        for (algorithm, library) in rows {
+            let hasher = Hasher256(algorithm, library: library)
             let seconds = timeBlocks { block in
                 hasher.update(block)
                 out.withUnsafeMutableBytes { hasher.finalize(into: $0) }
             }
-            record(algorithm == .sha256 ? "SHA-256 (64 KiB messages)" : "SM3 (64 KiB messages)", seconds: seconds)
+            record("\(algorithm == .sha256 ? "SHA-256" : "SM3") \(library.rawValue) (64 KiB messages)", seconds: seconds)
         }
-        for algorithm in [DigestAlgorithm.sha256, .sm3] {
-            let mac = KeyedHash(algorithm, key: SecretKey(bytes: Array(repeating: 7, count: 32)))
+        for (algorithm, library) in rows {
+            let mac = KeyedHash(algorithm, key: SecretKey(bytes: Array(repeating: 7, count: 32)), library: library)
             let seconds = timeBlocks { block in out.withUnsafeMutableBytes { mac.mac(block, into: $0) } }
-            record(algorithm == .sha256 ? "HMAC-SHA-256 (64 KiB)" : "HMAC-SM3 (64 KiB)", seconds: seconds)
+            record("\(algorithm == .sha256 ? "HMAC-SHA-256" : "HMAC-SM3") \(library.rawValue) (64 KiB)", seconds: seconds)
         }
-        // The same GM/T hashes through libgcrypt (AVX/BMI2 SM3), beside OpenSSL's rows above.
-        for keyed in [false, true] {
-            guard let sm3 = try? GcryptSM3(key: keyed ? SecretKey(bytes: Array(repeating: 7, count: 32)) : nil) else { continue }
-            let seconds = timeBlocks { _ = sm3.hash($0) }
-            record(keyed ? "HMAC-SM3 libgcrypt (64 KiB)" : "SM3 libgcrypt (64 KiB messages)", seconds: seconds)
+    }
+
+    /// One unlock of a passphrase slot of each kind, at the cost new slots get.
+    private func passphraseKDFs() throws {
+        let salt = [UInt8](repeating: 8, count: 32), passphrase = Array("correct horse battery staple".utf8)
+        var start = Monotonic.now()
+        _ = try Scrypt.derive(passphrase: passphrase, salt: salt, n: KeyWrapping.scryptN, r: KeyWrapping.scryptR, p: KeyWrapping.scryptP, count: 32)
+        var seconds = Monotonic.now() - start
+        record("scrypt N=2^15 r=8 p=1 (one unlock)", seconds: seconds, bytes: 0, note: "\(Units.fixed(seconds, 3)) s per unlock; aes256gcm and sm4ctr slots")
+        for library in [CryptoLibrary.libgcrypt, .openssl] {
+            start = Monotonic.now()
+            _ = try PBKDF2.derive(algorithm: .sm3, passphrase: passphrase, salt: salt, iterations: KeyWrapping.pbkdf2Iterations, count: 16, library: library)
+            seconds = Monotonic.now() - start
+            record("PBKDF2-HMAC-SM3 \(KeyWrapping.pbkdf2Iterations) iterations \(library.rawValue)", seconds: seconds, bytes: 0,
+                   note: "\(Units.fixed(seconds, 3)) s per unlock; sm4gcm slots")
         }
     }
 
@@ -127,12 +140,16 @@ final class PrimitiveSuite {
         record("lz4 decompress", seconds: back, ratio: ratio)
     }
 
+    /// Every suite's AEAD as Tandem runs it, and the SM4-CTR + HMAC-SM3 construction on
+    /// OpenSSL's plain C beside libgcrypt's.
     private func ciphers() throws {
         let associated = [UInt8](repeating: 1, count: 37)
+        let sm4Key = SecretKey(bytes: Array(repeating: 4, count: 16)), macKey = SecretKey(bytes: Array(repeating: 5, count: 32))
         let suites: [(String, any AEADCipher)] = [
-            ("AES-256-GCM", try AES256GCMCipher(key: SecretKey(bytes: Array(repeating: 3, count: 32)))),
-            ("SM4-CTR+HMAC-SM3", try SM4CTRHMACSM3Cipher(encryptionKey: SecretKey(bytes: Array(repeating: 4, count: 16)),
-                                                        macKey: SecretKey(bytes: Array(repeating: 5, count: 32)))),
+            ("AES-256-GCM openssl", try AES256GCMCipher(key: SecretKey(bytes: Array(repeating: 3, count: 32)))),
+            ("SM4-GCM libgcrypt", try SM4GCMCipher(key: sm4Key)),
+            ("SM4-CTR+HMAC-SM3 libgcrypt", try SM4CTRHMACSM3Cipher(encryptionKey: sm4Key, macKey: macKey)),
+            ("SM4-CTR+HMAC-SM3 openssl", try SM4CTRHMACSM3Cipher(encryptionKey: sm4Key, macKey: macKey, library: .openssl)),
         ]
         for (name, cipher) in suites {
             var sealed: [[UInt8]] = []
@@ -146,20 +163,9 @@ final class PrimitiveSuite {
             }
             record("\(name) open (64 KiB)", seconds: back)
         }
-        // SM4 through libgcrypt (AES-NI/AVX2, 16 blocks at a time), beside OpenSSL's plain C.
-        let key = SecretKey(bytes: Array(repeating: 4, count: 16))
         let counter = [UInt8](repeating: 0, count: 16)
-        let ctr = try GcryptSM4(key: key, mode: .ctr)
-        record("SM4-CTR libgcrypt (64 KiB)", seconds: try timeBlocks { _ = try ctr.ctr($0, counter: counter) })
-        let gcm = try GcryptSM4(key: key, mode: .gcm)
-        let nonce = [UInt8](repeating: 6, count: 12)
-        var sealed: [[UInt8]] = []
-        record("SM4-GCM libgcrypt seal (64 KiB)", seconds: try timeBlocks { sealed.append(try gcm.sealGCM($0, nonce: nonce, associatedData: associated)) })
-        var index = 0
-        record("SM4-GCM libgcrypt open (64 KiB)", seconds: try timeBlocks { _ in
-            _ = try sealed[index].withUnsafeBytes { try gcm.openGCM($0, nonce: nonce, associatedData: associated) }
-            index += 1
-        })
+        let ctr = try GcryptSM4(key: sm4Key, mode: .ctr)
+        record("SM4-CTR libgcrypt, no MAC (64 KiB)", seconds: try timeBlocks { _ = try ctr.ctr($0, counter: counter) })
     }
 
     /// The whole per-chunk path of a backup worker (keyed hash, compress, encrypt, verify), on the
@@ -170,7 +176,8 @@ final class PrimitiveSuite {
         var offsets = [0]
         for length in lengths { offsets.append(offsets.last! + length) }
         let configurations: [(CryptoSuite, Compression)] = [(.aes256gcm, .zstd(level: 3)), (.aes256gcm, .zstd(level: 1)),
-                                                            (.aes256gcm, .lz4), (.sm4, .zstd(level: 3))]
+                                                            (.aes256gcm, .lz4), (.sm4gcm, .zstd(level: 3)),
+                                                            (.sm4ctr, .zstd(level: 3))]
         for (suite, compression) in configurations {
             let keys = try TenantKeys(master: SecretKey(bytes: Array(repeating: 9, count: 32)), suite: suite)
             let sealer = try BlobSealer(keys: keys, compression: compression)
@@ -182,11 +189,11 @@ final class PrimitiveSuite {
                     let chunk = UnsafeRawBufferPointer(rebasing: raw[offsets[i] ..< offsets[i + 1]])
                     let blob = try sealer.seal(chunk, id: sealer.chunkID(of: chunk))
                     stored += blob.bytes.count
-                    if suite == .aes256gcm, compression == .default { sealedBlobs.append((blob.id, blob.bytes)) }
+                    if compression == .default { sealedBlobs.append((blob.id, blob.bytes)) }
                 }
             }
             let seconds = Monotonic.now() - start
-            let label = "\(suite.rawValue)+\(compression)"
+            let label = "\(suite.name)+\(compression)"
             record("BlobSealer.seal \(label), 1 thread", seconds: seconds, ratio: Double(stored) / Double(buffer.count),
                    note: "hash+compress+encrypt+verify per FastCDC chunk (\(lengths.count) chunks)")
             if !sealedBlobs.isEmpty {

@@ -13,13 +13,15 @@ struct TenantCommand: AsyncParsableCommand {
 
         @OptionGroup var repository: RepositoryOptions
         @OptionGroup var tenant: TenantOptions
-        @Option(help: "Crypto suite: aes256gcm or sm4.") var suite: String = "aes256gcm"
+        @Option(help: "Crypto suite: aes256gcm, sm4 (the GM/T suite: SM4-GCM, SM3), or by name sm4gcm, sm4ctr.") var suite: String = "aes256gcm"
         @Option(help: "Chunker: cdc, cdc:MIN/AVG/MAX, fixed or fixed:SIZE.") var chunker: String = "cdc"
         @Option(help: "Compression: zstd, zstd:N (1-19), lz4 or none.") var compression: String = "zstd:3"
         @Flag(help: "Print the result as JSON.") var json = false
 
         func validate() throws {
-            guard CryptoSuite(rawValue: suite) != nil else { throw ValidationError("--suite must be aes256gcm or sm4, not '\(suite)'") }
+            guard CryptoSuite(name: suite) != nil else {
+                throw ValidationError("--suite must be one of \(CryptoSuite.acceptedNames.joined(separator: ", ")), not '\(suite)'")
+            }
             do { _ = try ChunkerParameters(parsing: chunker) } catch { throw ValidationError("--chunker: \(error.description)") }
             do { _ = try Compression(parsing: compression) } catch { throw ValidationError("--compression: \(error.description)") }
         }
@@ -28,13 +30,13 @@ struct TenantCommand: AsyncParsableCommand {
             try await Failure.guarded {
                 let repo = try await repository.open()
                 let created = try await TenantRepository.create(
-                    in: repo, name: tenant.tenant, suite: CryptoSuite(rawValue: suite)!,
+                    in: repo, name: tenant.tenant, suite: CryptoSuite(name: suite)!,
                     chunker: try ChunkerParameters(parsing: chunker), compression: try Compression(parsing: compression),
                     secret: try tenant.secret(), now: Date(), indexPath: try repository.indexPath(tenant: tenant.tenant))
                 if json {
                     try JSONOutput.print(created.settings)
                 } else {
-                    print("created tenant \(created.name): suite \(suite), chunker \(created.settings.chunker), compression \(created.settings.compression)")
+                    print("created tenant \(created.name): suite \(created.settings.suite.name), chunker \(created.settings.chunker), compression \(created.settings.compression)")
                 }
             }
         }

@@ -20,6 +20,7 @@ enum Failure {
         case let error as FormatError:
             if case .unsupportedVersion = error { 6 } else { 3 }
         case is BlobError, is IndexCorruption: 3
+        case is CryptoSuiteUnavailable: 6
         case let error as KeySlotError:
             error == .wrongKey ? 4 : 9
         case let error as BackendError:
