@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/opt/swift/usr/bin
 
-APT_PACKAGES := libzstd-dev liblz4-dev libssl-dev libgcrypt20-dev libsqlite3-dev pkg-config systemd util-linux curl
+APT_PACKAGES := libzstd-dev liblz4-dev libssl-dev libgcrypt20-dev libxxhash-dev libsqlite3-dev pkg-config systemd util-linux curl
 # Tests also check the metrics page with promtool and the unit with systemd-analyze.
 TEST_PACKAGES := prometheus e2fsprogs
 BENCH_PACKAGES := restic borgbackup python3-numpy

@@ -38,9 +38,11 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CGcrypt", path: "Sources/CGcrypt", pkgConfig: "libgcrypt",
                        providers: [.apt(["libgcrypt20-dev"])]),
+        .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", pkgConfig: "libxxhash",
+                       providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CTandemSystem", path: "Sources/CTandemSystem"),
         // Owning Swift wrappers of the C libraries: no C type escapes this module.
-        .target(name: "TandemCodecs", dependencies: ["CZstd", "CLZ4", "CLibCrypto", "CGcrypt"]),
+        .target(name: "TandemCodecs", dependencies: ["CZstd", "CLZ4", "CLibCrypto", "CGcrypt", "CXXHash"]),
         // Pure logic: no files, sockets, clocks or globals.
         .target(name: "TandemCore", dependencies: ["TandemCodecs"]),
         // Repositories on backends: packs, index, catalog, snapshots, check, prune.

@@ -26,13 +26,31 @@ public enum BlobError: Error, Equatable, CustomStringConvertible {
     case malformed(ChunkID, String)
     /// Decrypted and decompressed, but the keyed hash is not the chunk ID.
     case hashMismatch(ChunkID)
+    /// Just sealed, the blob did not decode to the plaintext the ID was taken of (a codec,
+    /// cipher or memory fault on this machine); it was not stored.
+    case sealVerificationFailed(ChunkID)
 
     public var description: String {
         switch self {
         case .authenticationFailed(let id): "blob \(id.hex.prefix(16)) fails authentication"
         case .malformed(let id, let why): "blob \(id.hex.prefix(16)) is malformed: \(why)"
         case .hashMismatch(let id): "blob \(id.hex.prefix(16)) decrypts to data whose hash is not its ID"
+        case .sealVerificationFailed(let id):
+            "chunk \(id.hex.prefix(16)) did not decode, once sealed, to the plaintext its ID was taken of (a codec, cipher or memory fault on this machine); it was not stored"
         }
+    }
+}
+
+/// A chunk's ID and the checksum of the plaintext it was taken of, computed together
+/// (``BlobSealer/fingerprint(of:)``) so that sealing can prove the stored blob decodes to that
+/// very plaintext without a second pass of the suite's cryptographic hash.
+public struct ChunkFingerprint: Sendable, Equatable {
+    public let id: ChunkID
+    public let checksum: Checksum64
+
+    public init(id: ChunkID, checksum: Checksum64) {
+        self.id = id
+        self.checksum = checksum
     }
 }
 
@@ -40,13 +58,29 @@ public enum BlobError: Error, Equatable, CustomStringConvertible {
 /// it owns the C contexts (HMAC, cipher, zstd) that make per-chunk work cheap.
 ///
 /// Sealed layout (inside the AEAD): `codec u8 | raw length u32le | payload`; associated data:
-/// `"TNDB" | type u8 | chunk ID (32)`. Before a sealed blob is handed out it is opened again,
-/// decompressed and re-hashed, so a codec or memory fault is never stored under a valid ID.
+/// `"TNDB" | type u8 | chunk ID (32)`.
+///
+/// Verify-before-store: before a sealed blob is handed out it is opened again (the AEAD tag
+/// checked), decompressed, and the result compared, by length and XXH3-64, with the checksum
+/// taken of the plaintext when its ID was computed. A codec, cipher or memory fault between
+/// the ID and the stored bytes is never stored under a valid ID, and the plaintext is hashed
+/// with the suite's hash once, not twice (RepositoryFormat.md, "Verify before store").
 public final class BlobSealer {
     let keyedHash: KeyedHash
     let cipher: any AEADCipher
     private let compression: Compression
     var zstd: ZstdCodec?
+    /// Test hook: damages the bytes between compression and encryption, or the sealed bytes
+    /// before they are verified, to prove the verification refuses them.
+    var injectedFault: SealFault?
+
+    /// Where ``injectedFault`` strikes.
+    enum SealFault {
+        /// The framed (compressed) payload, before encryption.
+        case framedPayload
+        /// The ciphertext, after encryption.
+        case ciphertext
+    }
 
     public init(keys: TenantKeys, compression: Compression) throws {
         keyedHash = KeyedHash(keys.suite.digest, key: keys.idKey)
@@ -60,8 +94,24 @@ public final class BlobSealer {
         ChunkID(bytes: keyedHash.mac(plaintext))
     }
 
-    /// Compresses (falling back to raw when that does not shrink), seals and verifies.
+    /// The keyed hash of `plaintext` and, straight after it over the same bytes, their XXH3-64.
+    public func fingerprint(of plaintext: UnsafeRawBufferPointer) -> ChunkFingerprint {
+        ChunkFingerprint(id: chunkID(of: plaintext), checksum: Checksum64(of: plaintext))
+    }
+
+    /// Seals `plaintext` under `id`, its checksum taken now: for callers that computed the ID
+    /// just before from the same buffer (chunk lists), or verified `plaintext` against `id` by
+    /// re-hashing it (prune's regrouping).
     public func seal(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, type: BlobType = .data) throws -> SealedBlob {
+        try seal(plaintext, fingerprint: ChunkFingerprint(id: id, checksum: Checksum64(of: plaintext)), type: type)
+    }
+
+    /// Compresses (falling back to raw when that does not shrink), seals and verifies against
+    /// `fingerprint`: the sealed blob must decode to `plaintext.count` bytes whose checksum is
+    /// the one taken with the ID.
+    /// - Throws: ``BlobError/sealVerificationFailed(_:)`` when it does not.
+    public func seal(_ plaintext: UnsafeRawBufferPointer, fingerprint: ChunkFingerprint, type: BlobType = .data) throws -> SealedBlob {
+        let id = fingerprint.id
         var codec = StoredCodec.raw
         var compressed: [UInt8]?
         switch compression {
@@ -80,10 +130,17 @@ public final class BlobSealer {
         framed.append(codec.rawValue)
         Self.appendUInt32(&framed, UInt32(plaintext.count))
         if let compressed { framed.append(contentsOf: compressed) } else { framed.append(contentsOf: plaintext) }
-        let sealed = try cipher.seal(framed, associatedData: Self.associatedData(id: id, type: type))
-        let check = try sealed.withUnsafeBytes { try open($0, id: id, type: type, maximumLength: plaintext.count) }
-        guard check.count == plaintext.count, check.withUnsafeBytes({ chunkID(of: $0) }) == id else {
-            throw BlobError.hashMismatch(id)
+        if injectedFault == .framedPayload { framed[framed.count / 2 + 2] ^= 0x20 }
+        var sealed = try cipher.seal(framed, associatedData: Self.associatedData(id: id, type: type))
+        if injectedFault == .ciphertext { sealed[sealed.count / 2] ^= 0x20 }
+        let decoded: [UInt8]
+        do {
+            decoded = try sealed.withUnsafeBytes { try decode($0, id: id, type: type, maximumLength: plaintext.count) }
+        } catch {
+            throw BlobError.sealVerificationFailed(id)
+        }
+        guard decoded.count == plaintext.count, Checksum64(of: decoded) == fingerprint.checksum else {
+            throw BlobError.sealVerificationFailed(id)
         }
         return SealedBlob(id: id, type: type, bytes: sealed, codec: codec, rawLength: plaintext.count)
     }
@@ -91,6 +148,23 @@ public final class BlobSealer {
     /// Decrypts, decompresses and re-hashes a sealed blob; throws ``BlobError`` on any damage.
     /// `maximumLength` bounds what a hostile length field may make it allocate.
     public func open(_ sealed: UnsafeRawBufferPointer, id: ChunkID, type: BlobType = .data, maximumLength: Int) throws -> [UInt8] {
+        let plaintext = try decode(sealed, id: id, type: type, maximumLength: maximumLength)
+        guard plaintext.withUnsafeBytes({ chunkID(of: $0) }) == id else { throw BlobError.hashMismatch(id) }
+        return plaintext
+    }
+
+    /// Decrypts and decompresses a sealed blob without re-hashing it: the AEAD tag over the
+    /// ciphertext and the associated data, which holds `id`, proves the blob is the one sealed
+    /// under `id` with this tenant's key, and verify-before-store proved, before it was stored,
+    /// that it decodes to the plaintext `id` was taken of. Restores use it; `check --read-data`
+    /// and anything that re-stores a blob use ``open(_:id:type:maximumLength:)``.
+    public func openAuthenticated(_ sealed: UnsafeRawBufferPointer, id: ChunkID, type: BlobType = .data,
+                                  maximumLength: Int) throws -> [UInt8] {
+        try decode(sealed, id: id, type: type, maximumLength: maximumLength)
+    }
+
+    /// AEAD open, framing and decompression, lengths checked.
+    func decode(_ sealed: UnsafeRawBufferPointer, id: ChunkID, type: BlobType, maximumLength: Int) throws -> [UInt8] {
         let framed: [UInt8]
         do {
             framed = try cipher.open(sealed, associatedData: Self.associatedData(id: id, type: type))
@@ -118,7 +192,6 @@ public final class BlobSealer {
             throw BlobError.malformed(id, "payload does not decompress")
         }
         guard plaintext.count == rawLength else { throw BlobError.malformed(id, "length differs from header") }
-        guard plaintext.withUnsafeBytes({ chunkID(of: $0) }) == id else { throw BlobError.hashMismatch(id) }
         return plaintext
     }
 

@@ -30,7 +30,10 @@ public struct SealedGroup: Sendable {
 ///
 /// Sealed like a blob (`codec u8 | raw length u32le | zstd frame` inside the AEAD) under the
 /// associated data `"TNDG" | type u8`; a member is authenticated by re-hashing its slice of
-/// the plaintext, which must give its ID. Not `Sendable`: one per worker task.
+/// the plaintext, which must give its ID (the associated data does not name the members, and
+/// the index that locates a member in its frame is an unauthenticated cache). Before a group
+/// is handed out, every member's slice of the decoded frame is compared with the XXH3-64
+/// checksum taken when its ID was. Not `Sendable`: one per worker task.
 public final class ChunkGroupBuilder {
     /// A group is sealed once its plaintext reaches this length.
     public static let closingLength = 4 << 20
@@ -41,6 +44,8 @@ public final class ChunkGroupBuilder {
 
     private let writer: ZstdFrameWriter
     public private(set) var members: [GroupMember] = []
+    /// The checksum of each member's plaintext, taken with its ID.
+    private var checksums: [Checksum64] = []
     /// This builder's group is sealed once its plaintext reaches this length.
     public let closing: Int
 
@@ -58,23 +63,33 @@ public final class ChunkGroupBuilder {
     /// Plaintext bytes in the group so far.
     public var rawLength: Int { writer.inputLength }
 
-    /// Adds a chunk (at most ``largestMember`` bytes, to a group that is not full).
-    public func append(_ plaintext: UnsafeRawBufferPointer, id: ChunkID) throws {
+    /// Adds a chunk (at most ``largestMember`` bytes, to a group that is not full) whose ID and
+    /// checksum were taken together.
+    public func append(_ plaintext: UnsafeRawBufferPointer, fingerprint: ChunkFingerprint) throws {
         precondition(plaintext.count > 0 && plaintext.count <= Self.largestMember && !isFull, "ChunkGroupBuilder.append: bad member")
-        members.append(GroupMember(id: id, inner: writer.inputLength, rawLength: plaintext.count))
+        members.append(GroupMember(id: fingerprint.id, inner: writer.inputLength, rawLength: plaintext.count))
+        checksums.append(fingerprint.checksum)
         do { try writer.append(plaintext) } catch {
             members = []
+            checksums = []
             throw error
         }
     }
 
+    /// Adds a chunk whose plaintext was just verified against `id` (prune's regrouping of
+    /// members re-hashed on the way out); its checksum is taken now.
+    public func append(_ plaintext: UnsafeRawBufferPointer, id: ChunkID) throws {
+        try append(plaintext, fingerprint: ChunkFingerprint(id: id, checksum: Checksum64(of: plaintext)))
+    }
+
     /// Ends the frame, seals and verifies it; the builder is then empty.
     public func seal(with sealer: BlobSealer, type: BlobType = .data) throws -> SealedGroup {
-        let members = self.members
+        let members = self.members, checksums = self.checksums
         let rawLength = writer.inputLength
         self.members = []
+        self.checksums = []
         var framed = try writer.finish()
-        return try sealer.sealGroup(framed: &framed, rawLength: rawLength, members: members, type: type)
+        return try sealer.sealGroup(framed: &framed, rawLength: rawLength, members: members, checksums: checksums, type: type)
     }
 }
 
@@ -84,20 +99,34 @@ extension BlobSealer {
     }
 
     /// Seals a zstd frame of `members` and verifies it before handing it out: opened again,
-    /// decompressed and every member re-hashed to its ID (a member at a time, never whole).
-    /// `framed` is the frame behind 5 spare bytes, which get the header; it is emptied once
-    /// sealed, so at most two copies of the frame are alive at once.
-    func sealGroup(framed: inout [UInt8], rawLength: Int, members: [GroupMember], type: BlobType) throws -> SealedGroup {
+    /// decompressed and every member's slice compared with the checksum taken with its ID (a
+    /// member at a time, never whole). `framed` is the frame behind 5 spare bytes, which get
+    /// the header; it is emptied once sealed, so at most two copies of the frame are alive at
+    /// once.
+    func sealGroup(framed: inout [UInt8], rawLength: Int, members: [GroupMember], checksums: [Checksum64],
+                   type: BlobType) throws -> SealedGroup {
+        precondition(checksums.count == members.count, "sealGroup: a checksum per member")
         precondition(framed.count >= 5, "sealGroup: no room for the header")
         framed[0] = StoredCodec.zstd.rawValue
         for index in 0..<4 { framed[1 + index] = UInt8(truncatingIfNeeded: UInt32(rawLength) >> (8 * index)) }
-        let sealed = try cipher.seal(framed, associatedData: Self.groupAssociatedData(type: type))
+        if injectedFault == .framedPayload { framed[framed.count / 2 + 2] ^= 0x20 }
+        var sealed = try cipher.seal(framed, associatedData: Self.groupAssociatedData(type: type))
         framed = []
+        if injectedFault == .ciphertext { sealed[sealed.count / 2] ^= 0x20 }
         let first = members.first?.id ?? ChunkID(bytes: [UInt8](repeating: 0, count: 32))
-        let reader = try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: self, type: type, for: first) }
-        guard reader.rawLength == rawLength else { throw BlobError.malformed(first, "group length differs") }
-        for member in members { _ = try reader.member(member.id, inner: member.inner, length: member.rawLength, sealer: self) }
-        try reader.finish()
+        do {
+            let reader = try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: self, type: type, for: first) }
+            guard reader.rawLength == rawLength else { throw BlobError.sealVerificationFailed(first) }
+            for (member, checksum) in zip(members, checksums) {
+                let decoded = try reader.unverifiedMember(member.id, inner: member.inner, length: member.rawLength)
+                guard decoded.matches(checksum) else { throw BlobError.sealVerificationFailed(member.id) }
+            }
+            try reader.finish()
+        } catch BlobError.sealVerificationFailed(let id) {
+            throw BlobError.sealVerificationFailed(id)
+        } catch {
+            throw BlobError.sealVerificationFailed(first)
+        }
         return SealedGroup(bytes: sealed, members: members, rawLength: rawLength)
     }
 }
@@ -186,6 +215,9 @@ public struct UnverifiedMember: Sendable {
         self.id = id
         self.plaintext = plaintext
     }
+
+    /// True when the plaintext has `checksum` (verify-before-store; not an authentication).
+    func matches(_ checksum: Checksum64) -> Bool { Checksum64(of: plaintext) == checksum }
 
     /// The plaintext, once `sealer` re-hashed it to ``id``.
     /// - Throws: ``BlobError/hashMismatch(_:)`` when it does not.

@@ -33,7 +33,7 @@ actor RefCollector {
     /// Accepts a batch of chunks, each numbered in stream order across all inputs.
     func accept(_ batch: [(sequence: Int, input: Int, ref: ChunkRef)]) async throws {
         for item in batch { waiting[item.sequence] = (item.input, item.ref) }
-        var sealed: [(ChunkID, [UInt8])] = []
+        var sealed: [(ChunkFingerprint, [UInt8])] = []
         while let item = waiting.removeValue(forKey: nextSequence) {
             nextSequence += 1
             if item.input != currentInput {
@@ -49,14 +49,14 @@ actor RefCollector {
     /// Every input's chunk list (inputs without chunks are absent).
     func finish() async throws -> [Int: ChunkList] {
         precondition(waiting.isEmpty, "chunks are missing from the stream")
-        var sealed: [(ChunkID, [UInt8])] = []
+        var sealed: [(ChunkFingerprint, [UInt8])] = []
         finishInput(into: &sealed)
         currentInput = -1
         try await store(sealed)
         return finished
     }
 
-    private func finishInput(into sealed: inout [(ChunkID, [UInt8])]) {
+    private func finishInput(into sealed: inout [(ChunkFingerprint, [UInt8])]) {
         guard currentInput >= 0 else { return }
         if lists.isEmpty {
             finished[currentInput] = ChunkList(refs)
@@ -69,17 +69,17 @@ actor RefCollector {
     }
 
     /// Turns the pending references into one chunk-list blob's plaintext and records its reference.
-    private func sealList(into sealed: inout [(ChunkID, [UInt8])]) {
+    private func sealList(into sealed: inout [(ChunkFingerprint, [UInt8])]) {
         let bytes = ChunkListCodec.encode(refs)
-        let id = bytes.withUnsafeBytes { sealer.chunkID(of: $0) }
-        lists.append(ChunkListRef(id: id, count: refs.count, length: refs.reduce(0) { $0 + $1.length }))
+        let fingerprint = bytes.withUnsafeBytes { sealer.fingerprint(of: $0) }
+        lists.append(ChunkListRef(id: fingerprint.id, count: refs.count, length: refs.reduce(0) { $0 + $1.length }))
         refs = []
-        sealed.append((id, bytes))
+        sealed.append((fingerprint, bytes))
     }
 
-    private func store(_ sealed: [(ChunkID, [UInt8])]) async throws {
-        for (id, bytes) in sealed where await sink.claim(id, rawLength: bytes.count, isData: false) {
-            try await sink.add(try bytes.withUnsafeBytes { try sealer.seal($0, id: id, type: .chunkList) })
+    private func store(_ sealed: [(ChunkFingerprint, [UInt8])]) async throws {
+        for (fingerprint, bytes) in sealed where await sink.claim(fingerprint.id, rawLength: bytes.count, isData: false) {
+            try await sink.add(try bytes.withUnsafeBytes { try sealer.seal($0, fingerprint: fingerprint, type: .chunkList) })
         }
     }
 }

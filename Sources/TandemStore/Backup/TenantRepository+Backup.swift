@@ -243,10 +243,16 @@ extension TenantRepository {
                         let batch = try await feed.next(upTo: 8, bytes: 1 << 20)
                         if batch.isEmpty { break }
                         try Task.checkCancellation()
-                        let ids = batch.map { chunk in
+                        // The ID and the checksum verify-before-store compares against are taken
+                        // together, before anything else touches the chunk.
+                        let prints = batch.map { chunk in
                             precondition(chunk.bytes.count <= maximum)
-                            return chunk.bytes.withUnsafeBytes { zeros.id(of: $0, sealer: sealer) ?? sealer.chunkID(of: $0) }
+                            return chunk.bytes.withUnsafeBytes { raw in
+                                zeros.id(of: raw, sealer: sealer).map { ChunkFingerprint(id: $0, checksum: Checksum64(of: raw)) }
+                                    ?? sealer.fingerprint(of: raw)
+                            }
                         }
+                        let ids = prints.map(\.id)
                         try await collector.accept(zip(batch, ids).map {
                             (sequence: $0.sequence, input: $0.input, ref: ChunkRef(id: $1, length: $0.bytes.count))
                         })
@@ -258,11 +264,11 @@ extension TenantRepository {
                             if groupable {
                                 grouped.append(index)
                             } else {
-                                try await sink.add(try chunk.bytes.withUnsafeBytes { try sealer.seal($0, id: ids[index]) })
+                                try await sink.add(try chunk.bytes.withUnsafeBytes { try sealer.seal($0, fingerprint: prints[index]) })
                             }
                         }
                         guard let pool, !grouped.isEmpty else { continue }
-                        for full in try await Self.addToGroup(grouped.map { (bytes: batch[$0].bytes, id: ids[$0]) }, pool: pool, sealer: sealer) {
+                        for full in try await Self.addToGroup(grouped.map { (bytes: batch[$0].bytes, fingerprint: prints[$0]) }, pool: pool, sealer: sealer) {
                             try await sink.add(full)
                         }
                     }
@@ -279,13 +285,13 @@ extension TenantRepository {
 
     /// Compresses `chunks` into a builder borrowed from `pool` (given back also on failure),
     /// sealing the group whenever it fills; returns the sealed groups for the pack sink.
-    private static func addToGroup(_ chunks: [(bytes: ArraySlice<UInt8>, id: ChunkID)], pool: GroupBuilderPool,
+    private static func addToGroup(_ chunks: [(bytes: ArraySlice<UInt8>, fingerprint: ChunkFingerprint)], pool: GroupBuilderPool,
                                    sealer: BlobSealer) async throws -> [SealedGroup] {
         let lease = await pool.take()
         var sealed: [SealedGroup] = []
         do {
             for chunk in chunks {
-                try chunk.bytes.withUnsafeBytes { try lease.value.append($0, id: chunk.id) }
+                try chunk.bytes.withUnsafeBytes { try lease.value.append($0, fingerprint: chunk.fingerprint) }
                 if lease.value.isFull { sealed.append(try lease.value.seal(with: sealer)) }
             }
         } catch {
