@@ -26,6 +26,8 @@ import TandemTestSupport
         let id = try #require(backup["snapshot_id"] as? String)
         try cli.run(["restore"] + repo + ["--tenant", "gov", id, "--target", scratch.file("back")]).expectSuccess()
         expectSameBytes(FileManager.default.contents(atPath: scratch.file("back")), image)
+        try cli.run(["restore"] + repo + ["--tenant", "gov", id, "--target", scratch.file("verified"), "--verify-ids"]).expectSuccess()
+        expectSameBytes(FileManager.default.contents(atPath: scratch.file("verified")), image)
         #expect(try cli.json(["check"] + repo + ["--tenant", "gov", "--read-data"])["ok"] as? Bool == true)
 
         // A wrong passphrase on an SM slot is exit 4, as on any other.

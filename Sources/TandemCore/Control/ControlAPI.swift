@@ -172,12 +172,15 @@ public struct RestoreRequest: Codable, Sendable, Equatable {
     public var target: String
     public var path: String?
     public var overwrite: Bool
+    /// Re-hash every chunk to its ID (`restore --verify-ids`); absent from older clients.
+    public var verifyIds: Bool?
 
-    public init(snapshot: String, target: String, path: String? = nil, overwrite: Bool = false) {
+    public init(snapshot: String, target: String, path: String? = nil, overwrite: Bool = false, verifyIds: Bool? = nil) {
         self.snapshot = snapshot
         self.target = target
         self.path = path
         self.overwrite = overwrite
+        self.verifyIds = verifyIds
     }
 }
 

@@ -103,6 +103,7 @@ extension Daemon {
             var options = RestoreOptions()
             options.overwrite = request.overwrite
             options.only = request.path
+            options.verifyIDs = request.verifyIds ?? false
             let summary = try await repo.restore(request.snapshot, to: .path(request.target), options: options)
             await record(actor: caller.actor, role: caller.roleName, action: "restore", tenant: tenant, detail: detail, result: "ok")
             return summary

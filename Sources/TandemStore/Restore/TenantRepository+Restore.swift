@@ -28,6 +28,12 @@ public struct RestoreOptions: Sendable {
     /// How long to wait for a forget or prune of the tenant to finish (they hold the lock
     /// exclusively) before giving up with "locked".
     public var lockWait: Duration = .seconds(600)
+    /// Re-hash every chunk to its ID with the suite's hash, as `check --read-data` does. Off by
+    /// default: a chunk sealed on its own is authenticated by the AEAD, whose associated data
+    /// holds its ID, and was proven at store time to decode to the plaintext its ID was taken
+    /// of; chunks in group frames are always re-hashed, since the frame's associated data does
+    /// not name them and the index that locates them in it is an unauthenticated cache.
+    public var verifyIDs = false
     /// Called with the number of bytes just written.
     public var progress: @Sendable (Int) -> Void = { _ in }
 
@@ -130,12 +136,13 @@ extension TenantRepository {
         let readers = GroupReaderCache()
         let keys = self.keys
         let compression = settings.compression
+        let verifyIDs = options.verifyIDs
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, options.workers) {
                 group.addTask {
                     let sealer = try BlobSealer(keys: keys, compression: compression)
                     while case let run = try await plan.nextRun(), !run.isEmpty {
-                        try await self.fetch(run, locations: locations, sealer: sealer, readers: readers) { job, payload in
+                        try await self.fetch(run, locations: locations, sealer: sealer, readers: readers, verifyIDs: verifyIDs) { job, payload in
                             try await writer.write(payload, at: job.offset)
                             options.progress(payload.count)
                         }
@@ -154,14 +161,15 @@ extension TenantRepository {
         return (try RestorePlan(segments: segments, tenant: self, locations: locations, likelyZeroLengths: likelyZero), locations)
     }
 
-    /// Reads, authenticates, decompresses and re-hashes a run's chunks (zero chunks need
-    /// nothing), then hands each to `body` in order. A run's grouped chunks all lie in one frame
+    /// Reads, authenticates and decompresses a run's chunks, re-hashing those in group frames
+    /// (and, with `verifyIDs`, all) to their IDs (zero chunks need nothing), then hands each to
+    /// `body` in order. A run's grouped chunks all lie in one frame
     /// (RestorePlan.nextRun): they are read first, from the frame's borrowed reader, which goes
     /// back before its chunks are re-hashed, the chunks stored on their own are opened and `body`
     /// writes anything, so the next run from the frame (on another worker) waits only for
     /// decompression.
     func fetch(_ run: [RestoreJob], locations: [ChunkID: BlobLocation], sealer: BlobSealer, readers: GroupReaderCache,
-               _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws {
+               verifyIDs: Bool = false, _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws {
         var payloads = [RestorePayload?](repeating: nil, count: run.count)
         var places: [BlobLocation?] = []
         places.reserveCapacity(run.count)
@@ -217,8 +225,10 @@ extension TenantRepository {
                 let plain: [UInt8]
                 do {
                     let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
+                    let limit = max(location.rawLength, job.length)
                     plain = try sealed.withUnsafeBytes {
-                        try sealer.open($0, id: job.id, maximumLength: max(location.rawLength, job.length))
+                        verifyIDs ? try sealer.open($0, id: job.id, maximumLength: limit)
+                            : try sealer.openAuthenticated($0, id: job.id, maximumLength: limit)
                     }
                 } catch {
                     throw await noteDamage(error, at: location, id: job.id, locations: locations, reason: "restore")
@@ -244,13 +254,16 @@ extension TenantRepository {
         let readers = GroupReaderCache()
         let keys = self.keys
         let compression = settings.compression
+        let verifyIDs = options.verifyIDs
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, options.workers) {
                 group.addTask {
                     do {
                         let sealer = try BlobSealer(keys: keys, compression: compression)
                         while case let run = try await writer.next(), !run.isEmpty {
-                            try await self.fetch(run, locations: locations, sealer: sealer, readers: readers) { try await writer.deliver($0, $1) }
+                            try await self.fetch(run, locations: locations, sealer: sealer, readers: readers, verifyIDs: verifyIDs) {
+                                try await writer.deliver($0, $1)
+                            }
                         }
                     } catch {
                         await writer.abort()

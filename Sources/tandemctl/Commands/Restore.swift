@@ -15,6 +15,9 @@ struct Restore: AsyncParsableCommand {
     @Option(help: "Restore only this path of a tree snapshot.") var path: String?
     @Flag(help: "Replace an existing regular file (stream snapshots).") var overwrite = false
     @Option(help: "Chunks fetched and verified in parallel (default: two per core).") var workers: Int?
+    @Flag(help: ArgumentHelp("Re-hash every chunk to its ID, as check --read-data does.",
+                             discussion: "By default the AEAD, which binds each blob to its ID, authenticates chunks stored on their own, and chunks in group frames are re-hashed."))
+    var verifyIds = false
     @Flag(help: "Print the result as JSON.") var json = false
 
     func validate() throws {
@@ -29,7 +32,8 @@ struct Restore: AsyncParsableCommand {
         try await Failure.guarded {
             guard let repository = location.offline else {
                 let absolute = target.hasPrefix("/") ? target : FileManager.default.currentDirectoryPath + "/" + target
-                let request = RestoreRequest(snapshot: snapshot, target: (absolute as NSString).standardizingPath, path: path, overwrite: overwrite)
+                let request = RestoreRequest(snapshot: snapshot, target: (absolute as NSString).standardizingPath, path: path, overwrite: overwrite,
+                                             verifyIds: verifyIds ? true : nil)
                 let result = try await location.daemon.client().post("/v1/tenants/\(tenant.tenant)/restore", body: request,
                                                                      as: DaemonRestoreResult.self)
                 for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
@@ -42,6 +46,7 @@ struct Restore: AsyncParsableCommand {
             var options = RestoreOptions()
             options.overwrite = overwrite
             options.only = path
+            options.verifyIDs = verifyIds
             if let workers { options.workers = workers }
             let destination: RestoreTarget = target == "-" ? .standardOutput : .path(target)
             let configured = options
