@@ -60,10 +60,17 @@ demo: release
 	scripts/demo.sh .build/release/tandemctl
 
 # The S3 backend is tested against a real Ceph RADOS Gateway on loopback
-# (scripts/ceph/rgw-start.sh installs and starts it; ~30 s the first time, ~5 s after).
+# (scripts/ceph/rgw-start.sh installs and starts it; ~30 s the first time, ~5 s after). It
+# starts while the tests build, so a fresh machine waits for the slower of the two only.
 test: test-deps
-	swift build --build-tests
-	@eval "$$(scripts/ceph/rgw-start.sh)" && \
+	@mkdir -p .build; scripts/ceph/rgw-start.sh > .build/rgw.env 2> .build/rgw-start.log & rgw=$$!; \
+	built=0; swift build --build-tests || built=$$?; \
+	started=0; wait $$rgw || started=$$?; cat .build/rgw-start.log >&2; \
+	if [ $$built != 0 ] || [ $$started != 0 ]; then \
+	  [ $$started != 0 ] && echo "make test: the Ceph RADOS Gateway did not start (exit $$started)" >&2; \
+	  scripts/ceph/rgw-stop.sh >&2 || true; exit 1; \
+	fi; \
+	eval "$$(cat .build/rgw.env)"; \
 	status=0; TANDEM_REQUIRE_S3=1 TANDEM_LONG_TESTS=1 swift test $(SWIFT_TEST_FLAGS) || status=$$?; \
 	scripts/ceph/rgw-stop.sh >&2 || true; exit $$status
 

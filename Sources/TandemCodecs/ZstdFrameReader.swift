@@ -11,19 +11,22 @@ public final class ZstdFrameReader {
     private let dctx: OpaquePointer
     private let input: [UInt8]
     private var position: Int
+    /// Where the frame must end in `input`.
+    private let end: Int
     /// The output's exact length.
     public let size: Int
     /// Output bytes read so far.
     public private(set) var produced = 0
     private var frameEnded = false
 
-    /// A reader of the frame in `input[start...]`.
+    /// A reader of the frame in `input[start..<end]` (`end` nil: to the end of `input`).
     /// - Throws: ``CodecError/decompressionFailed(_:)`` for a bad header or a declared size
     ///   other than `exactSize`.
-    public init(_ input: [UInt8], from start: Int, exactSize: Int) throws {
-        precondition(start >= 0 && start <= input.count && exactSize >= 0, "ZstdFrameReader: bad bounds")
-        let declared = input.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress! + start, $0.count - start) }
-        if input.count == start { throw CodecError.truncatedInput("empty zstd input") }
+    public init(_ input: [UInt8], from start: Int, to end: Int? = nil, exactSize: Int) throws {
+        let end = end ?? input.count
+        precondition(start >= 0 && start <= end && end <= input.count && exactSize >= 0, "ZstdFrameReader: bad bounds")
+        if end == start { throw CodecError.truncatedInput("empty zstd input") }
+        let declared = input.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress! + start, end - start) }
         if declared == ZSTD_CONTENTSIZE_ERROR { throw CodecError.decompressionFailed("not a zstd frame or truncated frame header") }
         guard declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == UInt64(exactSize) else {
             throw CodecError.decompressionFailed("frame declares \(declared) bytes, expected \(exactSize)")
@@ -31,6 +34,7 @@ public final class ZstdFrameReader {
         guard let d = ZSTD_createDCtx() else { fatalError("ZSTD_createDCtx: out of memory") }
         dctx = d
         self.input = input
+        self.end = end
         position = start
         size = exactSize
     }
@@ -43,7 +47,7 @@ public final class ZstdFrameReader {
         var filled = 0
         while filled < wanted {
             let (hint, consumed, written) = input.withUnsafeBytes { raw -> (Int, Int, Int) in
-                var source = ZSTD_inBuffer(src: raw.baseAddress! + position, size: raw.count - position, pos: 0)
+                var source = ZSTD_inBuffer(src: raw.baseAddress! + position, size: end - position, pos: 0)
                 var target = ZSTD_outBuffer(dst: out.baseAddress! + filled, size: wanted - filled, pos: 0)
                 let hint = ZSTD_decompressStream(dctx, &target, &source)
                 return (hint, source.pos, target.pos)
@@ -72,7 +76,7 @@ public final class ZstdFrameReader {
             var spare: UInt8 = 0
             let (hint, consumed, written) = withUnsafeMutableBytes(of: &spare) { spareBytes in
                 input.withUnsafeBytes { raw -> (Int, Int, Int) in
-                    var source = ZSTD_inBuffer(src: raw.baseAddress! + position, size: raw.count - position, pos: 0)
+                    var source = ZSTD_inBuffer(src: raw.baseAddress! + position, size: end - position, pos: 0)
                     var target = ZSTD_outBuffer(dst: spareBytes.baseAddress, size: 1, pos: 0)
                     let hint = ZSTD_decompressStream(dctx, &target, &source)
                     return (hint, source.pos, target.pos)
@@ -84,8 +88,8 @@ public final class ZstdFrameReader {
             guard hint == 0 else { throw CodecError.decompressionFailed("frame does not end after \(size) bytes") }
             frameEnded = true
         }
-        guard position == input.count else {
-            throw CodecError.decompressionFailed("\(input.count - position) bytes follow the frame")
+        guard position == end else {
+            throw CodecError.decompressionFailed("\(end - position) bytes follow the frame")
         }
     }
 }

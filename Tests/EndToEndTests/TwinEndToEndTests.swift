@@ -29,10 +29,11 @@ extension SiteProcessTests {
             return Int(UInt16(bigEndian: address.sin_port))
         }
 
-        static func policy(twin: String) -> String {
+        static func policy(twin: String, suite: String = "aes256gcm") -> String {
             """
             tenant: alpha
             key: {key_file: $KEY}
+            suite: \(suite)
             home_site: home-a
             twin: \(twin)
             sources:
@@ -78,9 +79,11 @@ extension SiteProcessTests {
             let certs = try makeCerts(["home-a", "home-b"])
             defer { try? FileManager.default.removeItem(atPath: certs) }
             let portA = try Self.freePort(), portB = try Self.freePort()
-            let twin = try DaemonProcess(policies: ["alpha": Self.policy(twin: "preferred")], files: Self.files, site: "home-b",
+            // The GM suite, end to end: created by the daemon from `suite: sm4`, mirrored, restored
+            // at the twin alone.
+            let twin = try DaemonProcess(policies: ["alpha": Self.policy(twin: "preferred", suite: "sm4")], files: Self.files, site: "home-b",
                                          extraSite: Self.site("home-b", port: portB, twin: "home-a", twinPort: portA, certs: certs))
-            let home = try DaemonProcess(policies: ["alpha": Self.policy(twin: "preferred")], files: Self.files, site: "home-a",
+            let home = try DaemonProcess(policies: ["alpha": Self.policy(twin: "preferred", suite: "sm4")], files: Self.files, site: "home-a",
                                          extraSite: Self.site("home-a", port: portA, twin: "home-b", twinPort: portB, certs: certs))
             try twin.start()
             try home.start()
@@ -108,6 +111,8 @@ extension SiteProcessTests {
             #expect(refused.status != 0 && refused.stderr.contains("active at home-a"), "\(refused.stderr)")
             #expect(try tenantStatus(twin)["active_site"] as? String == "home-a")
             #expect(try tenantStatus(twin)["snapshots"] as? Int == 1, "the twin should count the snapshot it holds")
+            let settings = try String(contentsOfFile: twin.repository + "/tenants/alpha/tenant.json", encoding: .utf8)
+            #expect(settings.contains("sm4gcm"), "the twin's copy of the tenant is not the GM suite: \(settings)")
 
             // The twin goes away; with twin: preferred the home site goes on, and the twin is
             // caught up (only what it lacks) when it returns.

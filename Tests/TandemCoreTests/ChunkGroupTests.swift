@@ -44,13 +44,48 @@ import TandemCodecs
         #expect(throws: BlobError.self) { try reader.member(group.members[0].id, inner: 0, length: group.members[0].rawLength, sealer: sealer) }
     }
 
-    @Test func wrongIDOrPlaceIsAHashMismatch() throws {
+    /// The frame as Tandem wrote it before member tables: codec 2, no table.
+    static func legacy(_ group: SealedGroup, sealer: BlobSealer) throws -> [UInt8] {
+        var framed = try sealer.cipher.open(group.bytes, associatedData: BlobSealer.groupAssociatedData(type: .data))
+        #expect(framed[0] == ChunkGroupBuilder.codecWithMemberTable)
+        let count = Int(framed[framed.count - 4]) | Int(framed[framed.count - 3]) << 8
+        #expect(count == group.members.count)
+        framed.removeLast(4 + count * ChunkGroupBuilder.tableEntryLength)
+        framed[0] = StoredCodec.zstd.rawValue
+        return try sealer.cipher.seal(framed, associatedData: BlobSealer.groupAssociatedData(type: .data))
+    }
+
+    /// A place the frame's member table does not hold is refused by the table; in a frame
+    /// without a table (written before tables existed), by the hash.
+    @Test func aWrongPlaceIsRefusedByTheTableOrInOldFramesByTheHash() throws {
         let chunks = Self.members(count: 5, seed: 12)
         let (sealer, group) = try Self.sealedGroup(chunks)
-        let reader = try group.bytes.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
         let second = group.members[1]
-        #expect(throws: BlobError.hashMismatch(second.id)) {
+        let reader = try group.bytes.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
+        #expect(throws: BlobError.malformed(second.id, "is not where its group frame's member table places it (bytes \(second.inner + 1)+\(second.rawLength - 1))")) {
             try reader.member(second.id, inner: second.inner + 1, length: second.rawLength - 1, sealer: sealer)
+        }
+        let old = try Self.legacy(group, sealer: sealer)
+        let oldReader = try old.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
+        #expect(throws: BlobError.hashMismatch(second.id)) {
+            try oldReader.member(second.id, inner: second.inner + 1, length: second.rawLength - 1, sealer: sealer)
+        }
+    }
+
+    /// A restore takes a member the table places as it is, and re-hashes one from a frame
+    /// without a table (or every one, asked to).
+    @Test func tablePlacedMembersNeedNoReHash() throws {
+        let chunks = Self.members(count: 6, seed: 17)
+        let (sealer, group) = try Self.sealedGroup(chunks)
+        for (bytes, placed) in [(group.bytes, true), (try Self.legacy(group, sealer: sealer), false)] {
+            let reader = try bytes.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
+            for (member, chunk) in zip(group.members, chunks) {
+                let read = try reader.unverifiedMember(member.id, inner: member.inner, length: member.rawLength)
+                #expect(read.placedByFrame == placed)
+                #expect(try read.authenticated(by: sealer, rehash: false) == chunk)
+                #expect(try read.authenticated(by: sealer, rehash: true) == chunk)
+            }
+            try reader.finish()
         }
     }
 

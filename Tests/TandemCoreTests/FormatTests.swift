@@ -18,7 +18,7 @@ import TandemCodecs
     }
 
     @Test func headerIsGolden() {
-        #expect(PackFormat.header() == Array("TNDMPACK".utf8) + [2, 0, 0, 0, 0, 0, 0, 0])
+        #expect(PackFormat.header() == Array("TNDMPACK".utf8) + [3, 0, 0, 0, 0, 0, 0, 0])
     }
 
     @Test func trailerRoundTripsAndIsNamedByHash() throws {
@@ -76,7 +76,7 @@ import TandemCodecs
     @Test func newerVersionIsNamed() {
         var header = PackFormat.header()
         header[8] = 9
-        #expect(throws: FormatError.unsupportedVersion("pack", found: 9, supported: 1...2)) { try PackFormat.checkHeader(header) }
+        #expect(throws: FormatError.unsupportedVersion("pack", found: 9, supported: 1...3)) { try PackFormat.checkHeader(header) }
     }
 
     @Test func decodersNeverTrapOnHostileBytes() throws {

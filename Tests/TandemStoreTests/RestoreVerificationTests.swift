@@ -8,9 +8,9 @@ import TandemTestSupport
 
 /// What a restore checks per chunk. A chunk sealed on its own is authenticated by the AEAD,
 /// whose associated data holds its ID: an index that points its ID at another blob fails
-/// authentication, no re-hash needed. A chunk in a group frame is re-hashed: the frame's
-/// associated data does not name its members, so an index that points a member at another
-/// slice of an authentic frame is caught only by the hash. `verifyIDs` re-hashes everything.
+/// authentication, no re-hash needed. A chunk in a group frame is placed by the frame's member
+/// table, inside the same AEAD: an index that points a member at another slice of its frame is
+/// refused by the table, no re-hash needed. `verifyIDs` re-hashes everything.
 @Suite struct RestoreVerificationTests {
     /// Half text (grouped), half random (sealed alone), for the GM suite.
     static func image() -> [UInt8] {
@@ -58,7 +58,7 @@ import TandemTestSupport
         }
     }
 
-    @Test func aGroupMemberPointedAtAnotherSliceOfItsFrameIsCaughtByTheHash() async throws {
+    @Test func aGroupMemberPointedAtAnotherSliceOfItsFrameIsRefusedByTheFramesTable() async throws {
         let dir = TemporaryDirectory()
         let tenant = try await makeTenant(dir, suite: .sm4gcm)
         let image = Self.image()
@@ -73,7 +73,8 @@ import TandemTestSupport
         try await DatabaseQueue(path: indexPath).write { db in
             try db.execute(sql: "UPDATE blobs SET inner = ?, raw_length = ? WHERE id = ?", arguments: [inner, length, first])
         }
-        await #expect(throws: BlobError.hashMismatch(ChunkID(bytes: Array(first)))) {
+        await #expect(throws: BlobError.malformed(ChunkID(bytes: Array(first)),
+                                                  "is not where its group frame's member table places it (bytes \(inner)+\(length))")) {
             _ = try await tenant.restore(backup.snapshotID, to: .path(dir.file("moved")), options: RestoreOptions())
         }
     }

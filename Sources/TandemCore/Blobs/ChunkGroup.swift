@@ -28,11 +28,13 @@ public struct SealedGroup: Sendable {
 /// level 3 832 MiB (see the repository format article). Deduplication stays per chunk: each
 /// member keeps its own ID and index row, pointing at the frame and at its offset inside.
 ///
-/// Sealed like a blob (`codec u8 | raw length u32le | zstd frame` inside the AEAD) under the
-/// associated data `"TNDG" | type u8`; a member is authenticated by re-hashing its slice of
-/// the plaintext, which must give its ID (the associated data does not name the members, and
-/// the index that locates a member in its frame is an unauthenticated cache). Before a group
-/// is handed out, every member's slice of the decoded frame is compared with the XXH3-64
+/// Sealed like a blob under the associated data `"TNDG" | type u8`. Inside the AEAD:
+/// `codec u8 (3) | raw length u32le | zstd frame | member table | member count u32le`, the
+/// table holding each member's `id 32 | inner u32le | length u32le`. The table is what places a
+/// member in the frame authentically: a reader of a slice the table names gets the plaintext
+/// verify-before-store proved to be its ID's, without re-hashing it. Frames written before the
+/// table existed (`codec 2`, no table) authenticate a member only by re-hashing its slice. Before
+/// a group is handed out, every member's slice of the decoded frame is compared with the XXH3-64
 /// checksum taken when its ID was. Not `Sendable`: one per worker task.
 public final class ChunkGroupBuilder {
     /// A group is sealed once its plaintext reaches this length.
@@ -41,6 +43,10 @@ public final class ChunkGroupBuilder {
     public static let largestMember = 4 << 20
     /// The longest group plaintext a reader accepts (a group closes below 8 MiB).
     public static let maximumRawLength = 16 << 20
+    /// The codec byte of a group frame with a member table (`2`: a frame without one).
+    public static let codecWithMemberTable: UInt8 = 3
+    /// Bytes of one member table entry.
+    static let tableEntryLength = 40
 
     private let writer: ZstdFrameWriter
     public private(set) var members: [GroupMember] = []
@@ -107,8 +113,16 @@ extension BlobSealer {
                    type: BlobType) throws -> SealedGroup {
         precondition(checksums.count == members.count, "sealGroup: a checksum per member")
         precondition(framed.count >= 5, "sealGroup: no room for the header")
-        framed[0] = StoredCodec.zstd.rawValue
+        framed[0] = ChunkGroupBuilder.codecWithMemberTable
         for index in 0..<4 { framed[1 + index] = UInt8(truncatingIfNeeded: UInt32(rawLength) >> (8 * index)) }
+        var table = ByteWriter(capacity: members.count * ChunkGroupBuilder.tableEntryLength + 4)
+        for member in members {
+            table.append(member.id.bytes)
+            table.uint32(UInt32(member.inner))
+            table.uint32(UInt32(member.rawLength))
+        }
+        table.uint32(UInt32(members.count))
+        framed.append(contentsOf: table.bytes)
         if injectedFault == .framedPayload { framed[framed.count / 2 + 2] ^= 0x20 }
         var sealed = try cipher.seal(framed, associatedData: Self.groupAssociatedData(type: type))
         framed = []
@@ -139,6 +153,15 @@ extension BlobSealer {
 public final class ChunkGroupReader {
     private let reader: ZstdFrameReader
     private let id: ChunkID
+    /// Where the frame's member table places each member; nil for a frame without a table.
+    private let placements: Set<Placement>?
+
+    /// One member table entry.
+    struct Placement: Hashable {
+        let id: ChunkID
+        let inner: Int
+        let length: Int
+    }
     /// Length of the group's plaintext.
     public let rawLength: Int
 
@@ -150,16 +173,47 @@ public final class ChunkGroupReader {
         do { framed = try sealer.cipher.open(sealed, associatedData: BlobSealer.groupAssociatedData(type: type)) } catch {
             throw BlobError.authenticationFailed(id)
         }
-        guard framed.count >= 5, framed[0] == StoredCodec.zstd.rawValue else {
+        guard framed.count >= 5, framed[0] == StoredCodec.zstd.rawValue || framed[0] == ChunkGroupBuilder.codecWithMemberTable else {
             throw BlobError.malformed(id, "group frame has an unknown codec or a short header")
         }
         rawLength = Int(framed[1]) | Int(framed[2]) << 8 | Int(framed[3]) << 16 | Int(framed[4]) << 24
         guard rawLength <= ChunkGroupBuilder.maximumRawLength else {
             throw BlobError.malformed(id, "group length \(rawLength) exceeds \(ChunkGroupBuilder.maximumRawLength)")
         }
-        do { reader = try ZstdFrameReader(framed, from: 5, exactSize: rawLength) } catch {
+        var frameEnd = framed.count
+        if framed[0] == ChunkGroupBuilder.codecWithMemberTable {
+            let (table, start) = try Self.memberTable(framed, for: id)
+            placements = table
+            frameEnd = start
+        } else {
+            placements = nil
+        }
+        do { reader = try ZstdFrameReader(framed, from: 5, to: frameEnd, exactSize: rawLength) } catch {
             throw BlobError.malformed(id, "group payload is not a zstd frame")
         }
+    }
+
+    /// The member table at the end of `framed` and where it starts.
+    private static func memberTable(_ framed: [UInt8], for id: ChunkID) throws -> (Set<Placement>, Int) {
+        let entry = ChunkGroupBuilder.tableEntryLength
+        guard framed.count >= 9 else { throw BlobError.malformed(id, "group frame is too short for its member table") }
+        var countReader = ByteReader(Array(framed[(framed.count - 4)...]), what: "member count")
+        guard let count = try? Int(countReader.uint32()), count <= (framed.count - 9) / entry else {
+            throw BlobError.malformed(id, "group frame's member table does not fit it")
+        }
+        let start = framed.count - 4 - count * entry
+        var reader = ByteReader(Array(framed[start ..< (framed.count - 4)]), what: "member table")
+        var table = Set<Placement>()
+        do {
+            for _ in 0..<count {
+                let member = ChunkID(bytes: Array(try reader.take(32)))
+                let inner = Int(try reader.uint32()), length = Int(try reader.uint32())
+                table.insert(Placement(id: member, inner: inner, length: length))
+            }
+        } catch {
+            throw BlobError.malformed(id, "group frame's member table is malformed")
+        }
+        return (table, start)
     }
 
     /// Plaintext bytes read so far: the next chunk must start here or later.
@@ -177,13 +231,16 @@ public final class ChunkGroupReader {
         guard inner >= position, length > 0, inner <= rawLength - length else {
             throw BlobError.malformed(id, "lies outside its group (bytes \(inner)+\(length) of \(rawLength), read up to \(position))")
         }
+        if let placements, !placements.contains(Placement(id: id, inner: inner, length: length)) {
+            throw BlobError.malformed(id, "is not where its group frame's member table places it (bytes \(inner)+\(length))")
+        }
         try skip(to: inner, for: id)
         let plaintext = try [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
             do { initialized = try reader.read(into: UnsafeMutableRawBufferPointer(buffer)) } catch {
                 throw BlobError.malformed(id, "group payload does not decompress")
             }
         }
-        return UnverifiedMember(id: id, plaintext: plaintext)
+        return UnverifiedMember(id: id, plaintext: plaintext, placedByFrame: placements != nil)
     }
 
     /// Reads the rest of the frame, which must end exactly at its stated length.
@@ -210,10 +267,21 @@ public final class ChunkGroupReader {
 public struct UnverifiedMember: Sendable {
     public let id: ChunkID
     private let plaintext: [UInt8]
+    /// True when the frame's member table (inside its AEAD) places this member where it was read.
+    public let placedByFrame: Bool
 
-    init(id: ChunkID, plaintext: [UInt8]) {
+    init(id: ChunkID, plaintext: [UInt8], placedByFrame: Bool) {
         self.id = id
         self.plaintext = plaintext
+        self.placedByFrame = placedByFrame
+    }
+
+    /// The plaintext for a restore: as it is when the frame's authenticated member table placed
+    /// it (verify-before-store proved that slice is its ID's), re-hashed otherwise, or always
+    /// with `rehash` (`restore --verify-ids`).
+    public func authenticated(by sealer: BlobSealer, rehash: Bool) throws -> [UInt8] {
+        if placedByFrame && !rehash { return plaintext }
+        return try verified(by: sealer)
     }
 
     /// True when the plaintext has `checksum` (verify-before-store; not an authentication).

@@ -41,7 +41,7 @@ public struct PackEntry: Sendable, Equatable {
     }
 }
 
-/// Pack file layout, version 2 (the repository format article has the table):
+/// Pack file layout, version 3 (the repository format article has the table):
 ///
 /// ```
 /// header   16 B   "TNDMPACK" | version u16le | 6 zero bytes
@@ -51,12 +51,14 @@ public struct PackEntry: Sendable, Equatable {
 ///                                        | inner u32le, 0xFFFFFFFF for a blob of its own)
 /// footer   16 B   trailer length u32le | 4 zero bytes | "TNDMPEND"
 /// ```
-/// Version 1 (read, no longer written) has no `inner` field. The trailer's associated data
-/// carries the version, so a trailer cannot be read under the other layout.
+/// Version 1 (read, no longer written) has no `inner` field. Version 2 (read, no longer written)
+/// has version 3's layout, but its group frames carry no member table (`ChunkGroupBuilder`):
+/// 3 tells an older reader the frames are ones it cannot read. The trailer's associated data
+/// carries the version, so a trailer cannot be read under another layout.
 /// A pack is named by the SHA-256 of all its bytes, so anyone can verify it without a key.
 public enum PackFormat {
-    public static let version: UInt16 = 2
-    public static let supportedVersions = 1...2
+    public static let version: UInt16 = 3
+    public static let supportedVersions = 1...3
     public static let headerMagic = Array("TNDMPACK".utf8)
     public static let footerMagic = Array("TNDMPEND".utf8)
     public static let headerLength = 16

@@ -211,7 +211,7 @@ extension TenantRepository {
             // Re-hashed only now: the next run from this frame decompresses meanwhile.
             for (index, member) in decompressed {
                 let plain: [UInt8]
-                do { plain = try member.verified(by: sealer) } catch {
+                do { plain = try member.authenticated(by: sealer, rehash: verifyIDs) } catch {
                     throw await noteDamage(error, at: places[index]!, id: run[index].id, locations: locations, reason: "restore")
                 }
                 // A length that disagrees with a genuine chunk is the manifest's fault, not the blob's.

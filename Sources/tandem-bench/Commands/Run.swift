@@ -16,6 +16,8 @@ struct Run: ParsableCommand {
 
     @Option(help: "Dataset directory (gen_dataset.py output).") var data: String
     @Option(name: .customLong("vs"), help: "A peer tool to compare with: restic or borg (repeatable).") var peers: [String] = []
+    @Option(name: .customLong("suite"), help: "Tandem's crypto suite: aes256gcm, sm4, sm4gcm or sm4ctr (repeatable: one Tandem per suite, interleaved).")
+    var suites: [String] = ["aes256gcm"]
     @Option(help: "Rounds (fresh repositories each); the median-wall round is reported.") var rounds: Int = 1
     @Option(help: "Working directory for repositories (default: DATA/../tandem-bench-work).") var work: String?
     @Option(help: "tandemctl binary (default: next to this executable).") var tandemctl: String?
@@ -26,6 +28,10 @@ struct Run: ParsableCommand {
     func validate() throws {
         for peer in peers where !["restic", "borg"].contains(peer) { throw ValidationError("--vs must be restic or borg, not '\(peer)'") }
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        for suite in suites where !["aes256gcm", "sm4", "sm4gcm", "sm4ctr"].contains(suite) {
+            throw ValidationError("--suite must be aes256gcm, sm4, sm4gcm or sm4ctr, not '\(suite)'")
+        }
+        guard Set(suites).count == suites.count else { throw ValidationError("--suite names a suite twice") }
     }
 
     func run() throws {
@@ -40,11 +46,11 @@ struct Run: ParsableCommand {
         let scratch = workPath + "/logs"
         try Files.makeDirectory(scratch)
         let tandemctl = try TandemTool.locate(override: self.tandemctl)
-        var inventory = [ToolInventory(name: "tandem", path: tandemctl, version: "tandemctl at \(tandemctl)", note: nil)]
+        var inventory = suites.map { ToolInventory(name: TandemTool.name(suite: $0), path: tandemctl, version: "tandemctl at \(tandemctl), --suite \($0)", note: nil) }
         var notes = [
             "MB/s = step's data bytes / wall s (10^6 B/s): image size for image steps, tree bytes for tree steps (tree-v2 mostly skipped by metadata), image-v1 for restore, image-v1 + image-v2 for check.",
             "CPU s = user + system time of the tool's process(es); peak RSS = ru_maxrss from wait4 on that child; repo = sum of file sizes in the repository after the step.",
-            "tandem: tenant defaults (aes256gcm, FastCDC 16K/64K/256K, zstd:3 in 4 MiB groups), init = `init` + `tenant create`; check = `check --read-data`.",
+            "tandem: tenant defaults (FastCDC 16K/64K/256K, zstd:3 in 4 MiB groups), suite aes256gcm unless the name says (tandem-sm4 = `--suite sm4`, SM4-GCM + SM3); init = `init` + `tenant create`; check = `check --read-data`.",
         ]
         var resticCompression = false
         for peer in Array(Set(peers)).sorted(by: { $0 > $1 }) {
@@ -68,6 +74,7 @@ struct Run: ParsableCommand {
         let passphrase = "tandem-bench-passphrase"
         let available = inventory.filter { $0.path != nil }
         let keep = self.keep
+        let suiteOf = Dictionary(uniqueKeysWithValues: suites.map { (TandemTool.name(suite: $0), $0) })
         let plan = RunPlan(dataset: dataset, work: workPath, makeTools: { round in
             let roundDir = workPath + "/round-\(round)"
             try Files.remove(roundDir)
@@ -77,7 +84,7 @@ struct Run: ParsableCommand {
                 switch tool.name {
                 case "restic": return ResticTool(binary: tool.path!, place: place, compression: resticCompression)
                 case "borg": return BorgTool(binary: tool.path!, place: place)
-                default: return TandemTool(binary: tool.path!, place: place)
+                default: return TandemTool(binary: tool.path!, place: place, suite: suiteOf[tool.name] ?? "aes256gcm")
                 }
             }
         }, finishRound: { round in

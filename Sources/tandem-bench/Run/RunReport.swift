@@ -1,8 +1,10 @@
 import Foundation
 
-/// Tandem's figures relative to one peer for one step.
+/// One Tandem suite's figures relative to one peer (or to the default suite) for one step.
 struct Ratio: Encodable {
     let step: Step
+    /// The Tandem tool: `tandem` (default suite) or `tandem-SUITE`.
+    let tool: String
     let peer: String
     /// tandem MB/s / peer MB/s (higher is better for tandem); nil for init.
     let throughput: Double?
@@ -49,14 +51,18 @@ struct RunReport: Encodable {
         self.selected = selected
         func pick(_ step: Step, _ tool: String) -> Measurement? { selected.first { $0.step == step && $0.tool == tool } }
         var ratios: [Ratio] = []
+        // Each Tandem suite against each peer, and every other suite against the default one.
+        let tandems = names.filter { $0.hasPrefix("tandem") }
         for step in Step.allCases {
-            guard let mine = pick(step, "tandem") else { continue }
-            for peer in names where peer != "tandem" {
-                guard let theirs = pick(step, peer) else { continue }
-                let throughput = mine.bytes > 0 && mine.wallSeconds > 0 ? theirs.wallSeconds / mine.wallSeconds : nil
-                ratios.append(Ratio(step: step, peer: peer, throughput: throughput,
-                                    repositorySize: step.isBackup ? Self.ratio(mine.repositoryBytes, theirs.repositoryBytes) : nil,
-                                    peakRSS: Self.ratio(mine.peakRSSBytes, theirs.peakRSSBytes)))
+            for tool in tandems {
+                guard let mine = pick(step, tool) else { continue }
+                for peer in names where !peer.hasPrefix("tandem") || (peer == "tandem" && tool != "tandem") {
+                    guard let theirs = pick(step, peer) else { continue }
+                    let throughput = mine.bytes > 0 && mine.wallSeconds > 0 ? theirs.wallSeconds / mine.wallSeconds : nil
+                    ratios.append(Ratio(step: step, tool: tool, peer: peer, throughput: throughput,
+                                        repositorySize: step.isBackup ? Self.ratio(mine.repositoryBytes, theirs.repositoryBytes) : nil,
+                                        peakRSS: Self.ratio(mine.peakRSSBytes, theirs.peakRSSBytes)))
+                }
             }
         }
         self.ratios = ratios
@@ -104,9 +110,10 @@ struct RunReport: Encodable {
 
     /// Tandem relative to each peer.
     func ratioTable() -> Table {
-        var table = Table(["step", "vs", "throughput (higher better)", "repo size (lower better)", "peak RSS (lower better)"], leftAligned: [0, 1])
+        var table = Table(["step", "tool", "vs", "throughput (higher better)", "repo size (lower better)", "peak RSS (lower better)"],
+                          leftAligned: [0, 1, 2])
         func format(_ value: Double?) -> String { value.map { Units.fixed($0, 2) + "x" } ?? "-" }
-        for r in ratios { table.add([r.step.rawValue, r.peer, format(r.throughput), format(r.repositorySize), format(r.peakRSS)]) }
+        for r in ratios { table.add([r.step.rawValue, r.tool, r.peer, format(r.throughput), format(r.repositorySize), format(r.peakRSS)]) }
         return table
     }
 

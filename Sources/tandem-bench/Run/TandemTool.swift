@@ -2,18 +2,25 @@ import Foundation
 
 /// Tandem, driven through the `tandemctl` binary built next to this benchmark, with
 /// TANDEM_PASSPHRASE set and `--json` output parsed. Tenant `bench`, default settings
-/// (aes256gcm, FastCDC 16K/64K/256K, zstd:3 in 4 MiB groups).
+/// (FastCDC 16K/64K/256K, zstd:3 in 4 MiB groups) and the suite asked for: `tandem` is the
+/// default suite (aes256gcm), `tandem-sm4` the GM suite, and so on.
 final class TandemTool: BackupTool {
-    let name = "tandem"
+    let name: String
+    let suite: String
     let place: ToolPlace
     let binary: String
     private var snapshots: [String: String] = [:]
     private var environment: [String: String] { ["TANDEM_PASSPHRASE": place.passphrase] }
 
-    init(binary: String, place: ToolPlace) {
+    init(binary: String, place: ToolPlace, suite: String = "aes256gcm") {
         self.binary = binary
         self.place = place
+        self.suite = suite
+        name = Self.name(suite: suite)
     }
+
+    /// The tool's name in the tables for `suite`.
+    static func name(suite: String) -> String { suite == "aes256gcm" ? "tandem" : "tandem-\(suite)" }
 
     /// `tandemctl` in the same folder as this executable, or `override`.
     static func locate(override: String?) throws -> String {
@@ -43,7 +50,7 @@ final class TandemTool: BackupTool {
 
     func initialize() throws -> StepCost {
         var cost = StepCost(try run(["init", "--repo", repository, "--json"]))
-        cost.add(try run(["tenant", "create", "--repo", repository, "--tenant", "bench", "--json"]))
+        cost.add(try run(["tenant", "create", "--repo", repository, "--tenant", "bench", "--suite", suite, "--json"]))
         return cost
     }
 
