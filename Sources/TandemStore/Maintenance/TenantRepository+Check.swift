@@ -32,82 +32,46 @@ extension TenantRepository {
     /// Holds the tenant lock shared, so that no prune deletes a pack it is about to read (and
     /// waits up to `lockWait` for a running forget or prune to finish).
     public func check(readData: Bool, lockWait: Duration = .seconds(600),
-                      progress: @Sendable (Int) -> Void = { _ in }) async throws -> CheckReport {
+                      progress: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> CheckReport {
         try await holdingLock(exclusive: false, waiting: lockWait) { try await runCheck(readData: readData, progress: progress) }
     }
 
-    private func runCheck(readData: Bool, progress: @Sendable (Int) -> Void) async throws -> CheckReport {
+    private func runCheck(readData: Bool, progress: @escaping @Sendable (Int) -> Void) async throws -> CheckReport {
         var report = CheckReport(tenant: name, readData: readData)
         try await reconcile()
         var locations = try index.allLocations()
         var indexedByPack: [String: [ChunkID: BlobLocation]] = [:]
         for (id, location) in locations { indexedByPack[location.pack, default: [:]][id] = location }
         let sealer = try BlobSealer(keys: keys, compression: settings.compression)
-        for name in try await storedPackNames() {
+        // Packs are checked on every core at once, each task with its own sealer; the findings
+        // are merged in pack order, so the report reads the same however the tasks interleave.
+        let names = try await storedPackNames()
+        var results = [PackCheck?](repeating: nil, count: names.count)
+        try await withThrowingTaskGroup(of: (Int, PackCheck).self) { group in
+            var next = 0
+            while next < min(names.count, max(1, ProcessInfo.processInfo.activeProcessorCount)) {
+                let index = next, indexed = indexedByPack[names[index]] ?? [:]
+                group.addTask { (index, try await self.checkPack(names[index], indexed: indexed, readData: readData, progress: progress)) }
+                next += 1
+            }
+            while let (index, result) = try await group.next() {
+                results[index] = result
+                if next < names.count {
+                    let index = next, indexed = indexedByPack[names[index]] ?? [:]
+                    group.addTask { (index, try await self.checkPack(names[index], indexed: indexed, readData: readData, progress: progress)) }
+                    next += 1
+                }
+            }
+        }
+        for (name, result) in zip(names, results) {
+            guard let result else { continue }
             report.packs += 1
-            let object = "pack \(name)"
-            let entries: [PackEntry]
-            do {
-                entries = try await packEntries(name).entries
-            } catch {
-                report.problems.append(CheckProblem(object: object, problem: "\(error)"))
-                continue
-            }
-            let inPack = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            for (id, location) in indexedByPack[name] ?? [:] {
-                guard let entry = inPack[id], entry.offset == location.offset, entry.length == location.length,
-                      entry.inner == location.inner else {
-                    report.problems.append(CheckProblem(object: object, problem: "index entry for blob \(id.hex.prefix(16)) does not match the pack trailer"))
-                    continue
-                }
-            }
-            report.blobs += entries.count
-            guard readData else {
-                // The header's magic and version, which --read-data checks with the rest.
-                do { try PackFormat.checkHeader(try await backend.read(packPath(name), offset: 0, length: PackFormat.headerLength)) } catch {
-                    report.problems.append(CheckProblem(object: object, problem: "\(error)"))
-                }
-                continue
-            }
-            let bytes: [UInt8]
-            do { bytes = try await backend.read(packPath(name)) } catch {
-                report.problems.append(CheckProblem(object: object, problem: "\(error)"))
-                continue
-            }
-            report.bytesRead += Int64(bytes.count)
-            progress(bytes.count)
-            if Hex.encode(Hasher256.hash(.sha256, bytes)) != name {
-                report.problems.append(CheckProblem(object: object, problem: "contents do not hash to the pack's name"))
-            }
-            do { try PackFormat.checkHeader(Array(bytes.prefix(PackFormat.headerLength))) } catch {
-                report.problems.append(CheckProblem(object: object, problem: "\(error)"))
-            }
-            var damaged: [ChunkID] = []
-            var firstDamage = ""
-            for held in PackEntry.byFrame(entries) {
-                do {
-                    try bytes.withUnsafeBytes { raw in
-                        let sealed = UnsafeRawBufferPointer(rebasing: raw[held[0].offset ..< held[0].offset + held[0].length])
-                        guard held[0].inner != nil else {
-                            _ = try sealer.open(sealed, id: held[0].id, type: held[0].type, maximumLength: held[0].rawLength)
-                            return
-                        }
-                        let reader = try ChunkGroupReader(sealed, sealer: sealer, type: held[0].type, for: held[0].id)
-                        for member in held { _ = try reader.member(member.id, inner: member.inner!, length: member.rawLength, sealer: sealer) }
-                        try reader.finish()
-                    }
-                } catch {
-                    report.problems.append(CheckProblem(object: object, problem: "\(error)"))
-                    // None of a frame's members can be trusted once it fails.
-                    if isDamage(error) {
-                        damaged += held.map(\.id)
-                        firstDamage = firstDamage.isEmpty ? "\(error)" : firstDamage
-                    }
-                }
-            }
-            if !damaged.isEmpty {
-                try await recordDamage(pack: name, blobs: damaged, reason: "check --read-data: \(firstDamage)")
-                report.blobsTakenOutOfIndex += damaged.count
+            report.blobs += result.blobs
+            report.bytesRead += result.bytesRead
+            report.problems += result.problems
+            if !result.damaged.isEmpty {
+                try await recordDamage(pack: name, blobs: result.damaged, reason: "check --read-data: \(result.firstDamage)")
+                report.blobsTakenOutOfIndex += result.damaged.count
             }
         }
         // The snapshots that lost chunks to damage just found are named below.
@@ -136,6 +100,85 @@ extension TenantRepository {
             }
         }
         return report
+    }
+}
+
+/// What checking one pack found.
+struct PackCheck: Sendable {
+    var blobs = 0
+    var bytesRead: Int64 = 0
+    var problems: [CheckProblem] = []
+    /// Blobs that failed verification, to be recorded damaged.
+    var damaged: [ChunkID] = []
+    var firstDamage = ""
+}
+
+extension TenantRepository {
+    /// Checks one pack: its trailer against the index and, with `readData`, its bytes against
+    /// its name and every blob and group member opened, decompressed and re-hashed.
+    func checkPack(_ name: String, indexed: [ChunkID: BlobLocation], readData: Bool,
+                   progress: @Sendable (Int) -> Void) async throws -> PackCheck {
+        var result = PackCheck()
+        let object = "pack \(name)"
+        let entries: [PackEntry]
+        do {
+            entries = try await packEntries(name).entries
+        } catch {
+            result.problems.append(CheckProblem(object: object, problem: "\(error)"))
+            return result
+        }
+        let inPack = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for (id, location) in indexed {
+            guard let entry = inPack[id], entry.offset == location.offset, entry.length == location.length,
+                  entry.inner == location.inner else {
+                result.problems.append(CheckProblem(object: object, problem: "index entry for blob \(id.hex.prefix(16)) does not match the pack trailer"))
+                continue
+            }
+        }
+        result.blobs = entries.count
+        guard readData else {
+            // The header's magic and version, which --read-data checks with the rest.
+            do { try PackFormat.checkHeader(try await backend.read(packPath(name), offset: 0, length: PackFormat.headerLength)) } catch {
+                result.problems.append(CheckProblem(object: object, problem: "\(error)"))
+            }
+            return result
+        }
+        let bytes: [UInt8]
+        do { bytes = try await backend.read(packPath(name)) } catch {
+            result.problems.append(CheckProblem(object: object, problem: "\(error)"))
+            return result
+        }
+        result.bytesRead = Int64(bytes.count)
+        progress(bytes.count)
+        if Hex.encode(Hasher256.hash(.sha256, bytes)) != name {
+            result.problems.append(CheckProblem(object: object, problem: "contents do not hash to the pack's name"))
+        }
+        do { try PackFormat.checkHeader(Array(bytes.prefix(PackFormat.headerLength))) } catch {
+            result.problems.append(CheckProblem(object: object, problem: "\(error)"))
+        }
+        let sealer = try BlobSealer(keys: keys, compression: settings.compression)
+        for held in PackEntry.byFrame(entries) {
+            do {
+                try bytes.withUnsafeBytes { raw in
+                    let sealed = UnsafeRawBufferPointer(rebasing: raw[held[0].offset ..< held[0].offset + held[0].length])
+                    guard held[0].inner != nil else {
+                        _ = try sealer.open(sealed, id: held[0].id, type: held[0].type, maximumLength: held[0].rawLength)
+                        return
+                    }
+                    let reader = try ChunkGroupReader(sealed, sealer: sealer, type: held[0].type, for: held[0].id)
+                    for member in held { _ = try reader.member(member.id, inner: member.inner!, length: member.rawLength, sealer: sealer) }
+                    try reader.finish()
+                }
+            } catch {
+                result.problems.append(CheckProblem(object: object, problem: "\(error)"))
+                // None of a frame's members can be trusted once it fails.
+                if isDamage(error) {
+                    result.damaged += held.map(\.id)
+                    result.firstDamage = result.firstDamage.isEmpty ? "\(error)" : result.firstDamage
+                }
+            }
+        }
+        return result
     }
 }
 
