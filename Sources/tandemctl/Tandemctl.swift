@@ -16,8 +16,9 @@ struct Tandemctl: AsyncParsableCommand {
 
             Exit status: 0 success; 1 unexpected error; 3 damage found (check) or damaged data;
             4 wrong passphrase or key file; 5 not found (repository, tenant, snapshot, source);
-            6 repository or object of a newer format; 7 I/O error (disk full, permission);
-            8 repository locked by another tandem process; 9 already exists / refused;
+            6 repository or object of a newer format, or a crypto suite this build cannot serve;
+            7 I/O error (disk full, permission); 8 repository locked by another tandem process;
+            9 already exists / refused;
             10 tandemd not reachable; 11 refused by tandemd (not your tenant, not an operator);
             12 quota exceeded; 13 a daemon backup job failed; 14 backup saved but incomplete
             (entries that could not be read are missing; see the warnings); 2 invalid configuration;
