@@ -49,6 +49,7 @@ struct Run: ParsableCommand {
         var inventory = suites.map { ToolInventory(name: TandemTool.name(suite: $0), path: tandemctl, version: "tandemctl at \(tandemctl), --suite \($0)", note: nil) }
         var notes = [
             "MB/s = step's data bytes / wall s (10^6 B/s): image size for image steps, tree bytes for tree steps (tree-v2 mostly skipped by metadata), image-v1 for restore, image-v1 + image-v2 for check.",
+            "restore image-v1, until on disk = the restore's wall time plus an fsync of the restored image run right after it: Tandem's restore fsyncs before it returns, restic's and Borg's leave the image in the page cache.",
             "CPU s = user + system time of the tool's process(es); peak RSS = ru_maxrss from wait4 on that child; repo = sum of file sizes in the repository after the step.",
             "tandem: tenant defaults (FastCDC 16K/64K/256K, zstd:3 in 4 MiB groups), suite aes256gcm unless the name says (tandem-sm4 = `--suite sm4`, SM4-GCM + SM3); init = `init` + `tenant create`; check = `check --read-data`.",
         ]

@@ -104,6 +104,16 @@ enum Files {
     }
 
     /// Hex SHA-256 of a file's bytes.
+    /// Flushes a file's data to the device (fsync) and returns the seconds it took.
+    static func fsync(_ path: String) throws -> Double {
+        let start = Monotonic.now()
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BenchError("\(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard Glibc.fsync(fd) == 0 else { throw BenchError("fsync \(path): \(String(cString: strerror(errno)))") }
+        return Monotonic.now() - start
+    }
+
     static func sha256(_ path: String) throws -> String {
         let hasher = Hasher256(.sha256)
         try stream(path) { hasher.update($0) }
