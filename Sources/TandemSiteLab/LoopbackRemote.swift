@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOCore
 import TandemCore
-import TandemPolicy
 import TandemSites
 import TandemStore
 

@@ -58,7 +58,7 @@ public final class LinkConnection: @unchecked Sendable {
     }
 
     private func handshake(_ hello: LinkHello, host: String, port: Int) async throws {
-        try await outbound.write(LinkMessage.hello(hello).frame())
+        try await outbound.write(try LinkMessage.hello(hello).frame())
         guard let frame = try await iterator.next() else { throw LinkError.closed("\(peer) closed the link during the handshake") }
         switch try LinkMessage.decode(frame) {
         case .welcome(let welcome): self.welcome = welcome
@@ -85,7 +85,7 @@ public final class LinkConnection: @unchecked Sendable {
         var message = request
         message.id = nextID
         nextID += 1
-        try await outbound.write(LinkMessage.request(message).frame(body: body))
+        try await outbound.write(try LinkMessage.request(message).frame(body: body))
         return message.id
     }
 
@@ -101,6 +101,11 @@ public final class LinkConnection: @unchecked Sendable {
 
     /// Sends a message that needs no answer (heartbeats).
     public func send(_ message: LinkMessage) async throws {
-        try await outbound.write(message.frame())
+        try await outbound.write(try message.frame())
+    }
+
+    /// Sends a frame as it is, whatever it holds: for tests that play a hostile or newer peer.
+    public func send(frame: LinkFrame) async throws {
+        try await outbound.write(frame)
     }
 }

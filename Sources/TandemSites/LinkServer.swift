@@ -69,7 +69,7 @@ public struct LinkServer: Sendable {
                 var iterator = inbound.makeAsyncIterator()
                 guard let first = try await iterator.next() else { return }
                 guard case .hello(let hello) = try LinkMessage.decode(first) else {
-                    try await outbound.write(LinkMessage.refuse(LinkRefusal(code: "protocol", message: "expected hello")).frame())
+                    try await outbound.write(try LinkMessage.refuse(LinkRefusal(code: "protocol", message: "expected hello")).frame())
                     return
                 }
                 let certificate = try await connection.channel.nioSSL_peerCertificate().get()
@@ -79,10 +79,10 @@ public struct LinkServer: Sendable {
                                             localSafety: localSafety) {
                 case .failure(let refusal):
                     logger.warning("site link refused", metadata: ["from": "\(remote)", "claims": "\(hello.site)", "reason": "\(refusal)"])
-                    try await outbound.write(LinkMessage.refuse(refusal).frame())
+                    try await outbound.write(try LinkMessage.refuse(refusal).frame())
                     return
                 case .success(let welcome):
-                    try await outbound.write(LinkMessage.welcome(welcome).frame())
+                    try await outbound.write(try LinkMessage.welcome(welcome).frame())
                     // Bulk connections come and go with every shipping round; only control links are news.
                     logger.log(level: hello.channel == "control" ? .info : .debug, "site link up",
                                metadata: ["peer": "\(hello.site)", "channel": "\(hello.channel)"])
@@ -93,7 +93,7 @@ public struct LinkServer: Sendable {
                         await onHeartbeat(hello.site, heartbeat)
                     case .request(let request):
                         let (response, body) = await onRequest(hello.site, request, frame.body)
-                        try await outbound.write(LinkMessage.response(response).frame(body: body))
+                        try await outbound.write(try LinkMessage.response(response).frame(body: body))
                     default:
                         throw LinkError.protocolViolation("unexpected \(frame.kind) from \(hello.site)")
                     }

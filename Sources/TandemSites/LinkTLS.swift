@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import NIOSSL
-import TandemPolicy
+import TandemCore
 
 /// TLS for site links: both ends present a certificate signed by the sites' own CA, and each
 /// end checks the other's name: the client by hostname verification against the peer's site

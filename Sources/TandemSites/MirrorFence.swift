@@ -38,9 +38,9 @@ public actor MirrorFence {
     /// Why a request may not be stored, or nil when it may. Reads pass; a write must carry an
     /// epoch no older than the newest seen.
     public func refusal(for request: LinkRequest) async -> String? {
-        guard LinkRequest.writes.contains(request.op) else { return nil }
+        guard request.operation.isWrite else { return nil }
         guard let value = request.epoch, value > 0 else {
-            return "a mirrored \(request.op) for tenant \(request.tenant) carries no epoch; refused"
+            return "a mirrored \(request.operation.rawValue) for tenant \(request.tenant) carries no epoch; refused"
         }
         var fence = await fence(request.tenant)
         let verdict = fence.admit(Epoch(value))

@@ -63,8 +63,7 @@ public actor PackStream {
             do {
                 if let next = queued.first, inFlight.count < Self.wire {
                     let bytes = try await backend.read(next.path)
-                    var request = LinkRequest(id: 0, op: "put_pack", tenant: tenant, name: next.name)
-                    request.epoch = epoch
+                    let request = LinkRequest(.putPack(name: next.name), tenant: tenant, epoch: epoch)
                     inFlight.append(try await connection.submit(request, body: bytes))
                     queued.removeFirst()
                 } else if !inFlight.isEmpty {

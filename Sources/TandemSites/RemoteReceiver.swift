@@ -55,84 +55,76 @@ public actor RemoteReceiver {
         self.logger = logger
     }
 
-    /// Answers a request; the bytes are the response's body (a pack for `get_pack`).
+    /// Answers a request; the bytes are the response's body (a pack for `getPack`, an object
+    /// for `getObject`). The lease operations are not this receiver's: they are refused.
     public func respond(peer: String, request: LinkRequest, body: ArraySlice<UInt8>) async -> (LinkResponse, [UInt8]) {
-        guard ["get_pack", "list_packs", "get_object", "completed"].contains(request.op) else {
-            return (await handle(peer: peer, request: request, body: body), [])
-        }
+        let tenant = request.tenant
         do {
-            if request.op == "list_packs" {
-                return (LinkResponse(id: request.id, ok: true, packs: try await packs(request.tenant).sorted()), [])
-            }
-            if request.op == "completed" {
-                // With each snapshot's packs, so a drill can fetch exactly what one needs.
-                let records = try await completeRecords(request.tenant)
+            switch request.call {
+            case .lack(let asked):
+                let have = try await packs(tenant)
+                return (LinkResponse(id: request.id, ok: true, missing: asked.filter { !have.contains($0) }), [])
+            case .putPack(let name):
+                try await putPack(tenant: tenant, name: name, body: body)
+            case .putObject(let path):
+                try await putObject(tenant: tenant, path: path, body: body)
+            case .complete(let completion):
+                try await complete(tenant: tenant, completion)
+                try await applyOwnRetention(tenant)
+            case .completed:
+                // With the newest snapshot's packs, so a drill can fetch exactly what it needs.
+                let records = try await completeRecords(tenant)
                 var times: [String: Date] = [:]
                 for record in records { times[record.snapshot] = record.time }
                 let newest = records.max { $0.time < $1.time }
                 return (LinkResponse(id: request.id, ok: true, completed: times, packs: newest?.packNames), [])
+            case .listPacks:
+                return (LinkResponse(id: request.id, ok: true, packs: try await packs(tenant).sorted()), [])
+            case .getPack(let name):
+                return (LinkResponse(id: request.id, ok: true), try await backend.read(TenantLayout(tenant).pack(name)))
+            case .getObject(let path):
+                return (LinkResponse(id: request.id, ok: true), try await backend.read(TenantLayout(tenant).object(path)))
+            case .dropSnapshots(let ids):
+                try refuseUnlessMirror(request.operation)
+                try await dropSnapshots(tenant: tenant, ids)
+            case .dropPacks(let names):
+                try refuseUnlessMirror(request.operation)
+                return (LinkResponse(id: request.id, ok: true, packs: try await dropPacks(tenant: tenant, names)), [])
+            case .lease, .witness, .release, .handover, .outdate, .clearOutdated:
+                return (LinkResponse(id: request.id, ok: false, error: "\(request.operation.rawValue) is not answered by a repository"), [])
             }
-            if request.op == "get_object" {
-                return (LinkResponse(id: request.id, ok: true), try await backend.read("tenants/\(request.tenant)/\(request.path!)"))
-            }
-            let name = request.name!
-            let bytes = try await backend.read("tenants/\(request.tenant)/packs/\(name.prefix(2))/\(name)")
-            return (LinkResponse(id: request.id, ok: true), bytes)
+            return (LinkResponse(id: request.id, ok: true), [])
         } catch {
             return (LinkResponse(id: request.id, ok: false, error: "\(error)"), [])
         }
     }
 
-    /// ``handle(peer:request:body:)`` for a body in an array of its own.
+    /// ``respond(peer:request:body:)`` without a response body (every operation but the reads).
     public func handle(peer: String, request: LinkRequest, body: [UInt8]) async -> LinkResponse {
-        await handle(peer: peer, request: request, body: body[...])
+        await respond(peer: peer, request: request, body: body[...]).0
     }
 
-    public func handle(peer: String, request: LinkRequest, body: ArraySlice<UInt8>) async -> LinkResponse {
-        do {
-            switch request.op {
-            case "lack":
-                let have = try await packs(request.tenant)
-                return LinkResponse(id: request.id, ok: true, missing: (request.packs ?? []).filter { !have.contains($0) })
-            case "put_pack":
-                try await putPack(tenant: request.tenant, name: request.name!, body: body)
-            case "put_object":
-                try await putObject(tenant: request.tenant, path: request.path!, body: body)
-            case "complete":
-                try await complete(tenant: request.tenant, snapshot: request.snapshot!, time: request.snapshotTime ?? Date(),
-                                   packs: request.packs ?? [], source: request.source)
-                if let rules = await retention(request.tenant) {
-                    let report = try await applyRetention(tenant: request.tenant, policy: rules.policy, timeZone: rules.timeZone, now: Date())
-                    if !report.removed.isEmpty || report.packsHeldBack || !report.locked.isEmpty {
-                        logger?.notice("remote retention applied", metadata: [
-                            "tenant": "\(request.tenant)", "removed": "\(report.removed.count)", "packs_deleted": "\(report.packsDeleted)",
-                            "locked": "\(report.locked.count)",
-                            "packs_held_back": "\(report.packsHeldBack ? "yes: a listed manifest has no kept record" : "no")"])
-                    }
-                }
-            case "completed":
-                return LinkResponse(id: request.id, ok: true, completed: try await completed(request.tenant))
-            case "drop_snapshots", "drop_packs":
-                guard mirror else {
-                    throw ReceiveError.appendOnly("the remote site never deletes on a near site's request (\(request.op)); its own retention decides")
-                }
-                if request.op == "drop_snapshots" {
-                    try await dropSnapshots(tenant: request.tenant, request.snapshots ?? [])
-                    return LinkResponse(id: request.id, ok: true)
-                }
-                return LinkResponse(id: request.id, ok: true, packs: try await dropPacks(tenant: request.tenant, request.packs ?? []))
-            default:
-                return LinkResponse(id: request.id, ok: false, error: "unknown op \(request.op)")
-            }
-            return LinkResponse(id: request.id, ok: true)
-        } catch {
-            return LinkResponse(id: request.id, ok: false, error: "\(error)")
+    private func refuseUnlessMirror(_ operation: LinkOperation) throws {
+        guard mirror else {
+            throw ReceiveError.appendOnly("the remote site never deletes on a near site's request (\(operation.rawValue)); its own retention decides")
+        }
+    }
+
+    /// Applies this site's own retention for `tenant` (the remote's, after each snapshot arrives).
+    private func applyOwnRetention(_ tenant: String) async throws {
+        guard let rules = await retention(tenant) else { return }
+        let report = try await applyRetention(tenant: tenant, policy: rules.policy, timeZone: rules.timeZone, now: Date())
+        if !report.removed.isEmpty || report.packsHeldBack || !report.locked.isEmpty {
+            logger?.notice("remote retention applied", metadata: [
+                "tenant": "\(tenant)", "removed": "\(report.removed.count)", "packs_deleted": "\(report.packsDeleted)",
+                "locked": "\(report.locked.count)",
+                "packs_held_back": "\(report.packsHeldBack ? "yes: a listed manifest has no kept record" : "no")"])
         }
     }
 
     private func packs(_ tenant: String) async throws -> Set<String> {
         if let cached = known[tenant] { return cached }
-        let names = Set(try await backend.list("tenants/\(tenant)/packs").compactMap { $0.split(separator: "/").last.map(String.init) }
+        let names = Set(try await backend.list(TenantLayout(tenant).packs).compactMap { $0.split(separator: "/").last.map(String.init) }
             .filter(LinkNames.isHash))
         known[tenant] = names
         return names
@@ -142,7 +134,7 @@ public actor RemoteReceiver {
         guard Hex.encode(body.withUnsafeBytes { Hasher256.hash(.sha256, $0) }) == name else {
             throw ReceiveError.mismatch("pack \(name.prefix(12)) of tenant \(tenant): its bytes do not hash to its name (altered or truncated in transit)")
         }
-        let path = "tenants/\(tenant)/packs/\(name.prefix(2))/\(name)"
+        let path = TenantLayout(tenant).pack(name)
         do {
             // Read again only by a drill, a repair or a takeover: not worth the page cache.
             try await backend.writeUncached(path, body, overwrite: false)
@@ -164,7 +156,7 @@ public actor RemoteReceiver {
             }
         }
         guard body.count <= 16 << 20 else { throw ReceiveError.mismatch("object \(path) of \(body.count) bytes is too large") }
-        let full = "tenants/\(tenant)/\(path)"
+        let full = TenantLayout(tenant).object(path)
         let digest = Hex.encode(Hasher256.hash(.sha256, body))
         if let held = objectDigests[full] {
             guard held == digest else {
@@ -182,8 +174,9 @@ public actor RemoteReceiver {
         objectDigests[full] = digest
     }
 
-    private func complete(tenant: String, snapshot: String, time: Date, packs needed: [String], source: String?) async throws {
-        guard try await backend.exists("tenants/\(tenant)/snapshots/\(snapshot)") else {
+    private func complete(tenant: String, _ completion: SnapshotCompletion) async throws {
+        let (snapshot, time, needed, source) = (completion.snapshot, completion.time ?? Date(), completion.packs, completion.source)
+        guard try await backend.exists(TenantLayout(tenant).snapshot(snapshot)) else {
             throw ReceiveError.incomplete("snapshot \(snapshot.prefix(12)) of \(tenant): its manifest has not arrived")
         }
         let have = try await packs(tenant)
@@ -195,22 +188,16 @@ public actor RemoteReceiver {
                                                                            source: source, packNames: needed)))
         // A twin restates the record: after a repack at the active site the snapshot's data
         // lives in other packs. The remote keeps the first record.
-        do { try await backend.write("tenants/\(tenant)/complete/\(snapshot)", record, overwrite: mirror) } catch BackendError.alreadyExists {}
+        do { try await backend.write(TenantLayout(tenant).completeRecord(snapshot), record, overwrite: mirror) } catch BackendError.alreadyExists {}
         if records[tenant] != nil {
             records[tenant]?[snapshot] = CompleteRecord(snapshot: snapshot, time: time, packs: needed.count, source: source, packNames: needed)
         }
     }
 
-    private func completed(_ tenant: String) async throws -> [String: Date] {
-        var out: [String: Date] = [:]
-        for record in try await completeRecords(tenant) { out[record.snapshot] = record.time }
-        return out
-    }
-
     private func completeRecords(_ tenant: String) async throws -> [CompleteRecord] {
         if let cached = records[tenant] { return Array(cached.values) }
         var out: [String: CompleteRecord] = [:]
-        for path in try await backend.list("tenants/\(tenant)/complete") {
+        for path in try await backend.list(TenantLayout(tenant).completeRecords) {
             guard let record = try? ControlJSON.decoder().decode(CompleteRecord.self, from: Data(try await backend.read(path))) else { continue }
             out[record.snapshot] = record
         }
@@ -223,17 +210,17 @@ public actor RemoteReceiver {
     public func invalidate(_ tenant: String) {
         known[tenant] = nil
         records[tenant] = nil
-        objectDigests = objectDigests.filter { !$0.key.hasPrefix("tenants/\(tenant)/") }
+        objectDigests = objectDigests.filter { !$0.key.hasPrefix(TenantLayout(tenant).folder + "/") }
     }
 
     /// The active site forgot these snapshots: the record goes first (this site never claims
     /// a snapshot it cannot restore), then the manifest. Snapshots not here are no error.
     private func dropSnapshots(tenant: String, _ ids: [String]) async throws {
         for id in ids {
-            try await backend.delete("tenants/\(tenant)/complete/\(id)")
+            try await backend.delete(TenantLayout(tenant).completeRecord(id))
             records[tenant]?[id] = nil
-            try await backend.delete("tenants/\(tenant)/snapshots/\(id)")
-            objectDigests["tenants/\(tenant)/snapshots/\(id)"] = nil
+            try await backend.delete(TenantLayout(tenant).snapshot(id))
+            objectDigests[TenantLayout(tenant).snapshot(id)] = nil
         }
         if !ids.isEmpty {
             logger?.notice("the active site's forgotten snapshots removed here", metadata: ["tenant": "\(tenant)", "snapshots": "\(ids.count)"])
@@ -246,7 +233,7 @@ public actor RemoteReceiver {
     private func dropPacks(tenant: String, _ names: [String]) async throws -> [String] {
         let records = try await completeRecords(tenant)
         let recorded = Dictionary(records.map { ($0.snapshot, $0) }, uniquingKeysWith: { first, _ in first })
-        let manifests = try await backend.list("tenants/\(tenant)/snapshots").compactMap { $0.split(separator: "/").last.map(String.init) }
+        let manifests = try await backend.list(TenantLayout(tenant).snapshots).compactMap { $0.split(separator: "/").last.map(String.init) }
         guard manifests.allSatisfy({ recorded[$0] != nil }), records.allSatisfy({ $0.packNames != nil }) else {
             logger?.warning("packs the active site pruned are kept: a manifest here has no complete record with its packs",
                             metadata: ["tenant": "\(tenant)", "packs": "\(names.count)"])
@@ -260,7 +247,7 @@ public actor RemoteReceiver {
                 kept.append(name)
                 continue
             }
-            try await backend.delete("tenants/\(tenant)/packs/\(name.prefix(2))/\(name)")
+            try await backend.delete(TenantLayout(tenant).pack(name))
             known[tenant]?.remove(name)
             deleted += 1
         }
@@ -298,9 +285,9 @@ public actor RemoteReceiver {
         }
         for record in removed {
             do {
-                try await backend.delete("tenants/\(tenant)/snapshots/\(record.snapshot)")
-                objectDigests["tenants/\(tenant)/snapshots/\(record.snapshot)"] = nil
-                try await backend.delete("tenants/\(tenant)/complete/\(record.snapshot)")
+                try await backend.delete(TenantLayout(tenant).snapshot(record.snapshot))
+                objectDigests[TenantLayout(tenant).snapshot(record.snapshot)] = nil
+                try await backend.delete(TenantLayout(tenant).completeRecord(record.snapshot))
                 self.records[tenant]?[record.snapshot] = nil
                 report.removed.append(record.snapshot)
             } catch {
@@ -313,7 +300,7 @@ public actor RemoteReceiver {
         // to a kept snapshot whose packs are known. A manifest without its record (a partial
         // or lagging listing, a snapshot still arriving) keeps every pack.
         let keptIDs = Set(kept.map(\.snapshot))
-        let manifests = try await backend.list("tenants/\(tenant)/snapshots").compactMap { $0.split(separator: "/").last.map(String.init) }
+        let manifests = try await backend.list(TenantLayout(tenant).snapshots).compactMap { $0.split(separator: "/").last.map(String.init) }
         guard manifests.allSatisfy(keptIDs.contains) else {
             report.packsHeldBack = true
             return report
@@ -322,7 +309,7 @@ public actor RemoteReceiver {
         let candidates = Set(removed.filter { report.removed.contains($0.snapshot) }.flatMap { $0.packNames ?? [] }).subtracting(live)
         for name in candidates.sorted() {
             do {
-                try await backend.delete("tenants/\(tenant)/packs/\(name.prefix(2))/\(name)")
+                try await backend.delete(TenantLayout(tenant).pack(name))
                 known[tenant]?.remove(name)
                 report.packsDeleted += 1
             } catch {

@@ -101,7 +101,7 @@ public actor Shipper {
         queue.add(snapshot: snapshot, time: time, committedAt: now, source: source, packs: packs?.sorted())
         // Until the next round asks the remote, count the packs it is not known to hold.
         for name in packs ?? [] where !(remoteHolds[tenant]?.contains(name) ?? false) && !(counted[tenant]?.contains(name) ?? false) {
-            guard let size = try? await backend.size("tenants/\(tenant)/packs/\(name.prefix(2))/\(name)") else { continue }
+            guard let size = try? await backend.size(TenantLayout(tenant).pack(name)) else { continue }
             queue.pendingBytes += Int64(size)
             counted[tenant, default: []].insert(name)
         }
@@ -110,7 +110,7 @@ public actor Shipper {
 
     /// Adds every snapshot in the tenant's catalog that the queue and the remote do not know
     /// (after a crash between commit and enqueue, or a fresh start); run before shipping.
-    private func reconcile(_ tenant: String, completed: [String: Date], queue: inout ShippingQueue, now: Date) throws {
+    private func reconcile(_ tenant: String, completed: [String: Date], queue: inout ShippingQueue) throws {
         let path = indexPath(tenant)
         guard FileManager.default.fileExists(atPath: path) else { return }
         for record in try IndexDatabase(path: path).snapshots() where completed[record.id] == nil {
@@ -119,7 +119,6 @@ public actor Shipper {
         queue.pending.removeAll { completed[$0.snapshot] != nil }
         queue.completeCount = completed.count
         queue.newestComplete = completed.values.max()
-        _ = now
     }
 
     /// Ships everything pending for `tenants`; returns the snapshots completed at the remote
@@ -157,9 +156,9 @@ public actor Shipper {
     private func ship(_ tenant: String, over connection: LinkConnection, now: @Sendable () -> Date) async throws {
         var queue = await queue(tenant)
         let epoch = await remote.epoch(tenant)
-        let completed = try await connection.request(LinkRequest(id: 0, op: "completed", tenant: tenant))
+        let completed = try await connection.request(LinkRequest(.completed, tenant: tenant))
         guard completed.ok else { throw LinkError.remote(completed.error ?? "completed failed") }
-        try reconcile(tenant, completed: completed.completed ?? [:], queue: &queue, now: now())
+        try reconcile(tenant, completed: completed.completed ?? [:], queue: &queue)
         guard !queue.pending.isEmpty else {
             queue.pendingBytes = 0
             try await save(queue, tenant)
@@ -170,7 +169,7 @@ public actor Shipper {
         let local = Dictionary(try await localPacks(tenant).map { ($0.name, $0.path) }, uniquingKeysWith: { first, _ in first })
         var asked = Set<String>()
         for entry in queue.pending { asked.formUnion(entry.packs ?? Array(local.keys)) }
-        let lack = try await connection.request(LinkRequest(id: 0, op: "lack", tenant: tenant, packs: asked.sorted()))
+        let lack = try await connection.request(LinkRequest(.lack(packs: asked.sorted()), tenant: tenant))
         guard lack.ok, let missing = lack.missing else { throw LinkError.remote(lack.error ?? "lack failed") }
         // A hostile or confused remote may name packs it was not asked about (another
         // tenant's, say): nothing it names outside the question is sent.
@@ -184,7 +183,7 @@ public actor Shipper {
         for name in lacking { if let path = local[name] { sizes[name] = try await backend.size(path) } }
         queue.pendingBytes = Int64(sizes.values.reduce(0, +))
         while let entry = queue.pending.first {
-            guard try await backend.exists("tenants/\(tenant)/snapshots/\(entry.snapshot)") else {
+            guard try await backend.exists(TenantLayout(tenant).snapshot(entry.snapshot)) else {
                 logger.error("a queued snapshot is gone locally before it reached the remote", metadata: ["tenant": "\(tenant)", "snapshot": "\(entry.snapshot.prefix(12))"])
                 queue.pending.removeFirst()
                 continue
@@ -199,7 +198,7 @@ public actor Shipper {
                 queue.pendingBytes -= Int64(sizes[name] ?? 0)
             }
             var objects = ["tenant.json"]
-            objects += try await backend.list("tenants/\(tenant)/keys").compactMap { $0.split(separator: "/").last.map { "keys/\($0)" } }
+            objects += try await backend.list(TenantLayout(tenant).keys).compactMap { $0.split(separator: "/").last.map { "keys/\($0)" } }
             objects.append("snapshots/\(entry.snapshot)")
             try await complete(entry, packs: needed.sorted(), sending: objects, tenant: tenant, epoch: epoch, over: connection)
             queue.pending.removeFirst()
@@ -222,14 +221,12 @@ public actor Shipper {
     private func complete(_ entry: ShippingQueue.Entry, packs: [String], sending objects: [String], tenant: String, epoch: UInt64?,
                           over connection: LinkConnection) async throws {
         for object in objects {
-            var request = LinkRequest(id: 0, op: "put_object", tenant: tenant, path: object)
-            request.epoch = epoch
-            let sent = try await connection.request(request, body: try await backend.read("tenants/\(tenant)/\(object)"))
+            let request = LinkRequest(.putObject(path: object), tenant: tenant, epoch: epoch)
+            let sent = try await connection.request(request, body: try await backend.read(TenantLayout(tenant).object(object)))
             guard sent.ok else { throw LinkError.remote(sent.error ?? "put_object \(object) failed") }
         }
-        var complete = LinkRequest(id: 0, op: "complete", tenant: tenant, packs: packs, snapshot: entry.snapshot, snapshotTime: entry.time)
-        complete.source = entry.source
-        complete.epoch = epoch
+        let complete = LinkRequest(.complete(SnapshotCompletion(snapshot: entry.snapshot, time: entry.time, packs: packs, source: entry.source)),
+                                   tenant: tenant, epoch: epoch)
         let done = try await connection.request(complete)
         guard done.ok else { throw LinkError.remote(done.error ?? "complete failed") }
     }
@@ -247,8 +244,7 @@ public actor Shipper {
                 next += 1
                 let bytes = try await backend.read(local[name]!)
                 await pace(tenant, bytes.count)
-                var request = LinkRequest(id: 0, op: "put_pack", tenant: tenant, name: name)
-                request.epoch = epoch
+                let request = LinkRequest(.putPack(name: name), tenant: tenant, epoch: epoch)
                 inFlight.append((try await connection.submit(request, body: bytes), name))
                 continue
             }
@@ -294,7 +290,7 @@ public actor Shipper {
         if !queue.restated.isEmpty {
             let local = Dictionary(try await localPacks(tenant).map { ($0.name, $0.path) }, uniquingKeysWith: { first, _ in first })
             let asked = Set(queue.restated.flatMap { $0.packs ?? [] })
-            let lack = try await connection.request(LinkRequest(id: 0, op: "lack", tenant: tenant, packs: asked.sorted()))
+            let lack = try await connection.request(LinkRequest(.lack(packs: asked.sorted()), tenant: tenant))
             guard lack.ok, let missing = lack.missing, Set(missing).isSubset(of: asked) else {
                 throw LinkError.remote(lack.error ?? "lack failed")
             }
@@ -303,7 +299,7 @@ public actor Shipper {
             }
             try await sendPacks(missing.sorted(), tenant: tenant, local: local, epoch: epoch, over: connection) { _ in }
             while let entry = queue.restated.first {
-                if try await backend.exists("tenants/\(tenant)/snapshots/\(entry.snapshot)") {
+                if try await backend.exists(TenantLayout(tenant).snapshot(entry.snapshot)) {
                     try await complete(entry, packs: entry.packs ?? [], sending: ["snapshots/\(entry.snapshot)"], tenant: tenant,
                                        epoch: epoch, over: connection)
                 }
@@ -312,17 +308,14 @@ public actor Shipper {
             try await save(queue, tenant)
         }
         if !queue.forgotten.isEmpty {
-            var drop = LinkRequest(id: 0, op: "drop_snapshots", tenant: tenant)
-            drop.snapshots = queue.forgotten
-            drop.epoch = epoch
+            let drop = LinkRequest(.dropSnapshots(queue.forgotten), tenant: tenant, epoch: epoch)
             let done = try await connection.request(drop)
             guard done.ok else { throw LinkError.remote(done.error ?? "drop_snapshots failed") }
             queue.forgotten = []
             try await save(queue, tenant)
         }
         if !queue.retired.isEmpty {
-            var drop = LinkRequest(id: 0, op: "drop_packs", tenant: tenant, packs: queue.retired)
-            drop.epoch = epoch
+            let drop = LinkRequest(.dropPacks(queue.retired), tenant: tenant, epoch: epoch)
             let done = try await connection.request(drop)
             guard done.ok else { throw LinkError.remote(done.error ?? "drop_packs failed") }
             if let kept = done.packs, !kept.isEmpty {
@@ -367,7 +360,7 @@ public actor Shipper {
                                       hello: remote.hello) { connection in
             var wanted = names ?? []
             if names == nil {
-                let listed = try await connection.request(LinkRequest(id: 0, op: "list_packs", tenant: tenant))
+                let listed = try await connection.request(LinkRequest(.listPacks, tenant: tenant))
                 guard listed.ok, let theirs = listed.packs else { throw LinkError.remote(listed.error ?? "list_packs failed") }
                 let ours = Set(try await localPacks(tenant).map(\.name))
                 wanted = theirs.filter { LinkNames.isHash($0) && !ours.contains($0) }
@@ -375,14 +368,14 @@ public actor Shipper {
             var fetched: [String] = []
             var unavailable: [String] = []
             for name in wanted {
-                let (response, bytes) = try await connection.exchange(LinkRequest(id: 0, op: "get_pack", tenant: tenant, name: name))
+                let (response, bytes) = try await connection.exchange(LinkRequest(.getPack(name: name), tenant: tenant))
                 guard response.ok, Hex.encode(Hasher256.hash(.sha256, bytes)) == name else {
                     logger.warning("the remote site could not give a good copy of a pack", metadata: [
                         "tenant": "\(tenant)", "pack": "\(name.prefix(12))", "why": "\(response.error ?? "its bytes do not hash to its name")"])
                     unavailable.append(name)
                     continue
                 }
-                try await backend.write("tenants/\(tenant)/packs/\(name.prefix(2))/\(name)", bytes, overwrite: true)
+                try await backend.write(TenantLayout(tenant).pack(name), bytes, overwrite: true)
                 fetched.append(name)
             }
             return (fetched, unavailable)
@@ -396,39 +389,39 @@ public actor Shipper {
     public func fetchNewestSnapshot(tenant: String, into scratch: any Backend) async throws -> (id: String, time: Date)? {
         try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,
                                       hello: remote.hello) { connection in
-            let listed = try await connection.request(LinkRequest(id: 0, op: "completed", tenant: tenant))
+            let listed = try await connection.request(LinkRequest(.completed, tenant: tenant))
             guard listed.ok else { throw LinkError.remote(listed.error ?? "completed failed") }
             guard let (id, time) = (listed.completed ?? [:]).max(by: { $0.value < $1.value }) else { return nil }
             var packs = listed.packs ?? []
             if packs.isEmpty {
-                let all = try await connection.request(LinkRequest(id: 0, op: "list_packs", tenant: tenant))
+                let all = try await connection.request(LinkRequest(.listPacks, tenant: tenant))
                 packs = all.packs ?? []
             }
             for object in ["tenant.json", "snapshots/\(id)"] {
-                let (response, bytes) = try await connection.exchange(LinkRequest(id: 0, op: "get_object", tenant: tenant, path: object))
+                let (response, bytes) = try await connection.exchange(LinkRequest(.getObject(path: object), tenant: tenant))
                 guard response.ok else { throw LinkError.remote(response.error ?? "get_object \(object) failed") }
                 if object.hasPrefix("snapshots/"), Hex.encode(Hasher256.hash(.sha256, bytes)) != id {
                     throw LinkError.protocolViolation("the remote's manifest \(id.prefix(12)) does not hash to its ID")
                 }
-                try await scratch.write("tenants/\(tenant)/\(object)", bytes, overwrite: true)
+                try await scratch.write(TenantLayout(tenant).object(object), bytes, overwrite: true)
             }
-            for slot in try await backend.list("tenants/\(tenant)/keys").compactMap({ $0.split(separator: "/").last.map(String.init) }) {
-                let (response, bytes) = try await connection.exchange(LinkRequest(id: 0, op: "get_object", tenant: tenant, path: "keys/\(slot)"))
-                if response.ok { try await scratch.write("tenants/\(tenant)/keys/\(slot)", bytes, overwrite: true) }
+            for slot in try await backend.list(TenantLayout(tenant).keys).compactMap({ $0.split(separator: "/").last.map(String.init) }) {
+                let (response, bytes) = try await connection.exchange(LinkRequest(.getObject(path: "keys/\(slot)"), tenant: tenant))
+                if response.ok { try await scratch.write(TenantLayout(tenant).key(slot), bytes, overwrite: true) }
             }
             for name in packs where LinkNames.isHash(name) {
-                let (response, bytes) = try await connection.exchange(LinkRequest(id: 0, op: "get_pack", tenant: tenant, name: name))
+                let (response, bytes) = try await connection.exchange(LinkRequest(.getPack(name: name), tenant: tenant))
                 guard response.ok, Hex.encode(Hasher256.hash(.sha256, bytes)) == name else {
                     throw LinkError.remote("pack \(name.prefix(12)) is missing or damaged at the remote site")
                 }
-                try await scratch.write("tenants/\(tenant)/packs/\(name.prefix(2))/\(name)", bytes, overwrite: true)
+                try await scratch.write(TenantLayout(tenant).pack(name), bytes, overwrite: true)
             }
             return (id, time)
         }
     }
 
     private func localPacks(_ tenant: String) async throws -> [(name: String, path: String)] {
-        try await backend.list("tenants/\(tenant)/packs").compactMap { path in
+        try await backend.list(TenantLayout(tenant).packs).compactMap { path in
             guard let name = path.split(separator: "/").last.map(String.init), LinkNames.isHash(name) else { return nil }
             return (name, path)
         }

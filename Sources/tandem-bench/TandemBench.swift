@@ -3,7 +3,7 @@ import Foundation
 
 /// `tandem-bench`: measures Tandem's primitives, its chunking choices, its memory bound, and
 /// whole backup/restore/check runs against restic and borg on the dataset of
-/// `/work/shared/bench/gen_dataset.py`, and shipping to a remote site. Each subcommand lives in its own file under Commands/.
+/// the standard generator (`gen_dataset.py`, from the project's shared bench folder), and shipping to a remote site. Each subcommand lives in its own file under Commands/.
 @main
 struct TandemBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -98,11 +98,8 @@ import TandemTestSupport
             try await near.enqueue([commit], on: shipper)
             #expect(await shipper.shipAll(tenants: [tenant], now: { Date() }) == 1)
             let held = try await backend.list("tenants/\(tenant)")
-            var dropPacks = LinkRequest(id: 0, op: "drop_packs", tenant: tenant, packs: commit.packs.sorted())
-            dropPacks.epoch = 1
-            var dropSnapshot = LinkRequest(id: 0, op: "drop_snapshots", tenant: tenant)
-            dropSnapshot.snapshots = [commit.snapshot]
-            dropSnapshot.epoch = 1
+            let dropPacks = LinkRequest(.dropPacks(commit.packs.sorted()), tenant: tenant, epoch: 1)
+            let dropSnapshot = LinkRequest(.dropSnapshots([commit.snapshot]), tenant: tenant, epoch: 1)
             let packsAnswer = try await shipper.send(dropPacks)
             if mirror {
                 // The snapshot is still held, so its packs are kept and named in the answer.

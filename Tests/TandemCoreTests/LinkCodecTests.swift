@@ -13,9 +13,10 @@ import Testing
     }
 
     @Test func framesSurviveAnySplit() throws {
-        let frames = [LinkMessage.hello(hello).frame(),
-                      LinkMessage.request(LinkRequest(id: 7, op: "put_pack", tenant: "t1", name: String(repeating: "ab", count: 32))).frame(body: Array(0..<200).map(UInt8.init)),
-                      LinkMessage.heartbeat(LinkHeartbeat(site: "home-a", sequence: 99)).frame()]
+        let frames = [try LinkMessage.hello(hello).frame(),
+                      try LinkMessage.request(LinkRequest(.putPack(name: String(repeating: "ab", count: 32)), tenant: "t1", id: 7))
+                          .frame(body: Array(0..<200).map(UInt8.init)),
+                      try LinkMessage.heartbeat(LinkHeartbeat(site: "home-a", sequence: 99)).frame()]
         let stream = frames.flatMap { $0.encoded() }
         for piece in [1, 2, 3, 7, 16, 17, 64, stream.count] {
             var decoder = LinkFrameDecoder()
@@ -48,18 +49,81 @@ import Testing
     }
 
     @Test func requestsThatEscapeTheTenantAreRefused() {
-        for (request, why) in [
-            (LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "../../config"), "path"),
-            (LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "snapshots/../x"), "path"),
-            (LinkRequest(id: 1, op: "put_pack", tenant: "../t", name: String(repeating: "a", count: 64)), "tenant"),
-            (LinkRequest(id: 1, op: "put_pack", tenant: "t1", name: "packs/x"), "pack"),
-            (LinkRequest(id: 1, op: "rm", tenant: "t1"), "op"),
-            (LinkRequest(id: 1, op: "complete", tenant: "t1", snapshot: String(repeating: "a", count: 64)), "packs"),
+        let hash = String(repeating: "a", count: 64)
+        for (header, why) in [
+            (#"{"id":1,"op":"put_object","tenant":"t1","path":"../../config"}"#, "is not a tenant object"),
+            (#"{"id":1,"op":"put_object","tenant":"t1","path":"snapshots/../x"}"#, "is not a tenant object"),
+            (#"{"id":1,"op":"put_pack","tenant":"../t","name":"\#(hash)"}"#, "bad tenant name"),
+            (#"{"id":1,"op":"put_pack","tenant":"t1","name":"packs/x"}"#, "bad pack name"),
+            (#"{"id":1,"op":"rm","tenant":"t1"}"#, "unknown op 'rm'"),
+            (#"{"id":1,"op":"complete","tenant":"t1","snapshot":"\#(hash)"}"#, "complete needs snapshot and packs"),
+            (#"{"id":1,"op":"lack","tenant":"t1","packs":["\#(hash)","x"]}"#, "bad pack name"),
+            (#"{"id":1,"op":"drop_snapshots","tenant":"t1","snapshots":["../\#(hash)"]}"#, "bad snapshot id"),
+            (#"{"id":1,"op":"lease","tenant":"t1","epoch":2,"holder":"a/b","incarnation":1,"sequence":1}"#, "bad site name"),
         ] {
-            #expect(throws: LinkFrameError.self, "\(why)") { try LinkMessage.decode(LinkMessage.request(request).frame()) }
+            let frame = LinkFrame(kind: .request, header: Array(header.utf8), body: [])
+            do {
+                let decoded = try LinkMessage.decode(frame)
+                Issue.record("\(header) was accepted as \(decoded)")
+            } catch {
+                #expect("\(error)".contains(why), "\(header): \(error)")
+            }
         }
         #expect(LinkNames.isTenantObject("keys/1a2b3c4d") && LinkNames.isTenantObject("tenant.json"))
         #expect(!LinkNames.isTenantObject("keys/") && !LinkNames.isTenantObject("packs/ab/" + String(repeating: "a", count: 64)))
+    }
+
+    /// One request of every operation, the way the daemon builds them.
+    static let everyCall: [LinkCall] = {
+        let a = String(repeating: "a", count: 64), b = String(repeating: "b", count: 64)
+        let release = LeaseRelease(holder: SiteID("home-a"), epoch: Epoch(4), successor: SiteID("home-b"))
+        let outdate = OutdateRequest(holder: SiteID("home-a"), epoch: Epoch(4), twin: SiteID("home-b"))
+        return [
+            .lack(packs: [a, b]), .putPack(name: a), .putObject(path: "snapshots/\(b)"), .putObject(path: "keys/slot-1"),
+            .complete(SnapshotCompletion(snapshot: a, time: Date(timeIntervalSince1970: 1_700_000_000.5), packs: [b], source: "/srv/data")),
+            .complete(SnapshotCompletion(snapshot: a, time: nil, packs: [])),
+            .completed, .getPack(name: b), .listPacks, .getObject(path: "tenant.json"),
+            .lease(LeaseRequest(holder: SiteID("home-a"), epoch: Epoch(3), id: LeaseRequestID(incarnation: 9, sequence: 12))),
+            .witness(asking: SiteID("home-b"), epoch: Epoch(3)), .witness(asking: SiteID("home-b"), epoch: nil),
+            .release(release), .handover(release), .outdate(outdate), .clearOutdated(outdate),
+            .dropSnapshots([a]), .dropPacks([a, b]),
+        ]
+    }()
+
+    /// Every operation goes through a frame and comes back the same, writes with their epoch.
+    @Test func everyCallSurvivesItsFrame() throws {
+        #expect(Set(Self.everyCall.map(\.operation)) == Set(LinkOperation.allCases))
+        for call in Self.everyCall {
+            let request = LinkRequest(call, tenant: "finance", epoch: call.operation.isWrite ? 7 : nil, id: 42)
+            #expect(try LinkMessage.decode(LinkMessage.request(request).frame()) == .request(request), "\(call)")
+        }
+    }
+
+    /// Each field an operation carries, taken away in turn: the request is refused naming what
+    /// it lacks, or (for the optional ones) decodes to the same call without it.
+    @Test func aRequestMissingAFieldIsRefusedOrLosesOnlyThatField() throws {
+        let optional: Set<String> = ["epoch", "snapshot_time", "source"]
+        var refusals = 0
+        for call in Self.everyCall {
+            let request = LinkRequest(call, tenant: "finance", epoch: call.operation.isWrite ? 7 : nil, id: 42)
+            let header = try LinkMessage.request(request).frame().header
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(header)) as? [String: Any])
+            for key in object.keys where !["id", "op", "tenant"].contains(key) {
+                var partial = object
+                partial[key] = nil
+                let frame = LinkFrame(kind: .request, header: Array(try JSONSerialization.data(withJSONObject: partial)), body: [])
+                do {
+                    guard case .request(let decoded) = try LinkMessage.decode(frame) else { throw LinkFrameError.malformedMessage("not a request") }
+                    let isOptional = optional.contains(key) && !(key == "epoch" && call.operation.isPlacement && call.operation != .witness)
+                    #expect(isOptional, "\(call) without \(key) was accepted as \(decoded.call)")
+                    #expect(decoded.operation == call.operation && decoded.tenant == "finance")
+                } catch {
+                    refusals += 1
+                    #expect("\(error)".contains("needs"), "\(call) without \(key): \(error)")
+                }
+            }
+        }
+        #expect(refusals >= 20)
     }
 
     @Test func theHandshakeChecksNameCertificateRoleVersionAndSafety() throws {
@@ -90,8 +154,8 @@ import Testing
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return state >> 11
         }
-        let seed = LinkMessage.request(LinkRequest(id: 3, op: "lack", tenant: "t1", packs: [String(repeating: "c", count: 64)])).frame().encoded()
-            + LinkMessage.hello(hello).frame().encoded()
+        let seed = try! LinkMessage.request(LinkRequest(.lack(packs: [String(repeating: "c", count: 64)]), tenant: "t1", id: 3)).frame().encoded()
+            + (try! LinkMessage.hello(hello).frame().encoded())
         var frames = 0
         for round in 0..<4000 {
             var bytes = round % 10 == 0 ? (0..<Int(next() % 300)).map { _ in UInt8(truncatingIfNeeded: next()) } : seed

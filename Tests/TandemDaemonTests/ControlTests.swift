@@ -99,7 +99,7 @@ import TandemPolicy
             #expect(await running.daemon.policies.tenants.map(\.tenant) == ["alpha", "beta", "gamma"])
             let jobs = try await running.daemon.backupNow(tenant: "gamma", source: nil, caller: operatorCaller)
             await running.daemon.waitUntilIdle()
-            #expect(await running.daemon.job(jobs[0].id)?.state == "succeeded")
+            #expect(await running.daemon.job(jobs[0].id)?.state == .succeeded)
             let audit = try AuditLog.read(path: await running.daemon.audit.path).records
             #expect(audit.filter { $0.action == "reload" }.map { $0.result.hasPrefix("refused") } == [false, true])
             #expect(AuditChain.verify(audit) == nil)

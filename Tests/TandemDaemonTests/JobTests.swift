@@ -22,13 +22,13 @@ import TandemStore
         try fixture.writeBasicPolicy(extra: "quota: {soft: 1K, hard: 20K}")
         try await RunningDaemon.with(fixture, at: start) { running in
             let first = try await runNow(running)
-            #expect(first.map(\.state) == ["succeeded"])
+            #expect(first.map(\.state) == [.succeeded])
             // The first snapshot already stores more than 20 KiB of packs? Make sure it does.
             let used = await running.daemon.status(for: operatorCaller, metricsAddress: nil).tenants[0].quotaUsedBytes
             try #require(used >= 20 << 10, "fixture data too small for the quota test: \(used)")
             try Data("changed".utf8).write(to: URL(fileURLWithPath: fixture.data + "/docs/f1.txt"))
             let second = try await runNow(running)
-            #expect(second.map(\.state) == ["failed"])
+            #expect(second.map(\.state) == [.failed])
             #expect(second.first?.message?.contains("hard quota") == true)
             #expect(second.first?.message?.contains("refused before it started") == true)
             let n = try await count(running)
@@ -50,7 +50,7 @@ import TandemStore
         """)
         try await RunningDaemon.with(fixture, at: start) { running in
             let jobs = try await runNow(running)
-            #expect(jobs.first?.state == "failed")
+            #expect(jobs.first?.state == .failed)
             #expect(jobs.first?.message?.contains("pre hook of source docs failed") == true)
             #expect(jobs.first?.message?.contains("exited with status 5: no LVM here") == true, "\(jobs.first?.message ?? "")")
             #expect((try? String(contentsOfFile: marker, encoding: .utf8)) == "failed\n")
@@ -75,7 +75,7 @@ import TandemStore
             let began = Date()
             let jobs = try await runNow(running)
             #expect(Date().timeIntervalSince(began) < 15)
-            #expect(jobs.first?.state == "failed")
+            #expect(jobs.first?.state == .failed)
             #expect(jobs.first?.message?.contains("did not finish within 1s and was killed") == true)
             // The hook's own child (sleep) died with the process group.
             let pid = Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))!
@@ -102,12 +102,12 @@ import TandemStore
         """)
         try await RunningDaemon.with(fixture, at: start) { running in
             let bad = try await runNow(running, source: "dump")
-            #expect(bad.first?.state == "failed")
+            #expect(bad.first?.state == .failed)
             #expect(bad.first?.message?.contains("exited with status 3: dump: connection lost") == true)
             var n = try await count(running)
             #expect(n == 0)
             let good = try await runNow(running, source: "good-dump")
-            #expect(good.first?.state == "succeeded")
+            #expect(good.first?.state == .succeeded)
             n = try await count(running)
             #expect(n == 1)
             let snapshot = try await running.daemon.snapshots(tenant: "alpha").snapshots[0]
@@ -131,12 +131,12 @@ import TandemStore
         """)
         try await RunningDaemon.with(fixture, at: start) { running in
             let jobs = try await runNow(running)
-            #expect(jobs.first?.state == "failed")
+            #expect(jobs.first?.state == .failed)
             #expect(jobs.first?.message?.contains("key_command") == true)
             #expect(jobs.first?.message?.contains("exited with status 77: kms: permission denied") == true)
             // The other tenant is unaffected, and its KMS-supplied key works.
             let beta = try await runNow(running, tenant: "beta")
-            #expect(beta.first?.state == "succeeded")
+            #expect(beta.first?.state == .succeeded)
         }
     }
 
@@ -151,7 +151,7 @@ import TandemStore
         """)
         try await RunningDaemon.with(fixture, at: start) { running in
             let jobs = try await runNow(running)
-            #expect(jobs.map(\.state) == ["failed", "failed"])
+            #expect(jobs.map(\.state) == [.failed, .failed])
             #expect(jobs.allSatisfy { $0.message?.contains("no-such") == true })
         }
     }

@@ -6,10 +6,8 @@ import TandemCore
 /// The twin's epoch fence on mirrored writes: untagged and stale writes are refused and
 /// counted, reads pass, a newer epoch moves the fence up, and the fence survives a restart.
 @Suite struct MirrorFenceTests {
-    func write(_ epoch: UInt64?, tenant: String = "alpha", op: String = "put_pack") -> LinkRequest {
-        var request = LinkRequest(id: 1, op: op, tenant: tenant, name: String(repeating: "a", count: 64))
-        request.epoch = epoch
-        return request
+    func write(_ epoch: UInt64?, tenant: String = "alpha", call: LinkCall = .putPack(name: String(repeating: "a", count: 64))) -> LinkRequest {
+        LinkRequest(call, tenant: tenant, epoch: epoch, id: 1)
     }
 
     @Test func staleAndUntaggedWritesAreRefusedAndTheFenceOutlivesARestart() async throws {
@@ -23,7 +21,7 @@ import TandemCore
         #expect(stale?.contains("stale epoch 1") == true && stale?.contains("epoch 2") == true, "\(stale ?? "")")
         #expect(await fence.staleRefused("alpha") == 1)
         // Reads need no epoch; other tenants have their own fence.
-        #expect(await fence.refusal(for: write(nil, op: "lack")) == nil)
+        #expect(await fence.refusal(for: write(nil, call: .lack(packs: [String(repeating: "a", count: 64)]))) == nil)
         #expect(await fence.refusal(for: write(1, tenant: "beta")) == nil)
 
         let restarted = MirrorFence(stateDirectory: state)

@@ -10,37 +10,46 @@ import TandemStore
 @Suite struct RemoteReceiverTests {
     func hash(_ bytes: [UInt8]) -> String { Hex.encode(Hasher256.hash(.sha256, bytes)) }
 
-    func request(_ op: String, _ tenant: String = "t1", packs: [String]? = nil, name: String? = nil, path: String? = nil,
+    func request(_ op: LinkOperation, _ tenant: String = "t1", packs: [String]? = nil, name: String? = nil, path: String? = nil,
                  snapshot: String? = nil) -> LinkRequest {
-        LinkRequest(id: 1, op: op, tenant: tenant, packs: packs, name: name, path: path, snapshot: snapshot, snapshotTime: Date())
+        let call: LinkCall
+        switch op {
+        case .putPack: call = .putPack(name: name!)
+        case .putObject: call = .putObject(path: path!)
+        case .lack: call = .lack(packs: packs!)
+        case .complete: call = .complete(SnapshotCompletion(snapshot: snapshot!, time: Date(), packs: packs ?? []))
+        case .completed: call = .completed
+        default: fatalError("no test builds \(op)")
+        }
+        return LinkRequest(call, tenant: tenant, id: 1)
     }
 
     @Test func packsAndManifestsAreStoredOnlyWhenTheyHashToTheirNames() async throws {
         let backend = InMemoryBackend()
         let receiver = RemoteReceiver(backend: backend)
         let pack = Array("pack bytes".utf8)
-        let good = await receiver.handle(peer: "home-a", request: request("put_pack", name: hash(pack)), body: pack)
+        let good = await receiver.handle(peer: "home-a", request: request(.putPack, name: hash(pack)), body: pack)
         #expect(good.ok)
-        let altered = await receiver.handle(peer: "home-a", request: request("put_pack", name: hash(pack)), body: pack + [0])
+        let altered = await receiver.handle(peer: "home-a", request: request(.putPack, name: hash(pack)), body: pack + [0])
         #expect(!altered.ok && altered.error?.contains("do not hash to its name") == true)
-        let forged = await receiver.handle(peer: "home-a", request: request("put_pack", name: hash([1])), body: [2])
+        let forged = await receiver.handle(peer: "home-a", request: request(.putPack, name: hash([1])), body: [2])
         #expect(!forged.ok)
         #expect(try await backend.list("tenants/t1/packs") == ["tenants/t1/packs/\(hash(pack).prefix(2))/\(hash(pack))"])
         let manifest = Array("sealed manifest".utf8)
-        let wrongID = await receiver.handle(peer: "home-a", request: request("put_object", path: "snapshots/\(hash([9]))"), body: manifest)
+        let wrongID = await receiver.handle(peer: "home-a", request: request(.putObject, path: "snapshots/\(hash([9]))"), body: manifest)
         #expect(!wrongID.ok)
-        #expect(await receiver.handle(peer: "home-a", request: request("put_object", path: "snapshots/\(hash(manifest))"), body: manifest).ok)
-        let lack = await receiver.handle(peer: "home-a", request: request("lack", packs: [hash(pack), hash([7])]), body: [])
+        #expect(await receiver.handle(peer: "home-a", request: request(.putObject, path: "snapshots/\(hash(manifest))"), body: manifest).ok)
+        let lack = await receiver.handle(peer: "home-a", request: request(.lack, packs: [hash(pack), hash([7])]), body: [])
         #expect(lack.missing == [hash([7])])
     }
 
     @Test func nothingIsEverReplaced() async throws {
         let backend = InMemoryBackend()
         let receiver = RemoteReceiver(backend: backend)
-        #expect(await receiver.handle(peer: "a", request: request("put_object", path: "tenant.json"), body: Array("v1".utf8)).ok)
+        #expect(await receiver.handle(peer: "a", request: request(.putObject, path: "tenant.json"), body: Array("v1".utf8)).ok)
         // The same bytes again are fine (a retry); different bytes are refused.
-        #expect(await receiver.handle(peer: "a", request: request("put_object", path: "tenant.json"), body: Array("v1".utf8)).ok)
-        let replaced = await receiver.handle(peer: "a", request: request("put_object", path: "tenant.json"), body: Array("v2".utf8))
+        #expect(await receiver.handle(peer: "a", request: request(.putObject, path: "tenant.json"), body: Array("v1".utf8)).ok)
+        let replaced = await receiver.handle(peer: "a", request: request(.putObject, path: "tenant.json"), body: Array("v2".utf8))
         #expect(!replaced.ok && replaced.error?.contains("never replaces") == true)
         #expect(try await backend.read("tenants/t1/tenant.json") == Array("v1".utf8))
     }
@@ -49,17 +58,17 @@ import TandemStore
         let receiver = RemoteReceiver(backend: InMemoryBackend())
         let pack = Array("p".utf8)
         let manifest = Array("m".utf8)
-        let early = await receiver.handle(peer: "a", request: request("complete", packs: [hash(pack)], snapshot: hash(manifest)), body: [])
+        let early = await receiver.handle(peer: "a", request: request(.complete, packs: [hash(pack)], snapshot: hash(manifest)), body: [])
         #expect(!early.ok && early.error?.contains("manifest has not arrived") == true)
-        _ = await receiver.handle(peer: "a", request: request("put_object", path: "snapshots/\(hash(manifest))"), body: manifest)
-        let noPack = await receiver.handle(peer: "a", request: request("complete", packs: [hash(pack)], snapshot: hash(manifest)), body: [])
+        _ = await receiver.handle(peer: "a", request: request(.putObject, path: "snapshots/\(hash(manifest))"), body: manifest)
+        let noPack = await receiver.handle(peer: "a", request: request(.complete, packs: [hash(pack)], snapshot: hash(manifest)), body: [])
         #expect(!noPack.ok && noPack.error?.contains("1 pack(s) not here yet") == true)
-        _ = await receiver.handle(peer: "a", request: request("put_pack", name: hash(pack)), body: pack)
-        #expect(await receiver.handle(peer: "a", request: request("complete", packs: [hash(pack)], snapshot: hash(manifest)), body: []).ok)
-        let completed = await receiver.handle(peer: "a", request: request("completed"), body: [])
+        _ = await receiver.handle(peer: "a", request: request(.putPack, name: hash(pack)), body: pack)
+        #expect(await receiver.handle(peer: "a", request: request(.complete, packs: [hash(pack)], snapshot: hash(manifest)), body: []).ok)
+        let completed = await receiver.handle(peer: "a", request: request(.completed), body: [])
         #expect(completed.completed?.keys.sorted() == [hash(manifest)])
         // Another tenant sees nothing of it.
-        let other = await receiver.handle(peer: "a", request: request("completed", "t2"), body: [])
+        let other = await receiver.handle(peer: "a", request: request(.completed, "t2"), body: [])
         #expect(other.completed == [:])
     }
 }
@@ -72,19 +81,18 @@ import TandemStore
         let backend = InMemoryBackend()
         let receiver = RemoteReceiver(backend: backend)
         let shared = Array("shared pack".utf8)
-        _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_pack", tenant: "t1", name: hash(shared)), body: shared)
+        _ = await receiver.handle(peer: "a", request: LinkRequest(.putPack(name: hash(shared)), tenant: "t1", id: 1), body: shared)
         var manifests: [String] = []
         var own: [String] = []
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         for day in 0..<5 {
             let pack = Array("pack of day \(day)".utf8)
             let manifest = Array("manifest \(day)".utf8)
-            _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_pack", tenant: "t1", name: hash(pack)), body: pack)
-            _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "snapshots/\(hash(manifest))"),
+            _ = await receiver.handle(peer: "a", request: LinkRequest(.putPack(name: hash(pack)), tenant: "t1", id: 1), body: pack)
+            _ = await receiver.handle(peer: "a", request: LinkRequest(.putObject(path: "snapshots/\(hash(manifest))"), tenant: "t1", id: 1),
                                       body: manifest)
-            var complete = LinkRequest(id: 1, op: "complete", tenant: "t1", packs: [hash(shared), hash(pack)], snapshot: hash(manifest),
-                                       snapshotTime: start.addingTimeInterval(Double(day) * 86400))
-            complete.source = "/srv/data"
+            let complete = LinkRequest(.complete(SnapshotCompletion(snapshot: hash(manifest), time: start.addingTimeInterval(Double(day) * 86400),
+                                                                    packs: [hash(shared), hash(pack)], source: "/srv/data")), tenant: "t1", id: 1)
             #expect(await receiver.handle(peer: "a", request: complete, body: []).ok)
             manifests.append(hash(manifest))
             own.append(hash(pack))
@@ -97,7 +105,7 @@ import TandemStore
         #expect(packs == Set([hash(shared)] + own.suffix(2)))
         let snapshots = Set(try await backend.list("tenants/t1/snapshots").map { String($0.split(separator: "/").last!) })
         #expect(snapshots == Set(manifests.suffix(2)))
-        let completed = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "completed", tenant: "t1"), body: [])
+        let completed = await receiver.handle(peer: "a", request: LinkRequest(.completed, tenant: "t1", id: 1), body: [])
         #expect(Set(completed.completed?.keys.map { $0 } ?? []) == Set(manifests.suffix(2)))
     }
 
@@ -110,15 +118,16 @@ import TandemStore
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         for day in 0..<4 {
             let pack = Array("pack \(day)".utf8), manifest = Array("manifest \(day)".utf8)
-            _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_pack", tenant: "t1", name: hash(pack)), body: pack)
-            _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "snapshots/\(hash(manifest))"),
+            _ = await receiver.handle(peer: "a", request: LinkRequest(.putPack(name: hash(pack)), tenant: "t1", id: 1), body: pack)
+            _ = await receiver.handle(peer: "a", request: LinkRequest(.putObject(path: "snapshots/\(hash(manifest))"), tenant: "t1", id: 1),
                                       body: manifest)
-            #expect(await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "complete", tenant: "t1", packs: [hash(pack)],
-                                                                          snapshot: hash(manifest), snapshotTime: start.addingTimeInterval(Double(day) * 86400)),
+            #expect(await receiver.handle(peer: "a", request: LinkRequest(.complete(SnapshotCompletion(
+                                                                          snapshot: hash(manifest), time: start.addingTimeInterval(Double(day) * 86400),
+                                                                          packs: [hash(pack)])), tenant: "t1", id: 1),
                                           body: []).ok)
         }
         let arriving = Array("manifest still arriving".utf8)
-        _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "snapshots/\(hash(arriving))"), body: arriving)
+        _ = await receiver.handle(peer: "a", request: LinkRequest(.putObject(path: "snapshots/\(hash(arriving))"), tenant: "t1", id: 1), body: arriving)
         let report = try await receiver.applyRetention(tenant: "t1", policy: RetentionPolicy(keepLast: 1),
                                                        timeZone: TimeZone(identifier: "UTC")!, now: start.addingTimeInterval(5 * 86400))
         #expect(report.removed.count == 3)
@@ -132,10 +141,10 @@ import TandemStore
     func hash(_ bytes: [UInt8]) -> String { Hex.encode(Hasher256.hash(.sha256, bytes)) }
 
     func store(_ receiver: RemoteReceiver, pack: [UInt8], manifest: [UInt8], packs: [String]? = nil) async {
-        _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_pack", tenant: "t1", name: hash(pack)), body: pack)
-        _ = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "put_object", tenant: "t1", path: "snapshots/\(hash(manifest))"),
+        _ = await receiver.handle(peer: "a", request: LinkRequest(.putPack(name: hash(pack)), tenant: "t1", id: 1), body: pack)
+        _ = await receiver.handle(peer: "a", request: LinkRequest(.putObject(path: "snapshots/\(hash(manifest))"), tenant: "t1", id: 1),
                                   body: manifest)
-        let complete = LinkRequest(id: 1, op: "complete", tenant: "t1", packs: packs ?? [hash(pack)], snapshot: hash(manifest), snapshotTime: Date())
+        let complete = LinkRequest(.complete(SnapshotCompletion(snapshot: hash(manifest), time: Date(), packs: packs ?? [hash(pack)])), tenant: "t1", id: 1)
         #expect(await receiver.handle(peer: "a", request: complete, body: []).ok)
     }
 
@@ -146,7 +155,7 @@ import TandemStore
         let receiver = RemoteReceiver(backend: backend, mirror: true)
         let old = Array("old pack".utf8), new = Array("repacked".utf8), manifest = Array("m".utf8)
         await store(receiver, pack: old, manifest: manifest)
-        var drop = LinkRequest(id: 1, op: "drop_packs", tenant: "t1", packs: [hash(old)])
+        var drop = LinkRequest(.dropPacks([hash(old)]), tenant: "t1", id: 1)
         #expect(await receiver.handle(peer: "a", request: drop, body: []).packs == [hash(old)])
         await store(receiver, pack: new, manifest: manifest)
         drop.id = 2
@@ -163,7 +172,7 @@ import TandemStore
         await store(receiver, pack: pack, manifest: Array("m".utf8), packs: [])
         try await backend.write("tenants/t1/snapshots/\(hash(Array("own".utf8)))", Array("own".utf8), overwrite: false)
         await receiver.invalidate("t1")
-        let answer = await receiver.handle(peer: "a", request: LinkRequest(id: 1, op: "drop_packs", tenant: "t1", packs: [hash(pack)]), body: [])
+        let answer = await receiver.handle(peer: "a", request: LinkRequest(.dropPacks([hash(pack)]), tenant: "t1", id: 1), body: [])
         #expect(answer.ok && answer.packs == [hash(pack)])
         #expect(try await backend.list("tenants/t1/packs").count == 1)
     }

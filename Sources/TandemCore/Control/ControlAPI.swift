@@ -57,7 +57,7 @@ public struct TenantStatus: Codable, Sendable, Equatable {
     public var leaseExpires: Date?
     /// The twin's state as this site sees it: `in_sync`, `catching_up`, `outdated` or
     /// `unreachable` (nil: no twin).
-    public var twinState: String?
+    public var twinState: TwinSyncMachine.TwinState?
     /// Snapshots committed here that the twin does not hold yet, and why (at the active site).
     public var twinPendingSnapshots: Int?
     public var twinError: String?
@@ -123,8 +123,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
     /// `backup`, `check`, `prune`, `restore`.
     public var kind: String
     public var source: String?
-    /// `queued`, `running`, `succeeded`, `failed`, `cancelled`.
-    public var state: String
+    public var state: JobState
     /// Why it started: a schedule's name, or `manual`.
     public var trigger: String
     public var startedAt: Date?
@@ -133,7 +132,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var snapshotId: String?
     public var message: String?
 
-    public init(id: String, tenant: String, kind: String, source: String?, state: String, trigger: String,
+    public init(id: String, tenant: String, kind: String, source: String?, state: JobState, trigger: String,
                 startedAt: Date?, finishedAt: Date?, bytesDone: Int64, snapshotId: String?, message: String?) {
         self.id = id
         self.tenant = tenant
@@ -148,7 +147,36 @@ public struct JobStatus: Codable, Sendable, Equatable {
         self.message = message
     }
 
-    public var isFinished: Bool { ["succeeded", "failed", "cancelled"].contains(state) }
+    public var isFinished: Bool { state.isFinished }
+}
+
+/// Where a job is: waiting for a slot, running, or ended one of three ways.
+public enum JobState: String, Codable, Sendable, CaseIterable {
+    case queued
+    case running
+    case succeeded
+    case failed
+    /// The daemon stopped before the job ended; a backup cancelled so committed no snapshot.
+    case cancelled
+
+    public var isFinished: Bool { self == .succeeded || self == .failed || self == .cancelled }
+}
+
+/// Why the control API refused or failed a request: the `error` of an ``ErrorResponse``.
+/// The daemon's router sends these and `tandemctl` maps each to its exit status.
+public enum ControlErrorCode: String, Codable, Sendable, CaseIterable {
+    /// Not this caller's tenant, or not an operator.
+    case forbidden
+    case notFound = "not_found"
+    case badRequest = "bad_request"
+    case quotaExceeded = "quota_exceeded"
+    /// The tenant is busy (a job or a lock in the way); try again later.
+    case busy
+    /// The daemon's configuration did not validate.
+    case invalidConfig = "invalid_config"
+    /// The request clashes with what exists (a restore target that is there already).
+    case conflict
+    case failed
 }
 
 /// `POST /v1/tenants/T/backup`.
@@ -225,8 +253,8 @@ public struct SnapshotsResponse: Codable, Sendable, Equatable {
 
 /// An error body: every non-2xx answer carries one.
 public struct ErrorResponse: Codable, Sendable, Equatable, Error, CustomStringConvertible {
-    /// A stable machine-readable code: `forbidden`, `not_found`, `bad_request`, `quota_exceeded`,
-    /// `busy`, `failed`.
+    /// A stable machine-readable code, one of ``ControlErrorCode``'s (a newer daemon may send
+    /// others: read it through ``code``).
     public var error: String
     public var message: String
 
@@ -234,6 +262,13 @@ public struct ErrorResponse: Codable, Sendable, Equatable, Error, CustomStringCo
         self.error = error
         self.message = message
     }
+
+    public init(_ code: ControlErrorCode, message: String) {
+        self.init(error: code.rawValue, message: message)
+    }
+
+    /// The code, or nil for one this build does not know.
+    public var code: ControlErrorCode? { ControlErrorCode(rawValue: error) }
 
     public var description: String { message }
 }

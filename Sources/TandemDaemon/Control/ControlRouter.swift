@@ -37,29 +37,29 @@ public struct ControlRouter: Sendable {
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        guard let peer = request.peer else { return Self.error(.forbidden, "forbidden", "no peer credentials") }
+        guard let peer = request.peer else { return Self.error(.forbidden, .forbidden, "no peer credentials") }
         let caller = Caller.resolve(peer: peer, policies: await daemon.policies)
         guard caller.role != .nobody else {
             logger.warning("control request refused: uid maps to no tenant and is not an operator",
                            metadata: ["uid": "\(peer.uid)", "path": "\(request.path)"])
-            return Self.error(.forbidden, "forbidden", "uid \(peer.uid) is neither an operator nor mapped to a tenant on this site")
+            return Self.error(.forbidden, .forbidden, "uid \(peer.uid) is neither an operator nor mapped to a tenant on this site")
         }
         do {
             return try await route(request, caller: caller)
         } catch let error as DaemonError {
             return Self.error(Self.status(for: error), error.code, error.description)
         } catch let error as DecodingError {
-            return Self.error(.badRequest, "bad_request", "request body is not valid: \(Self.describe(error))")
+            return Self.error(.badRequest, .badRequest, "request body is not valid: \(Self.describe(error))")
         } catch BackendError.locked(let path) {
-            return Self.error(.conflict, "busy", "\(path): a forget, prune or backup of the tenant holds its lock; try again when it ends")
+            return Self.error(.conflict, .busy, "\(path): a forget, prune or backup of the tenant holds its lock; try again when it ends")
         } catch let error as RepositoryError {
             switch error {
-            case .snapshotNotFound, .ambiguousSnapshot: return Self.error(.notFound, "not_found", error.description)
-            case .targetExists, .targetNotAFile, .targetUnwritable, .notAStream: return Self.error(.conflict, "conflict", error.description)
-            default: return Self.error(.internalServerError, "failed", error.description)
+            case .snapshotNotFound, .ambiguousSnapshot: return Self.error(.notFound, .notFound, error.description)
+            case .targetExists, .targetNotAFile, .targetUnwritable, .notAStream: return Self.error(.conflict, .conflict, error.description)
+            default: return Self.error(.internalServerError, .failed, error.description)
             }
         } catch {
-            return Self.error(.internalServerError, "failed", Daemon.describe(error))
+            return Self.error(.internalServerError, .failed, Daemon.describe(error))
         }
     }
 
@@ -163,8 +163,8 @@ public struct ControlRouter: Sendable {
         return HTTPResponse(status: status, body: body)
     }
 
-    static func error(_ status: HTTPResponseStatus, _ code: String, _ message: String) -> HTTPResponse {
-        let encoded = try? ControlJSON.encoder(pretty: true).encode(ErrorResponse(error: code, message: message))
+    static func error(_ status: HTTPResponseStatus, _ code: ControlErrorCode, _ message: String) -> HTTPResponse {
+        let encoded = try? ControlJSON.encoder(pretty: true).encode(ErrorResponse(code, message: message))
         let body: [UInt8] = encoded.map { [UInt8]($0) + [0x0A] } ?? []
         return HTTPResponse(status: status, body: body)
     }

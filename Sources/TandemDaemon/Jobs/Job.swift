@@ -39,7 +39,7 @@ public final class Job: Sendable {
 /// A job's public record, kept by the daemon actor.
 struct JobEntry: Sendable {
     let job: Job
-    var state: String
+    var state: JobState
     var startedAt: Date?
     var finishedAt: Date?
     var snapshotID: String?

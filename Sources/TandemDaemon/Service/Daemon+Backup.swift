@@ -91,18 +91,18 @@ extension Daemon {
             // (prune needs the tenant to itself) and "idle" means retention is done too.
             await applyRetentionWhenFree(policy, tenant: tenant, after: job, logger: log)
             await refreshUsage(policy, tenant: tenant)
-            finish(job, state: "succeeded", snapshotID: result.snapshotID, message: nil)
+            finish(job, state: .succeeded, snapshotID: result.snapshotID, message: nil)
         } catch let unacknowledged as TwinUnacknowledged {
             log.error("backup not acknowledged by the twin", metadata: ["error": "\(unacknowledged.message)"])
             recordOutcome(job, source: nil, started: started, seconds: clock.now().timeIntervalSince(started), snapshotID: nil,
                           error: unacknowledged.message)
             metrics.backupFailed(tenant: job.tenant)
-            finish(job, state: "failed", snapshotID: nil, message: unacknowledged.message)
+            finish(job, state: .failed, snapshotID: nil, message: unacknowledged.message)
         } catch is CancellationError {
             log.warning("backup cancelled; no snapshot was written")
             recordOutcome(job, source: nil, started: started, seconds: clock.now().timeIntervalSince(started), snapshotID: nil,
                           error: "cancelled")
-            finish(job, state: "cancelled", snapshotID: nil, message: "cancelled (daemon stopping); no snapshot was written")
+            finish(job, state: .cancelled, snapshotID: nil, message: "cancelled (daemon stopping); no snapshot was written")
         } catch {
             var message = Self.describe(error)
             if let corruption = error as? IndexCorruption {
@@ -113,7 +113,7 @@ extension Daemon {
             recordOutcome(job, source: nil, started: started, seconds: clock.now().timeIntervalSince(started), snapshotID: nil,
                           error: message)
             metrics.backupFailed(tenant: job.tenant)
-            finish(job, state: "failed", snapshotID: nil, message: message)
+            finish(job, state: .failed, snapshotID: nil, message: message)
         }
     }
 

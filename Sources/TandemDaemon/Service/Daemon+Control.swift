@@ -22,7 +22,7 @@ extension Daemon {
             var snapshots = (try? index?.snapshots().count) ?? 0
             if !isActiveHere(policy), snapshots == 0 {
                 // A twin holds what its active site mirrored without opening the tenant: count the manifests.
-                snapshots = (try? await repository.backend.list("tenants/\(policy.tenant)/snapshots").count) ?? 0
+                snapshots = (try? await repository.backend.list(TenantLayout(policy.tenant).snapshots).count) ?? 0
             }
             let outcome = outcomes[policy.tenant]
             var item = TenantStatus(name: policy.tenant, lastBackup: outcome?.lastBackup, nextRun: nextRun(policy),
@@ -40,7 +40,7 @@ extension Daemon {
             await describeTwin(policy, into: &item)
             tenants.append(item)
         }
-        let visibleJobs = entries.values.filter { caller.may(actOn: $0.job.tenant) && !["succeeded", "failed", "cancelled"].contains($0.state) }
+        let visibleJobs = entries.values.filter { caller.may(actOn: $0.job.tenant) && !$0.state.isFinished }
             .map { $0.status() }.sorted { $0.id < $1.id }
         var response = StatusResponse(site: policies.site.siteName, role: policies.site.role.rawValue, version: TandemVersion.current,
                                       startedAt: startedAt, caller: caller.roleName, tenants: tenants, jobs: visibleJobs)

@@ -19,7 +19,7 @@ extension Daemon {
         jobCounter += 1
         let job = Job(id: String(format: "%@-%06d", Self.jobPrefix(clock.now()), jobCounter), tenant: tenant,
                       kind: .backup(source: source), trigger: trigger)
-        entries[job.id] = JobEntry(job: job, state: "queued")
+        entries[job.id] = JobEntry(job: job, state: .queued)
         let priority = policy.priority
         let position = queue.firstIndex { (try? self.policy($0.tenant).priority) ?? 5 > priority } ?? queue.count
         queue.insert(job, at: position)
@@ -69,7 +69,7 @@ extension Daemon {
         let job = queue.remove(at: index)
         runningKeys.insert(job.exclusivityKey)
         runningCount += 1
-        entries[job.id]?.state = "running"
+        entries[job.id]?.state = .running
         entries[job.id]?.startedAt = clock.now()
         metrics.queueDepth(queue.count)
         metrics.runningJobs(runningCount)
@@ -83,7 +83,7 @@ extension Daemon {
     }
 
     /// Records a finished job and lets the next one start.
-    func finish(_ job: Job, state: String, snapshotID: String?, message: String?) {
+    func finish(_ job: Job, state: JobState, snapshotID: String?, message: String?) {
         entries[job.id]?.state = state
         entries[job.id]?.finishedAt = clock.now()
         entries[job.id]?.snapshotID = snapshotID

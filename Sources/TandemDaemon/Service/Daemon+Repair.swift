@@ -37,9 +37,9 @@ extension Daemon {
             // The check took the failing blobs out of the index; the good copy puts them back.
             for name in result.fetched { try await repo.clearDamage(pack: name) }
             for name in result.unavailable {
-                let path = "tenants/\(tenant)/packs/\(name.prefix(2))/\(name)"
+                let path = TenantLayout(tenant).pack(name)
                 if let bytes = try? await repository.backend.read(path) {
-                    try await repository.backend.write("tenants/\(tenant)/quarantine/\(name)", bytes, overwrite: true)
+                    try await repository.backend.write(TenantLayout(tenant).quarantine(name), bytes, overwrite: true)
                 }
                 try await repository.backend.delete(path)
                 try await repo.clearDamage(pack: name)

@@ -42,7 +42,7 @@ extension Daemon {
             return await coordinator.leasesInForce ? "this site does not hold the tenant's lease" : nil
         }
         do {
-            let answer = try await witnessLink.send(LinkRequest("outdate", outdate: record, tenant: tenant))
+            let answer = try await witnessLink.send(LinkRequest(.outdate(record), tenant: tenant))
             guard answer.ok else { return "the witness refused to record the twin outdated: \(answer.error ?? "")" }
         } catch {
             return "the witness could not be reached to record the twin outdated: \(error)"
@@ -61,7 +61,7 @@ extension Daemon {
             guard queue.pending.isEmpty, queue.lastError == nil, let record = await coordinator.outdateRecord(tenant) else { continue }
             // The witness forgets the mark, and the twin hears it too, so it may take over again
             // when it must; both must answer, or the next round tries again.
-            let clear = LinkRequest("clear_outdated", outdate: record, tenant: tenant)
+            let clear = LinkRequest(.clearOutdated(record), tenant: tenant)
             if let answer = try? await witnessLink.send(clear), answer.ok, let told = try? await twinMirror.send(clear), told.ok {
                 twinMaybeOutdated.remove(tenant)
                 twinRecordedOutdated.remove(tenant)
@@ -194,18 +194,18 @@ extension Daemon {
         let linkUp = peerState[twin]?.outgoingUp ?? false
         guard isActiveHere(policy), let twinMirror else {
             // At the twin: it holds what the active site sent; the active site reports the rest.
-            item.twinState = linkUp ? "in_sync" : "unreachable"
+            item.twinState = linkUp ? .inSync : .unreachable
             return
         }
         let queue = await twinMirror.queue(policy.tenant)
         item.twinPendingSnapshots = queue.pending.count
         item.twinError = queue.lastError
         if queue.pending.isEmpty && queue.lastError == nil && linkUp {
-            item.twinState = "in_sync"
+            item.twinState = .inSync
         } else if twinRecordedOutdated.contains(policy.tenant) && !linkUp {
-            item.twinState = "outdated"
+            item.twinState = .outdated
         } else {
-            item.twinState = linkUp ? "catching_up" : "unreachable"
+            item.twinState = linkUp ? .catchingUp : .unreachable
         }
     }
 

@@ -142,8 +142,8 @@ public actor Daemon {
 
     nonisolated static func indexPath(for tenant: String, in location: RepositoryLocation) -> String {
         switch location {
-        case .local(let root): return "\(root)/tenants/\(tenant)/index.sqlite"
-        case .s3(let settings): return "\(settings.cacheDirectory)/tenants/\(tenant)/index.sqlite"
+        case .local(let root): return "\(root)/\(TenantLayout(tenant).index)"
+        case .s3(let settings): return "\(settings.cacheDirectory)/\(TenantLayout(tenant).index)"
         }
     }
 
@@ -181,9 +181,7 @@ public actor Daemon {
         case .success(let loaded):
             let before = Set(policies.tenants.map(\.tenant))
             policies = loaded
-            let now = clock.now()
             for tenant in loaded.tenants where marks[tenant.tenant] == nil { marks[tenant.tenant] = [:] }
-            _ = now
             scheduleBell.ring()
             let added = Set(loaded.tenants.map(\.tenant)).subtracting(before)
             logger.notice("configuration reloaded", metadata: ["tenants": "\(loaded.tenants.count)", "added": "\(added.sorted().joined(separator: ","))"])

@@ -91,11 +91,10 @@ extension LinkService {
     /// The remote site stores what near sites ship. A near site takes its twin's mirror,
     /// behind the epoch fence: a stale write is refused, counted and logged with the peer.
     func answer(peer: String, request: LinkRequest, body: ArraySlice<UInt8>, logger: Logger) async -> (LinkResponse, [UInt8]) {
-        if ["lease", "witness", "release", "handover", "outdate", "clear_outdated"].contains(request.op) {
+        if request.operation.isPlacement {
             guard let coordinator = await daemon.coordinator else {
                 return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) takes no part in leases"), [])
             }
-            if request.op == "handover" { return (await coordinator.handoverOffered(request, from: peer), []) }
             return (await coordinator.answer(request, from: peer), [])
         }
         switch links.site.role {
@@ -106,7 +105,7 @@ extension LinkService {
                 return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) has no mirror state"), [])
             }
             if let refusal = await fence.refusal(for: request) {
-                logger.warning("mirrored write refused", metadata: ["peer": "\(peer)", "tenant": "\(request.tenant)", "op": "\(request.op)",
+                logger.warning("mirrored write refused", metadata: ["peer": "\(peer)", "tenant": "\(request.tenant)", "op": "\(request.operation.rawValue)",
                                                                     "reason": "\(refusal)"])
                 daemon.metrics.staleWriteRefused(tenant: request.tenant)
                 return (LinkResponse(id: request.id, ok: false, error: refusal), [])

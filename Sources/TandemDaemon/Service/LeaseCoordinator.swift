@@ -41,9 +41,7 @@ actor LeaseCoordinator {
     private var grantors: [String: LeaseGrantorMachine] = [:]
     private var holders: [String: LeaseHolderMachine] = [:]
     private var watchers: [String: FailoverMachine] = [:]
-    private var writable: Set<String> = []
     private var outbox: [String: [LinkRequest]] = [:]
-    private var pendingLeases: [UInt64: (tenant: String, request: LeaseRequest)] = [:]
     private var lastHoldOff: [String: String] = [:]
     /// Tenants whose active site this site is asking the witness about (logged once).
     private var consulting: Set<String> = []
@@ -141,10 +139,10 @@ actor LeaseCoordinator {
 
     /// The answer to a request this site sent to `peer`.
     func delivered(_ response: LinkResponse, to request: LinkRequest, peer: String) async {
-        switch request.op {
-        case "lease":
+        switch request.call {
+        case .lease(let lease):
             // A vote counts only from the voter it was asked of (the link's certificate name).
-            guard let lease = request.leaseRequest, var holder = holders[request.tenant], response.lease?.grantor == peer,
+            guard var holder = holders[request.tenant], response.lease?.grantor == peer,
                   let reply = response.lease?.reply(to: lease) else { return }
             let actions: [LeaseHolderAction]
             switch reply {
@@ -153,7 +151,7 @@ actor LeaseCoordinator {
             }
             holders[request.tenant] = holder
             perform(actions, tenant: request.tenant)
-        case "witness":
+        case .witness:
             guard var watcher = watchers[request.tenant] else { return }
             let action = response.verdict?.verdict.map { watcher.witnessAnswered($0, now: now) } ?? watcher.witnessUnreachable(now: now)
             watchers[request.tenant] = watcher
@@ -165,7 +163,7 @@ actor LeaseCoordinator {
 
     /// A request to `peer` could not be sent or answered.
     func undelivered(_ request: LinkRequest, peer: String) async {
-        guard request.op == "witness", var watcher = watchers[request.tenant] else { return }
+        guard case .witness = request.call, var watcher = watchers[request.tenant] else { return }
         let action = watcher.witnessUnreachable(now: now)
         watchers[request.tenant] = watcher
         await perform(action, tenant: request.tenant)
@@ -209,40 +207,42 @@ actor LeaseCoordinator {
         try await store.write("\(tenant).outdated.json", Array(try ControlJSON.encoder(pretty: true).encode(map)), overwrite: true)
     }
 
-    /// Answers a `lease`, `witness`, `release`, `outdate` or `clear_outdated` request from
-    /// `peer` as this site's voter.
+    /// Answers a placement request from `peer`: `lease`, `witness`, `release`, `outdate` and
+    /// `clearOutdated` as this site's voter, `handover` as the successor.
     func answer(_ request: LinkRequest, from peer: String) async -> LinkResponse {
+        if case .handover(let release) = request.call { return await handoverOffered(release, request: request, from: peer) }
         let instant = now
         var grantor = await grantor(request.tenant)
         defer { grantors[request.tenant] = grantor }
-        switch request.op {
-        case "lease":
-            guard let lease = request.leaseRequest, lease.holder == SiteID(peer) else {
+        switch request.call {
+        case .lease(let lease):
+            guard lease.holder == SiteID(peer) else {
                 return LinkResponse(id: request.id, ok: false, error: "a lease request must come from its holder")
             }
             var response = LinkResponse(id: request.id, ok: true)
             response.lease = LeaseWireReply(grantor.request(lease, now: instant))
             return response
-        case "witness":
-            guard request.holder == peer else {
+        case .witness(let asking, _):
+            guard asking == SiteID(peer) else {
                 return LinkResponse(id: request.id, ok: false, error: "a takeover question must come from the site asking")
             }
             var response = LinkResponse(id: request.id, ok: true)
             response.verdict = WitnessWireVerdict(grantor.takeoverVerdict(requester: SiteID(peer), now: instant))
             return response
-        case "outdate", "clear_outdated":
-            guard let outdate = request.outdateRequest, outdate.holder == SiteID(peer) else {
+        case .outdate(let outdate), .clearOutdated(let outdate):
+            let clearing = request.operation == .clearOutdated
+            guard outdate.holder == SiteID(peer) else {
                 return LinkResponse(id: request.id, ok: false, error: "an outdate record must come from the active site")
             }
             // At the twin itself: the active site says it holds everything again (or not).
             if outdate.twin == site, var watcher = watchers[request.tenant], watcher.activeSite == outdate.holder {
-                if request.op == "clear_outdated" { watcher.caughtUp() } else { watcher.markedOutdated(since: outdate.epoch) }
+                if clearing { watcher.caughtUp() } else { watcher.markedOutdated(since: outdate.epoch) }
                 watchers[request.tenant] = watcher
                 return LinkResponse(id: request.id, ok: true)
             }
             let before = grantor.outdated
             let refusal: OutdateRefusal?
-            if request.op == "outdate" {
+            if !clearing {
                 if case .failure(let why) = grantor.recordOutdated(outdate, now: instant) { refusal = why } else { refusal = nil }
             } else {
                 if case .failure(let why) = grantor.clearOutdated(outdate, now: instant) { refusal = why } else { refusal = nil }
@@ -255,27 +255,27 @@ actor LeaseCoordinator {
                     return LinkResponse(id: request.id, ok: false, error: "cannot record it durably: \(error)")
                 }
             }
-            logger.notice(request.op == "outdate" ? "twin recorded outdated" : "twin no longer outdated",
+            logger.notice(clearing ? "twin no longer outdated" : "twin recorded outdated",
                           metadata: ["tenant": "\(request.tenant)", "twin": "\(outdate.twin.name)", "epoch": "\(outdate.epoch.value)"])
             return LinkResponse(id: request.id, ok: true)
-        case "release":
-            guard let release = request.leaseRelease, release.holder == SiteID(peer) else {
+        case .release(let release):
+            guard release.holder == SiteID(peer) else {
                 return LinkResponse(id: request.id, ok: false, error: "a release must come from its holder")
             }
             _ = grantor.release(release, now: instant)
             return LinkResponse(id: request.id, ok: true)
         default:
-            return LinkResponse(id: request.id, ok: false, error: "not a lease operation: \(request.op)")
+            return LinkResponse(id: request.id, ok: false, error: "not a lease operation: \(request.operation.rawValue)")
         }
     }
 
     // MARK: - Degraded mode
 
-    /// The record asking the witness to mark the twin outdated (or caught up) for `tenant`,
-    /// when this site holds the tenant's lease; nil otherwise.
     /// Whether this site writes for `tenant` by forced promotion (without a majority).
     func isForced(_ tenant: String) -> Bool { holders[tenant]?.phase == .forced }
 
+    /// The record asking the witness to mark the twin outdated (or caught up) for `tenant`,
+    /// when this site holds the tenant's lease; nil otherwise.
     func outdateRecord(_ tenant: String) -> OutdateRequest? {
         guard leasesInForce, let twin, let holder = holders[tenant], holder.mayWrite(at: now) else { return nil }
         return OutdateRequest(holder: site, epoch: holder.epoch, twin: twin)
@@ -319,7 +319,7 @@ actor LeaseCoordinator {
         holders[tenant] = holder
         for case .release(let release) in actions {
             _ = grantors[tenant]?.release(release, now: now)
-            if let witness { outbox[witness.name, default: []].append(LinkRequest("release", release: release, tenant: tenant)) }
+            if let witness { outbox[witness.name, default: []].append(LinkRequest(.release(release), tenant: tenant)) }
             return release
         }
         throw Refused(description: "the lease holder gave nothing back")
@@ -328,14 +328,13 @@ actor LeaseCoordinator {
     /// Switchover, step 3: the successor took the tenant at `epoch`; this site is its twin now.
     func handedOver(_ tenant: String, to successor: String, epoch: UInt64) async {
         holders[tenant] = nil
-        writable.remove(tenant)
         await move(tenant, to: Placement(active: successor, epoch: epoch))
     }
 
     /// At the successor: the active site offers the tenant (after releasing the lease).
     /// Returns the new epoch this site now holds.
-    func handoverOffered(_ request: LinkRequest, from peer: String) async -> LinkResponse {
-        guard let release = request.leaseRelease, release.holder == SiteID(peer), release.successor == site else {
+    private func handoverOffered(_ release: LeaseRelease, request: LinkRequest, from peer: String) async -> LinkResponse {
+        guard release.holder == SiteID(peer), release.successor == site else {
             return LinkResponse(id: request.id, ok: false, error: "a handover must come from the holder and name this site")
         }
         _ = grantors[request.tenant]?.release(release, now: now)
@@ -386,7 +385,7 @@ actor LeaseCoordinator {
                 let reply = grantor.request(request, now: instant)
                 grantors[tenant] = grantor
                 for peer in [twin, witness].compactMap({ $0 }) {
-                    outbox[peer.name, default: []].append(LinkRequest(lease: request, tenant: tenant))
+                    outbox[peer.name, default: []].append(LinkRequest(.lease(request), tenant: tenant))
                 }
                 if var holder = holders[tenant] {
                     let more: [LeaseHolderAction]
@@ -398,10 +397,8 @@ actor LeaseCoordinator {
                     perform(more, tenant: tenant)
                 }
             case .startWriting(let epoch, _):
-                writable.insert(tenant)
                 logger.notice("lease held: this site writes for the tenant", metadata: ["tenant": "\(tenant)", "epoch": "\(epoch.value)"])
             case .stopWriting(let reason):
-                writable.remove(tenant)
                 logger.warning("lease lost: this site stops writing for the tenant", metadata: ["tenant": "\(tenant)", "why": "\(reason)"])
             case .fenced(let epoch, let owner):
                 logger.warning("fenced: another site holds a newer epoch; this site is now the tenant's twin",
@@ -420,10 +417,7 @@ actor LeaseCoordinator {
             return
         case .consultWitness(let active, let epoch):
             guard let witness else { return }
-            var request = LinkRequest(id: 0, op: "witness", tenant: tenant)
-            request.holder = site.name
-            request.epoch = epoch.value
-            outbox[witness.name, default: []].append(request)
+            outbox[witness.name, default: []].append(LinkRequest(.witness(asking: site, epoch: epoch), tenant: tenant))
             if consulting.insert(tenant).inserted {
                 logger.warning("the active site is silent; asking the witness", metadata: ["tenant": "\(tenant)", "active": "\(active.name)"])
             }
@@ -462,7 +456,6 @@ actor LeaseCoordinator {
             startHolding(tenant, epoch: Epoch(placement.epoch), forced: forced)
         } else if leasesInForce {
             holders[tenant] = nil
-            writable.remove(tenant)
             watchers[tenant] = FailoverMachine(site: site, activeSite: SiteID(placement.active), epoch: Epoch(placement.epoch),
                                                settings: settings, now: now)
         }

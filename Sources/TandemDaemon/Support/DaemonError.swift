@@ -1,3 +1,5 @@
+import TandemCore
+
 /// Why the daemon could not do something. The control API maps these to HTTP statuses and
 /// ``TandemCore/ErrorResponse`` codes; the CLI maps those to exit codes.
 public enum DaemonError: Error, Equatable, CustomStringConvertible {
@@ -21,15 +23,15 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
     }
 
     /// The control API's error code.
-    public var code: String {
+    public var code: ControlErrorCode {
         switch self {
-        case .forbidden: "forbidden"
-        case .notFound: "not_found"
-        case .badRequest: "bad_request"
-        case .quotaExceeded: "quota_exceeded"
-        case .busy: "busy"
-        case .io: "failed"
-        case .config: "invalid_config"
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .badRequest: .badRequest
+        case .quotaExceeded: .quotaExceeded
+        case .busy: .busy
+        case .io: .failed
+        case .config: .invalidConfig
         }
     }
 }

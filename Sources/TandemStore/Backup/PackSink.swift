@@ -83,7 +83,7 @@ actor PackSink {
         var writes: [Reservation] = []
         if current == nil {
             opened += 1
-            current = OpenPack(number: opened, upload: try tenant.backend.makeUpload(in: "\(tenant.base)/packs"),
+            current = OpenPack(number: opened, upload: try tenant.backend.makeUpload(in: tenant.layout.packs),
                                hasher: Hasher256(.sha256))
             writes.append(reserve(PackFormat.header()))
         }

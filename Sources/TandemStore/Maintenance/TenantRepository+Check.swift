@@ -187,7 +187,7 @@ extension Repository {
     /// `readData` its SHA-256 against its name (what a remote site verifies).
     public func checkWithoutKey(tenant: String, readData: Bool) async throws -> CheckReport {
         var report = CheckReport(tenant: tenant, readData: readData)
-        for path in try await backend.list("tenants/\(tenant)/packs") {
+        for path in try await backend.list(TenantLayout(tenant).packs) {
             let name = String(path.split(separator: "/").last!)
             guard name.count == 64 else { continue }
             report.packs += 1
@@ -208,7 +208,7 @@ extension Repository {
                 report.problems.append(CheckProblem(object: object, problem: "\(error)"))
             }
         }
-        report.snapshots = try await backend.list("tenants/\(tenant)/snapshots").count
+        report.snapshots = try await backend.list(TenantLayout(tenant).snapshots).count
         return report
     }
 }

@@ -34,7 +34,7 @@ func isDamage(_ error: any Error) -> Bool {
 }
 
 extension TenantRepository {
-    func damagePath(_ pack: String) -> String { "\(base)/damaged/\(pack)" }
+    func damagePath(_ pack: String) -> String { layout.damaged(pack) }
 
     /// Takes `blobs` of `pack` out of the index for good and records why, so that the next
     /// backup stores their chunks again (healing older snapshots, which name chunks by ID) and
@@ -51,7 +51,7 @@ extension TenantRepository {
     /// The blobs recorded damaged in each pack.
     func damagedBlobs() async throws -> [String: Set<ChunkID>] {
         var result: [String: Set<ChunkID>] = [:]
-        for path in try await backend.list("\(base)/damaged") {
+        for path in try await backend.list(layout.damaged) {
             let pack = String(path.split(separator: "/").last!)
             guard pack.count == 64, let record = try await damageRecord(pack) else { continue }
             result[pack] = Set(record.blobs.compactMap { ChunkID(hex: $0) })

@@ -11,7 +11,7 @@ extension TenantRepository {
     public func addKeySlot(_ secret: KeySecret, comment: String?, now: Date) async throws -> KeySlot {
         let slot = try KeyWrapping.wrap(master: master, secret: secret, suite: settings.suite, tenant: name,
                                         createdAt: now, comment: comment)
-        try await backend.write("\(base)/keys/\(slot.id)", try JSON.encode(slot), overwrite: false)
+        try await backend.write(layout.key(slot.id), try JSON.encode(slot), overwrite: false)
         return slot
     }
 
@@ -20,6 +20,6 @@ extension TenantRepository {
         let slots = try await keySlots()
         guard slots.contains(where: { $0.id == id }) else { throw RepositoryError.keySlotNotFound(id) }
         guard slots.count > 1 else { throw RepositoryError.lastKeySlot(id) }
-        try await backend.delete("\(base)/keys/\(id)")
+        try await backend.delete(layout.key(id))
     }
 }

@@ -98,7 +98,7 @@ extension TenantRepository {
         report.packsRepacked = repack.count
         if !options.dryRun {
             report.incompleteWritesRemoved = try await backend.removeIncompleteWrites(
-                base, olderThan: options.now.addingTimeInterval(-options.incompleteWriteAge))
+                layout.folder, olderThan: options.now.addingTimeInterval(-options.incompleteWriteAge))
         }
         guard !options.dryRun else {
             report.bytesAfter += repack.reduce(Int64(0)) { $0 + Int64($1.liveBytes) }

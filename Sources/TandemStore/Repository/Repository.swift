@@ -12,15 +12,9 @@ public struct RepositoryConfig: Sendable, Codable, Equatable {
 
 /// A site's repository: many tenants on one backend.
 ///
-/// Layout (format 1; the repository format article has the details):
-/// ```
-/// config                          repository config (JSON)
-/// tenants/T/tenant.json           tenant settings: suite, chunker, compression
-/// tenants/T/keys/SLOT             key slots (JSON): the master key wrapped per passphrase/key file
-/// tenants/T/packs/XY/NAME         pack files, NAME = SHA-256 of the bytes, XY its first two digits
-/// tenants/T/snapshots/ID          sealed snapshot manifests, ID = SHA-256 of the bytes
-/// tenants/T/lock                  flock: shared by backups, exclusive for forget/prune
-/// ```
+/// Layout (format 1; the repository format article has the details): `config` (the repository
+/// config, JSON) at the root, and every tenant's objects below `tenants/T/`, where
+/// ``TenantLayout`` names each path.
 public struct Repository: Sendable {
     public let backend: any Backend
     public let config: RepositoryConfig
@@ -51,7 +45,7 @@ public struct Repository: Sendable {
 
     /// Tenant names, sorted.
     public func tenantNames() async throws -> [String] {
-        let paths = try await backend.list("tenants")
+        let paths = try await backend.list(TenantLayout.tenantsFolder)
         return Set(paths.compactMap { path -> String? in
             let parts = path.split(separator: "/")
             return parts.count == 3 && parts[2] == "tenant.json" ? String(parts[1]) : nil

@@ -5,12 +5,12 @@ import TandemCore
 extension TenantRepository {
     /// Names of the packs on the backend.
     func storedPackNames() async throws -> [String] {
-        try await backend.list("\(base)/packs").map { String($0.split(separator: "/").last!) }.filter { $0.count == 64 }
+        try await backend.list(layout.packs).map { String($0.split(separator: "/").last!) }.filter { $0.count == 64 }
     }
 
     /// IDs of the snapshot manifests on the backend.
     func storedSnapshotIDs() async throws -> [String] {
-        try await backend.list("\(base)/snapshots").map { String($0.split(separator: "/").last!) }.filter { $0.count == 64 }
+        try await backend.list(layout.snapshots).map { String($0.split(separator: "/").last!) }.filter { $0.count == 64 }
     }
 
     /// Reads and opens a pack's trailer (two ranged reads; the blobs are not read).

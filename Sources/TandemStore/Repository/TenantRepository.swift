@@ -29,8 +29,8 @@ public final class TenantRepository: Sendable {
     /// Kept to wrap new key slots; never logged or printed (``SecretKey`` redacts itself).
     let master: SecretKey
     public let index: IndexDatabase
-    /// `tenants/NAME`: the prefix of every object of this tenant.
-    public let base: String
+    /// Where this tenant's objects live.
+    public let layout: TenantLayout
 
     var backend: any Backend { repository.backend }
     public var name: String { settings.name }
@@ -41,7 +41,7 @@ public final class TenantRepository: Sendable {
         keys = try TenantKeys(master: master, suite: settings.suite)
         self.settings = settings
         self.index = index
-        base = "tenants/\(settings.name)"
+        layout = TenantLayout(settings.name)
     }
 
     /// Tenant names are path components and SQL-free identifiers: keep them plain.
@@ -59,21 +59,21 @@ public final class TenantRepository: Sendable {
                               indexPath: String? = nil, master: SecretKey? = nil) async throws -> TenantRepository {
         try validateName(name)
         try chunker.validate()
-        let base = "tenants/\(name)"
-        if try await repository.backend.exists("\(base)/tenant.json") { throw RepositoryError.tenantExists(name) }
+        let layout = TenantLayout(name)
+        if try await repository.backend.exists(layout.settings) { throw RepositoryError.tenantExists(name) }
         let master = master ?? SecretKey.random(count: 32)
         guard master.count == 32 else { throw CodecError.invalidKeyLength(expected: 32, got: master.count) }
         let slot = try KeyWrapping.wrap(master: master, secret: secret, suite: suite, tenant: name, createdAt: now)
-        try await repository.backend.write("\(base)/keys/\(slot.id)", try JSON.encode(slot), overwrite: false)
+        try await repository.backend.write(layout.key(slot.id), try JSON.encode(slot), overwrite: false)
         let settings = TenantSettings(format: TenantSettings.currentFormat, name: name, suite: suite, chunker: chunker,
                                       compression: compression, createdAt: now)
         // The settings file is written last: it is what makes the tenant exist. If another
         // process created the tenant meanwhile, our key slot wraps a master key nobody uses:
         // remove it, or the same passphrase would open a slot with the wrong key.
         do {
-            try await repository.backend.write("\(base)/tenant.json", try JSON.encode(settings), overwrite: false)
+            try await repository.backend.write(layout.settings, try JSON.encode(settings), overwrite: false)
         } catch BackendError.alreadyExists {
-            try? await repository.backend.delete("\(base)/keys/\(slot.id)")
+            try? await repository.backend.delete(layout.key(slot.id))
             throw RepositoryError.tenantExists(name)
         }
         return try TenantRepository(repository: repository, settings: settings, master: master,
@@ -84,20 +84,20 @@ public final class TenantRepository: Sendable {
     public static func open(in repository: Repository, name: String, secret: KeySecret,
                             indexPath: String? = nil) async throws -> TenantRepository {
         try validateName(name)
-        let base = "tenants/\(name)"
+        let settingsPath = TenantLayout(name).settings
         let settingsBytes: [UInt8]
-        do { settingsBytes = try await repository.backend.read("\(base)/tenant.json") } catch BackendError.notFound {
+        do { settingsBytes = try await repository.backend.read(settingsPath) } catch BackendError.notFound {
             throw RepositoryError.unknownTenant(name, known: try await repository.tenantNames())
         }
         guard let probe = try? JSON.decode(FormatProbe.self, from: settingsBytes) else {
-            throw FormatError.corrupt("\(base)/tenant.json", "not a tenant settings file")
+            throw FormatError.corrupt(settingsPath, "not a tenant settings file")
         }
-        guard probe.format >= 1 else { throw FormatError.corrupt("\(base)/tenant.json", "format \(probe.format) is not a version (1 or more)") }
+        guard probe.format >= 1 else { throw FormatError.corrupt(settingsPath, "format \(probe.format) is not a version (1 or more)") }
         guard probe.format <= TenantSettings.currentFormat else {
-            throw FormatError.unsupportedVersion("\(base)/tenant.json", found: probe.format, supported: 1...TenantSettings.currentFormat)
+            throw FormatError.unsupportedVersion(settingsPath, found: probe.format, supported: 1...TenantSettings.currentFormat)
         }
         if let named = try? JSON.decode(SuiteProbe.self, from: settingsBytes), CryptoSuite(rawValue: named.suite) == nil {
-            throw FormatError.corrupt("\(base)/tenant.json", "crypto suite '\(named.suite)' is not one this build knows (\(CryptoSuite.allCases.map(\.name).joined(separator: ", ")))")
+            throw FormatError.corrupt(settingsPath, "crypto suite '\(named.suite)' is not one this build knows (\(CryptoSuite.allCases.map(\.name).joined(separator: ", ")))")
         }
         let settings = try JSON.decode(TenantSettings.self, from: settingsBytes)
         // A suite this build's libraries cannot serve is said as such, not as a wrong key.
@@ -118,7 +118,7 @@ public final class TenantRepository: Sendable {
 
     static func keySlots(repository: Repository, tenant: String) async throws -> [KeySlot] {
         var slots: [KeySlot] = []
-        for path in try await repository.backend.list("tenants/\(tenant)/keys") {
+        for path in try await repository.backend.list(TenantLayout(tenant).keys) {
             guard let slot = try? JSON.decode(KeySlot.self, from: try await repository.backend.read(path)) else { continue }
             slots.append(slot)
         }
@@ -130,18 +130,18 @@ public final class TenantRepository: Sendable {
         guard let local = repository.backend as? LocalBackend else {
             throw RepositoryError.damaged("a non-local backend needs an explicit index cache path")
         }
-        return local.absolute("tenants/\(name)/index.sqlite")
+        return local.absolute(TenantLayout(name).index)
     }
 
     // MARK: - Paths
 
-    func packPath(_ name: String) -> String { "\(base)/packs/\(name.prefix(2))/\(name)" }
-    func snapshotPath(_ id: String) -> String { "\(base)/snapshots/\(id)" }
+    func packPath(_ name: String) -> String { layout.pack(name) }
+    func snapshotPath(_ id: String) -> String { layout.snapshot(id) }
 
     /// Takes the tenant lock: shared for backups and for readers (restore, check, drills),
     /// exclusive for forget and prune, so prune never deletes a pack a reader is using.
     public func lock(exclusive: Bool) async throws -> BackendLock {
-        try await backend.lock("\(base)/lock", exclusive: exclusive)
+        try await backend.lock(layout.lock, exclusive: exclusive)
     }
 
     /// Runs `body` holding the tenant lock, released however `body` ends. With `waiting`, a lock

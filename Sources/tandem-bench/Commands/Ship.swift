@@ -99,12 +99,12 @@ struct Ship: AsyncParsableCommand {
         let environment = ["TANDEM_PASSPHRASE": "tandem-bench-passphrase"]
         _ = try ChildProcess.checked([tandemctl, "init", "--repo", near], environment: environment, scratch: logs)
         _ = try ChildProcess.checked([tandemctl, "tenant", "create", "--repo", near, "--tenant", "bench"], environment: environment, scratch: logs)
-        let indexPath: @Sendable (String) -> String = { "\(near)/tenants/\($0)/index.sqlite" }
+        let indexPath: @Sendable (String) -> String = { "\(near)/\(TenantLayout($0).index)" }
 
         Files.warm(dataset.imageV1)
         let first = try ChildProcess.checked([tandemctl, "backup", "--repo", near, "--tenant", "bench", dataset.imageV1, "--json"],
                                              environment: environment, scratch: logs)
-        let packBytes = Files.apparentSize(near + "/tenants/bench/packs")
+        let packBytes = Files.apparentSize(near + "/" + TenantLayout("bench").packs)
 
         // Shipping over loopback TLS, straight to the receiver.
         let remote = try await LoopbackRemote.start(backend: LocalBackend(root: root + "/remote-1"), certificates: certificates)
@@ -119,11 +119,11 @@ struct Ship: AsyncParsableCommand {
         let wan = try await LoopbackRemote.start(backend: LocalBackend(root: root + "/remote-2"), certificates: certificates, profile: profile)
         let seed = try await wan.shipper(backend: LocalBackend(root: near), stateDirectory: root + "/state-2", indexPath: indexPath, direct: true)
         guard await seed.shipAll(tenants: ["bench"], now: { Date() }) == 1 else { throw BenchError("seeding the WAN remote failed") }
-        let before = Set(Files.regularFiles(under: near + "/tenants/bench/packs").map(\.path))
+        let before = Set(Files.regularFiles(under: near + "/" + TenantLayout("bench").packs).map(\.path))
         Files.warm(dataset.imageV2)
         let second = try ChildProcess.checked([tandemctl, "backup", "--repo", near, "--tenant", "bench", dataset.imageV2, "--json"],
                                               environment: environment, scratch: logs)
-        let newPackBytes = Files.regularFiles(under: near + "/tenants/bench/packs").filter { !before.contains($0.path) }.reduce(0) { $0 + $1.size }
+        let newPackBytes = Files.regularFiles(under: near + "/" + TenantLayout("bench").packs).filter { !before.contains($0.path) }.reduce(0) { $0 + $1.size }
         let overWAN = try await wan.shipper(backend: LocalBackend(root: near), stateDirectory: root + "/state-2", indexPath: indexPath)
         let wireBefore = await wan.proxy!.counters().upstreamBytes
         let wanStart = Monotonic.now()

@@ -34,7 +34,7 @@ struct Status: AsyncParsableCommand {
                     var line = "  active at \(active)" + (t.epoch.map { ", epoch \($0)" } ?? "")
                     if let expires = t.leaseExpires { line += ", lease until \(Self.time(expires))" }
                     if let twin = t.twinState {
-                        line += "; twin \(twin)" + (t.twinPendingSnapshots.map { $0 > 0 ? " (\($0) snapshot(s) behind)" : "" } ?? "")
+                        line += "; twin \(twin.rawValue)" + (t.twinPendingSnapshots.map { $0 > 0 ? " (\($0) snapshot(s) behind)" : "" } ?? "")
                     }
                     print(line)
                 }
@@ -48,7 +48,7 @@ struct Status: AsyncParsableCommand {
                 print("")
                 print("JOBS")
                 for job in status.jobs {
-                    print("  \(job.id)  \(job.tenant)/\(job.source ?? "-")  \(job.state)  \(Human.bytes(job.bytesDone))  (\(job.trigger))")
+                    print("  \(job.id)  \(job.tenant)/\(job.source ?? "-")  \(job.state.rawValue)  \(Human.bytes(job.bytesDone))  (\(job.trigger))")
                 }
             }
         }

@@ -112,7 +112,7 @@ struct ControlClient: Sendable {
                     guard let status else { throw DaemonCallError.malformed("no response head") }
                     if (200..<300).contains(Int(status.code)) { return received }
                     let error = (try? ControlJSON.decoder().decode(ErrorResponse.self, from: Data(received)))
-                        ?? ErrorResponse(error: "failed", message: "HTTP \(status.code) \(String(decoding: received, as: UTF8.self))")
+                        ?? ErrorResponse(.failed, message: "HTTP \(status.code) \(String(decoding: received, as: UTF8.self))")
                     throw DaemonCallError.refused(status: Int(status.code), error)
                 }
             }

@@ -28,7 +28,7 @@ struct DaemonBackup {
                     return refreshed.sorted { $0.id < $1.id }
                 }
                 if terminal {
-                    let line = jobs.map { "\($0.source ?? "-"): \($0.state) \(Human.bytes($0.bytesDone))" }.joined(separator: "  ")
+                    let line = jobs.map { "\($0.source ?? "-"): \($0.state.rawValue) \(Human.bytes($0.bytesDone))" }.joined(separator: "  ")
                     FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
                 }
             }
@@ -39,11 +39,11 @@ struct DaemonBackup {
         } else if wait {
             for job in jobs {
                 switch job.state {
-                case "succeeded": print("\(job.source ?? "-"): snapshot \(job.snapshotId?.prefix(12) ?? "?") committed (\(Human.bytes(job.bytesDone)) read)")
-                default: print("\(job.source ?? "-"): \(job.state): \(job.message ?? "")")
+                case .succeeded: print("\(job.source ?? "-"): snapshot \(job.snapshotId?.prefix(12) ?? "?") committed (\(Human.bytes(job.bytesDone)) read)")
+                default: print("\(job.source ?? "-"): \(job.state.rawValue): \(job.message ?? "")")
                 }
             }
         }
-        if wait && jobs.contains(where: { $0.state != "succeeded" }) { throw ExitCode(13) }
+        if wait && jobs.contains(where: { $0.state != .succeeded }) { throw ExitCode(13) }
     }
 }

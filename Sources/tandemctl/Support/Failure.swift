@@ -38,15 +38,15 @@ enum Failure {
             case .unreachable: 10
             case .malformed: 1
             case .refused(_, let answer):
-                switch answer.error {
-                case "forbidden": 11
-                case "not_found": 5
-                case "quota_exceeded": 12
-                case "busy": 8
-                case "bad_request": 64
-                case "invalid_config": 2
-                case "conflict": 9
-                default: 1
+                switch answer.code {
+                case .forbidden?: 11
+                case .notFound?: 5
+                case .quotaExceeded?: 12
+                case .busy?: 8
+                case .badRequest?: 64
+                case .invalidConfig?: 2
+                case .conflict?: 9
+                case .failed?, nil: 1
                 }
             }
         default: 1
