@@ -23,32 +23,6 @@ public enum ShippingError: Error, CustomStringConvertible {
 /// flight (the remote keeps what it verified). Needs no tenant key: packs, manifests and the
 /// catalog's times are read as stored.
 public actor Shipper {
-    /// How to reach the remote site.
-    public struct Remote: Sendable {
-        public var site: String
-        public var host: String
-        public var port: Int
-        public var tls: LinkTLS
-        public var hello: LinkHello
-        /// The tenant's epoch at this site, carried by every write (a twin requires it).
-        public var epoch: @Sendable (String) async -> UInt64?
-        /// How log lines name the peer: `the remote site` or `the twin`.
-        public var label = "the remote site"
-        /// Whether the peer follows this site's retention (a twin): forgotten snapshots and
-        /// pruned packs are sent to it. The remote site applies its own retention instead.
-        public var mirrorsDeletions = false
-
-        public init(site: String, host: String, port: Int, tls: LinkTLS, hello: LinkHello,
-                    epoch: @escaping @Sendable (String) async -> UInt64? = { _ in nil }) {
-            self.site = site
-            self.host = host
-            self.port = port
-            self.tls = tls
-            self.hello = hello
-            self.epoch = epoch
-        }
-    }
-
     let backend: any Backend
     let store: LocalBackend
     let remote: Remote
@@ -64,10 +38,8 @@ public actor Shipper {
     private var roundWaiters: [CheckedContinuation<Void, Never>] = []
     /// Snapshots completed at the remote in the current ``shipAll(tenants:now:)`` round.
     private var roundShipped = 0
-    private var buckets: [String: TokenBucket] = [:]
-    private var siteBucket: TokenBucket?
-    private let siteSchedule: BandwidthSchedule?
-    private var started = ContinuousClock.now
+    private var pacing: ShippingPace
+    private let started = ContinuousClock.now
 
     /// `stateDirectory/shipping` holds the queues; `indexPath` gives a tenant's catalog.
     public init(backend: any Backend, stateDirectory: String, remote: Remote, logger: Logger,
@@ -77,11 +49,11 @@ public actor Shipper {
         self.remote = remote
         self.logger = logger
         self.indexPath = indexPath
-        siteSchedule = siteBandwidth
+        pacing = ShippingPace(siteSchedule: siteBandwidth)
     }
 
     public func setBandwidth(tenant: String, bytesPerSecond: Int?) {
-        if let bytesPerSecond { buckets[tenant] = buckets[tenant] ?? TokenBucket(bytesPerSecond: bytesPerSecond) } else { buckets[tenant] = nil }
+        pacing.setBandwidth(tenant: tenant, bytesPerSecond: bytesPerSecond)
     }
 
     public func queue(_ tenant: String) async -> ShippingQueue {
@@ -345,80 +317,8 @@ public actor Shipper {
         return (true, nil)
     }
 
-    /// Sends one request to the peer on a connection of its own and returns the answer.
-    public func send(_ request: LinkRequest) async throws -> LinkResponse {
-        try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls, hello: remote.hello) {
-            try await $0.request(request)
-        }
-    }
-
-    /// Repair: fetches packs from the remote site and stores them here, each only if it hashes
-    /// to its name (a damaged local copy is replaced). `names` nil asks for every pack the
-    /// remote holds that is not here. Returns what was fetched and what the remote could not give.
-    public func fetchPacks(tenant: String, names: [String]?) async throws -> (fetched: [String], unavailable: [String]) {
-        try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,
-                                      hello: remote.hello) { connection in
-            var wanted = names ?? []
-            if names == nil {
-                let listed = try await connection.request(LinkRequest(.listPacks, tenant: tenant))
-                guard listed.ok, let theirs = listed.packs else { throw LinkError.remote(listed.error ?? "list_packs failed") }
-                let ours = Set(try await localPacks(tenant).map(\.name))
-                wanted = theirs.filter { LinkNames.isHash($0) && !ours.contains($0) }
-            }
-            var fetched: [String] = []
-            var unavailable: [String] = []
-            for name in wanted {
-                let (response, bytes) = try await connection.exchange(LinkRequest(.getPack(name: name), tenant: tenant))
-                guard response.ok, Hex.encode(Hasher256.hash(.sha256, bytes)) == name else {
-                    logger.warning("the remote site could not give a good copy of a pack", metadata: [
-                        "tenant": "\(tenant)", "pack": "\(name.prefix(12))", "why": "\(response.error ?? "its bytes do not hash to its name")"])
-                    unavailable.append(name)
-                    continue
-                }
-                try await backend.write(TenantLayout(tenant).pack(name), bytes, overwrite: true)
-                fetched.append(name)
-            }
-            return (fetched, unavailable)
-        }
-    }
-
-    /// Drill: copies the newest snapshot complete at the remote site (its manifest, the
-    /// tenant's settings and key slots, and every pack it uses, each verified by its name)
-    /// into `scratch`, a fresh backend. Returns the snapshot's ID and time, or nil when the
-    /// remote holds none.
-    public func fetchNewestSnapshot(tenant: String, into scratch: any Backend) async throws -> (id: String, time: Date)? {
-        try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,
-                                      hello: remote.hello) { connection in
-            let listed = try await connection.request(LinkRequest(.completed, tenant: tenant))
-            guard listed.ok else { throw LinkError.remote(listed.error ?? "completed failed") }
-            guard let (id, time) = (listed.completed ?? [:]).max(by: { $0.value < $1.value }) else { return nil }
-            var packs = listed.packs ?? []
-            if packs.isEmpty {
-                let all = try await connection.request(LinkRequest(.listPacks, tenant: tenant))
-                packs = all.packs ?? []
-            }
-            for object in ["tenant.json", "snapshots/\(id)"] {
-                let (response, bytes) = try await connection.exchange(LinkRequest(.getObject(path: object), tenant: tenant))
-                guard response.ok else { throw LinkError.remote(response.error ?? "get_object \(object) failed") }
-                if object.hasPrefix("snapshots/"), Hex.encode(Hasher256.hash(.sha256, bytes)) != id {
-                    throw LinkError.protocolViolation("the remote's manifest \(id.prefix(12)) does not hash to its ID")
-                }
-                try await scratch.write(TenantLayout(tenant).object(object), bytes, overwrite: true)
-            }
-            for slot in try await backend.list(TenantLayout(tenant).keys).compactMap({ $0.split(separator: "/").last.map(String.init) }) {
-                let (response, bytes) = try await connection.exchange(LinkRequest(.getObject(path: "keys/\(slot)"), tenant: tenant))
-                if response.ok { try await scratch.write(TenantLayout(tenant).key(slot), bytes, overwrite: true) }
-            }
-            for name in packs where LinkNames.isHash(name) {
-                let (response, bytes) = try await connection.exchange(LinkRequest(.getPack(name: name), tenant: tenant))
-                guard response.ok, Hex.encode(Hasher256.hash(.sha256, bytes)) == name else {
-                    throw LinkError.remote("pack \(name.prefix(12)) is missing or damaged at the remote site")
-                }
-                try await scratch.write(TenantLayout(tenant).pack(name), bytes, overwrite: true)
-            }
-            return (id, time)
-        }
-    }
+    /// One-off exchanges with the same peer (a request, a repair's fetch, a drill's copy).
+    public nonisolated var client: PeerClient { PeerClient(peer: remote, backend: backend, logger: logger) }
 
     private func localPacks(_ tenant: String) async throws -> [(name: String, path: String)] {
         try await backend.list(TenantLayout(tenant).packs).compactMap { path in
@@ -429,20 +329,7 @@ public actor Shipper {
 
     /// Waits as the tenant's and the site's buckets say.
     private func pace(_ tenant: String, _ bytes: Int) async {
-        let now = (ContinuousClock.now - started) / .seconds(1)
-        var wait = 0.0
-        if var bucket = buckets[tenant] {
-            wait = max(wait, bucket.take(bytes, now: now))
-            buckets[tenant] = bucket
-        }
-        // The site-wide rate follows the time of day; a new rate starts a new bucket.
-        if let rate = siteSchedule?.rate(at: Date()) {
-            var bucket = siteBucket.flatMap { Int($0.rate) == rate ? $0 : nil } ?? TokenBucket(bytesPerSecond: rate)
-            wait = max(wait, bucket.take(bytes, now: now))
-            siteBucket = bucket
-        } else {
-            siteBucket = nil
-        }
+        let wait = pacing.delay(tenant: tenant, bytes: bytes, elapsed: (ContinuousClock.now - started) / .seconds(1), time: Date())
         if wait > 0 { try? await Task.sleep(for: .seconds(wait)) }
     }
 }

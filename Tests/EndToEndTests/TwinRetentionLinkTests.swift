@@ -100,19 +100,19 @@ import TandemTestSupport
             let held = try await backend.list("tenants/\(tenant)")
             let dropPacks = LinkRequest(.dropPacks(commit.packs.sorted()), tenant: tenant, epoch: 1)
             let dropSnapshot = LinkRequest(.dropSnapshots([commit.snapshot]), tenant: tenant, epoch: 1)
-            let packsAnswer = try await shipper.send(dropPacks)
+            let packsAnswer = try await shipper.client.send(dropPacks)
             if mirror {
                 // The snapshot is still held, so its packs are kept and named in the answer.
                 #expect(packsAnswer.ok && Set(packsAnswer.packs ?? []) == commit.packs)
                 #expect(try await backend.list("tenants/\(tenant)") == held)
-                #expect(try await shipper.send(dropSnapshot).ok)
+                #expect(try await shipper.client.send(dropSnapshot).ok)
                 #expect(try await names(backend, "snapshots").isEmpty)
                 #expect(try await names(backend, "complete").isEmpty)
-                #expect(try await shipper.send(dropPacks).packs == [])
+                #expect(try await shipper.client.send(dropPacks).packs == [])
                 #expect(try await names(backend, "packs").isEmpty)
             } else {
                 #expect(!packsAnswer.ok && packsAnswer.error?.contains("never deletes") == true, "\(packsAnswer)")
-                #expect(try await !shipper.send(dropSnapshot).ok)
+                #expect(try await !shipper.client.send(dropSnapshot).ok)
                 #expect(try await backend.list("tenants/\(tenant)") == held)
             }
             await peer.stop()

@@ -210,3 +210,29 @@ import Testing
         #expect(BandwidthSchedule(defaultRate: nil).rate(at: Date()) == nil)
     }
 }
+
+@Suite struct ShippingPaceTests {
+    /// The tenant's own limit and the site's rate both hold; the longer wait wins; a new site
+    /// rate (a window began) starts a fresh bucket; a tenant without a limit waits only for the site.
+    @Test func theSlowerOfTenantAndSiteSetsTheWait() throws {
+        let day = try TimeWindow(parsing: "08:00-18:00")
+        let schedule = BandwidthSchedule(defaultRate: 4_000_000, windows: [.init(window: day, rate: 1_000_000)])
+        func at(_ text: String) -> Date { try! Date.ISO8601FormatStyle().parse(text) }
+        let night = at("2026-06-01T02:00:00Z"), noon = at("2026-06-01T12:00:00Z")
+        var pace = ShippingPace(siteSchedule: schedule)
+        pace.setBandwidth(tenant: "slow", bytesPerSecond: 2_000_000)
+        // Burst first (each bucket starts full), then each limit in turn.
+        #expect(pace.delay(tenant: "slow", bytes: 2_000_000, elapsed: 0, time: night) == 0)
+        #expect(pace.delay(tenant: "slow", bytes: 2_000_000, elapsed: 0, time: night) == 1)      // its own 2 MB/s
+        #expect(pace.delay(tenant: "fast", bytes: 4_000_000, elapsed: 0, time: night) == 1)      // the site's 4 MB/s
+        #expect(pace.delay(tenant: "slow", bytes: 2_000_000, elapsed: 0, time: night) == 2)      // its own (site: 1.5)
+        // At noon the site runs at 1 MB/s: a fresh bucket, full, then 1 MB/s.
+        #expect(pace.delay(tenant: "fast", bytes: 1_000_000, elapsed: 10, time: noon) == 0)
+        #expect(pace.delay(tenant: "fast", bytes: 1_000_000, elapsed: 10, time: noon) == 1)
+        // Lifting the tenant's limit leaves only the site's.
+        pace.setBandwidth(tenant: "slow", bytesPerSecond: nil)
+        #expect(pace.delay(tenant: "slow", bytes: 1_000_000, elapsed: 10, time: noon) == 2)
+        var unlimited = ShippingPace(siteSchedule: nil)
+        #expect(unlimited.delay(tenant: "any", bytes: 1 << 30, elapsed: 0, time: noon) == 0)
+    }
+}

@@ -32,7 +32,7 @@ extension Daemon {
         do {
             let backend = LocalBackend(root: scratch + "/repository")
             _ = try await Repository.initialize(backend: backend, now: clock.now())
-            guard let (id, time) = try await shipper.fetchNewestSnapshot(tenant: tenant, into: backend) else {
+            guard let (id, time) = try await shipper.client.fetchNewestSnapshot(tenant: tenant, into: backend) else {
                 throw DaemonError.notFound("no snapshot of \(tenant) is complete at the \(request.site) site yet")
             }
             let secret = try await KeyLoader.load(key, tenant: tenant)

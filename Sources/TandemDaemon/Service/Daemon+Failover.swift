@@ -67,7 +67,7 @@ extension Daemon {
                 throw DaemonError.busy("the twin does not hold \(left.pending.count) snapshot(s): \(left.lastError ?? "unknown")")
             }
             let release = try await coordinator.drained(tenant)
-            let answer = try await twinMirror.send(LinkRequest(.handover(release), tenant: tenant))
+            let answer = try await twinMirror.client.send(LinkRequest(.handover(release), tenant: tenant))
             guard answer.ok, let epoch = answer.epoch else {
                 throw DaemonError.busy("\(to) did not take the tenant: \(answer.error ?? "no epoch in its answer")")
             }

@@ -32,7 +32,7 @@ extension Daemon {
         var fetched: [String] = []
         var quarantined: [String] = []
         if !damaged.isEmpty {
-            let result = try await shipper.fetchPacks(tenant: tenant, names: Array(Set(damaged)).sorted())
+            let result = try await shipper.client.fetchPacks(tenant: tenant, names: Array(Set(damaged)).sorted())
             fetched += result.fetched
             // The check took the failing blobs out of the index; the good copy puts them back.
             for name in result.fetched { try await repo.clearDamage(pack: name) }
@@ -47,7 +47,7 @@ extension Daemon {
             }
         }
         if lacksChunks {
-            fetched += try await shipper.fetchPacks(tenant: tenant, names: nil).fetched
+            fetched += try await shipper.client.fetchPacks(tenant: tenant, names: nil).fetched
         }
         try await repo.reconcile()
         let after = try await repo.check(readData: true)

@@ -25,7 +25,7 @@ extension Daemon {
     /// The twin peer's name, if this site has one.
     var twinName: String? { policies.site.peers.first { $0.role == .twin }?.name }
 
-    func setCoordinator(_ coordinator: LeaseCoordinator, witness: Shipper?) {
+    func setCoordinator(_ coordinator: LeaseCoordinator, witness: PeerClient?) {
         self.coordinator = coordinator
         witnessLink = witness
         twinMaybeOutdated = Set(policies.tenants.filter(isActiveHere).map(\.tenant))
@@ -62,7 +62,7 @@ extension Daemon {
             // The witness forgets the mark, and the twin hears it too, so it may take over again
             // when it must; both must answer, or the next round tries again.
             let clear = LinkRequest(.clearOutdated(record), tenant: tenant)
-            if let answer = try? await witnessLink.send(clear), answer.ok, let told = try? await twinMirror.send(clear), told.ok {
+            if let answer = try? await witnessLink.send(clear), answer.ok, let told = try? await twinMirror.client.send(clear), told.ok {
                 twinMaybeOutdated.remove(tenant)
                 twinRecordedOutdated.remove(tenant)
                 logger.notice("the twin holds everything again; the witness cleared its outdated mark", metadata: ["tenant": "\(tenant)"])

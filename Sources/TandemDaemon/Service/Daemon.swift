@@ -59,7 +59,7 @@ public actor Daemon {
     /// Where each tenant is active now, and at which epoch, as the coordinator last said.
     var activeSites: [String: String] = [:]
     /// The witness, for degraded-mode records (a near site with leases in force).
-    var witnessLink: Shipper?
+    var witnessLink: PeerClient?
     /// Tenants whose twin may be recorded outdated at the witness (cleared once it catches up;
     /// every active tenant starts here, since a restart forgets what was recorded).
     var twinMaybeOutdated: Set<String> = []

@@ -47,8 +47,7 @@ public enum DaemonRunner {
                                                settings: try site.heartbeat.leaseSettings(), stateDirectory: site.stateDirectory,
                                                logger: logger)
             await daemon.setCoordinator(coordinator,
-                                        witness: links.witnessLink(backend: daemon.repository.backend, logger: logger,
-                                                                   indexPath: { Daemon.indexPath(for: $0, in: location) }))
+                                        witness: links.witnessLink(backend: daemon.repository.backend, logger: logger))
             await coordinator.configure(tenants: policies.tenants.map { ($0.tenant, $0.homeSite) })
             services.append(.init(service: LeaseService(daemon: daemon, coordinator: coordinator, interval: site.heartbeat.interval),
                                   successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "leases"))

@@ -42,15 +42,14 @@ struct SiteLinks: Sendable {
         return Shipper(backend: backend, stateDirectory: site.stateDirectory + "/twin", remote: peer, logger: logger, indexPath: indexPath)
     }
 
-    /// A sender toward the witness (the remote peer, or a `witness` peer), for a near site
+    /// The client toward the witness (the remote peer, or a `witness` peer), for a near site
     /// with a twin: degraded-mode records go there.
-    func witnessLink(backend: any Backend, logger: Logger, indexPath: @escaping @Sendable (String) -> String) -> Shipper? {
+    func witnessLink(backend: any Backend, logger: Logger) -> PeerClient? {
         guard site.role == .near, site.peers.contains(where: { $0.role == .twin }),
               let witness = site.peers.first(where: { $0.role == .remote || $0.role == .witness }) else { return nil }
-        return Shipper(backend: backend, stateDirectory: site.stateDirectory + "/witness",
-                       remote: .init(site: witness.name, host: witness.address.host, port: witness.address.port, tls: tls,
-                                     hello: hello(channel: "bulk")),
-                       logger: logger, indexPath: indexPath)
+        return PeerClient(peer: .init(site: witness.name, host: witness.address.host, port: witness.address.port, tls: tls,
+                                      hello: hello(channel: "bulk")),
+                          backend: backend, logger: logger)
     }
 
     /// The shipper toward the remote peer, for a near site that has one.
