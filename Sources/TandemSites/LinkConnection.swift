@@ -9,7 +9,7 @@ import TandemCore
 /// a time per connection with ``request(_:body:)``; ``submit(_:body:)`` and
 /// ``response(to:)`` keep a bounded window of several in flight. The connection lives for one
 /// ``LinkConnection/with(host:port:peer:tls:hello:timeout:_:)`` scope and is closed after it.
-public final class LinkConnection: @unchecked Sendable {
+public final class LinkConnection: LinkChannel, @unchecked Sendable {
     // @unchecked: used only inside its `with` scope by the one task that opened it.
     private var iterator: NIOAsyncChannelInboundStream<LinkFrame>.AsyncIterator
     private let outbound: NIOAsyncChannelOutboundWriter<LinkFrame>
@@ -67,21 +67,11 @@ public final class LinkConnection: @unchecked Sendable {
         }
     }
 
-    /// Sends a request (and its body) and waits for its response.
-    public func request(_ request: LinkRequest, body: [UInt8] = []) async throws -> LinkResponse {
-        try await exchange(request, body: body).response
-    }
-
-    /// Sends a request and returns its response with the response frame's body.
-    public func exchange(_ request: LinkRequest, body: [UInt8] = []) async throws -> (response: LinkResponse, body: [UInt8]) {
-        try await response(to: submit(request, body: body))
-    }
-
     /// Sends a request without waiting for its answer; returns its ID for ``response(to:)``.
     /// The peer answers in order, so responses must be awaited in the order of submission.
     /// Keeping a few requests in flight (a window) lets the peer verify and store one pack
     /// while the next is on the wire.
-    public func submit(_ request: LinkRequest, body: [UInt8] = []) async throws -> UInt64 {
+    public func submit(_ request: LinkRequest, body: [UInt8]) async throws -> UInt64 {
         var message = request
         message.id = nextID
         nextID += 1

@@ -10,7 +10,7 @@ import TandemStore
 /// and round trips sitting on its commit path. Streaming is an optimization: when it fails,
 /// it stops quietly, and the commit-time round (which asks what the twin lacks) sends the rest.
 public actor PackStream {
-    private let connection: LinkConnection
+    private let connection: any LinkChannel
     private let backend: any Backend
     private let tenant: String
     private let epoch: UInt64?
@@ -31,7 +31,7 @@ public actor PackStream {
     /// Packs the twin acknowledged.
     public private(set) var acknowledged = 0
 
-    init(connection: LinkConnection, backend: any Backend, tenant: String, epoch: UInt64?) {
+    init(connection: any LinkChannel, backend: any Backend, tenant: String, epoch: UInt64?) {
         self.connection = connection
         self.backend = backend
         self.tenant = tenant
@@ -102,8 +102,7 @@ extension Shipper {
         let epoch = await remote.epoch(tenant)
         var started = false
         do {
-            return try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,
-                                                 hello: remote.hello) { connection in
+            return try await remote.link.with { connection in
                 started = true
                 let stream = PackStream(connection: connection, backend: backend, tenant: tenant, epoch: epoch)
                 let result = try await body(stream)

@@ -22,7 +22,7 @@ public struct PeerClient: Sendable {
 
     /// Sends one request to the peer on a connection of its own and returns the answer.
     public func send(_ request: LinkRequest) async throws -> LinkResponse {
-        try await LinkConnection.with(host: peer.host, port: peer.port, peer: peer.site, tls: peer.tls, hello: peer.hello) {
+        try await peer.link.with {
             try await $0.request(request)
         }
     }
@@ -31,8 +31,7 @@ public struct PeerClient: Sendable {
     /// to its name (a damaged local copy is replaced). `names` nil asks for every pack the
     /// remote holds that is not here. Returns what was fetched and what the remote could not give.
     public func fetchPacks(tenant: String, names: [String]?) async throws -> (fetched: [String], unavailable: [String]) {
-        try await LinkConnection.with(host: peer.host, port: peer.port, peer: peer.site, tls: peer.tls,
-                                      hello: peer.hello) { connection in
+        try await peer.link.with { connection in
             var wanted = names ?? []
             if names == nil {
                 let listed = try await connection.request(LinkRequest(.listPacks, tenant: tenant))
@@ -62,8 +61,7 @@ public struct PeerClient: Sendable {
     /// into `scratch`, a fresh backend. Returns the snapshot's ID and time, or nil when the
     /// remote holds none.
     public func fetchNewestSnapshot(tenant: String, into scratch: any Backend) async throws -> (id: String, time: Date)? {
-        try await LinkConnection.with(host: peer.host, port: peer.port, peer: peer.site, tls: peer.tls,
-                                      hello: peer.hello) { connection in
+        try await peer.link.with { connection in
             let listed = try await connection.request(LinkRequest(.completed, tenant: tenant))
             guard listed.ok else { throw LinkError.remote(listed.error ?? "completed failed") }
             guard let (id, time) = (listed.completed ?? [:]).max(by: { $0.value < $1.value }) else { return nil }

@@ -108,8 +108,7 @@ public actor Shipper {
         }
         roundShipped = 0
         do {
-            try await LinkConnection.with(host: remote.host, port: remote.port, peer: remote.site, tls: remote.tls,
-                                          hello: remote.hello) { connection in
+            try await remote.link.with { connection in
                 for tenant in tenants {
                     try await ship(tenant, over: connection, now: now)
                 }
@@ -125,7 +124,7 @@ public actor Shipper {
         return roundShipped
     }
 
-    private func ship(_ tenant: String, over connection: LinkConnection, now: @Sendable () -> Date) async throws {
+    private func ship(_ tenant: String, over connection: any LinkChannel, now: @Sendable () -> Date) async throws {
         var queue = await queue(tenant)
         let epoch = await remote.epoch(tenant)
         let completed = try await connection.request(LinkRequest(.completed, tenant: tenant))
@@ -191,7 +190,7 @@ public actor Shipper {
     /// Sends `objects` (tenant-relative paths: settings, key slots, the manifest), then
     /// `complete` for `entry` with its `packs`; each tagged with `epoch`.
     private func complete(_ entry: ShippingQueue.Entry, packs: [String], sending objects: [String], tenant: String, epoch: UInt64?,
-                          over connection: LinkConnection) async throws {
+                          over connection: any LinkChannel) async throws {
         for object in objects {
             let request = LinkRequest(.putObject(path: object), tenant: tenant, epoch: epoch)
             let sent = try await connection.request(request, body: try await backend.read(TenantLayout(tenant).object(object)))
@@ -206,7 +205,7 @@ public actor Shipper {
     /// Sends packs with a window in flight: the peer verifies and stores one while the next
     /// crosses the link, so a cut loses at most the pack not yet stored. `stored` hears each
     /// pack the peer acknowledged.
-    private func sendPacks(_ names: [String], tenant: String, local: [String: String], epoch: UInt64?, over connection: LinkConnection,
+    private func sendPacks(_ names: [String], tenant: String, local: [String: String], epoch: UInt64?, over connection: any LinkChannel,
                            stored: (String) -> Void) async throws {
         var inFlight: [(id: UInt64, name: String)] = []
         var next = names.startIndex
@@ -256,7 +255,7 @@ public actor Shipper {
     }
 
     /// Carries queued deletions to a peer that mirrors them (see ``retentionApplied(tenant:forgotten:retired:packsNow:)``).
-    private func sendDeletions(_ tenant: String, over connection: LinkConnection, epoch: UInt64?) async throws {
+    private func sendDeletions(_ tenant: String, over connection: any LinkChannel, epoch: UInt64?) async throws {
         var queue = await queue(tenant)
         guard remote.mirrorsDeletions, queue.pending.isEmpty, queue.hasDeletions else { return }
         if !queue.restated.isEmpty {
