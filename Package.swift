@@ -92,7 +92,7 @@ let package = Package(
                                          .product(name: "NIOHTTP1", package: "swift-nio"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "tandem-bench",
-                          dependencies: ["TandemStore", "TandemCore", "TandemCodecs", "TandemSites", "TandemSiteLab", "TandemPolicy", "CZstd",
+                          dependencies: ["TandemStore", "TandemCore", "TandemCodecs", "TandemSites", "TandemSiteLab", "TandemPolicy",
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Helpers shared by the test targets.

@@ -86,11 +86,11 @@ public struct ControlRouter: Sendable {
         case (.GET, ["audit"]):
             try requireOperator(caller)
             let limit = request.query["limit"].flatMap(Int.init) ?? 100
-            let contents = try AuditLog.read(path: await daemon.audit.path)
+            let contents = try AuditLog.read(path: daemon.audit.path)
             return try Self.json(contents.records.suffix(max(0, limit)))
         case (.GET, ["audit", "verify"]):
             try requireOperator(caller)
-            let contents = try AuditLog.read(path: await daemon.audit.path)
+            let contents = try AuditLog.read(path: daemon.audit.path)
             let broken = AuditChain.verify(contents.records)
             return try Self.json(AuditVerifyResponse(records: contents.records.count, intact: broken == nil && contents.unreadableLines.isEmpty,
                                                      breakAt: broken?.sequence, reason: broken?.reason,

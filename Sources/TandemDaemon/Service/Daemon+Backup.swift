@@ -33,7 +33,7 @@ extension Daemon {
             let runner = BackupRunner(tenant: tenant, policy: policy, source: source, job: job, clock: clock,
                                       logger: log, siteName: policies.site.siteName)
             let result: BackupResult
-            if let twinMirror, twinName != nil {
+            if let twinMirror = mirroring.shipper, twinName != nil {
                 // New packs stream to the twin while the backup runs; the commit-time round
                 // then sends only what it still lacks.
                 result = try await twinMirror.streaming(tenant: job.tenant) { stream in
@@ -46,23 +46,19 @@ extension Daemon {
             }
             let packs = try? await tenant.packsReferenced(by: result.snapshotID)
             let record = try? tenant.index.snapshots().first { $0.id == result.snapshotID }
-            // The twin must hold the snapshot before it counts as committed.
-            if let problem = await mirrorToTwin(policy, snapshot: result.snapshotID, time: record?.time ?? started, source: record?.source,
-                                                packs: packs, logger: log) {
-                if policy.twin == .required {
-                    throw TwinUnacknowledged(message: "\(problem) (twin: required). The snapshot is kept at this site and reaches the twin when it returns, but it is not acknowledged as committed")
-                }
-                // Degraded: the witness must record the twin outdated before we acknowledge.
-                if let refusal = await recordTwinOutdated(job.tenant) {
-                    throw TwinUnacknowledged(message: "\(problem); and \(refusal), so the snapshot is kept here but not acknowledged")
-                }
+            // Committed only once the twin holds it (or the witness recorded the twin outdated)
+            // and this site still holds the lease.
+            let decision = await decideCommit(policy, snapshot: result.snapshotID, time: record?.time ?? started,
+                                              source: record?.source, packs: packs, logger: log)
+            switch decision {
+            case .refuse(let refusal):
+                throw NotAcknowledged(refusal: refusal, message: explain(refusal, tenant: job.tenant, snapshot: result.snapshotID))
+            case .acknowledge(let twinLacks?):
                 log.warning("the twin does not hold the snapshot yet (twin: preferred); it is caught up when the twin returns",
-                            metadata: ["error": "\(problem)"])
-                twinBell.ring()
-            }
-            // A site that lost its lease meanwhile does not acknowledge: the tenant may have moved.
-            if let coordinator, await coordinator.leasesInForce, !(await coordinator.mayWrite(job.tenant)) {
-                throw TwinUnacknowledged(message: "site \(policies.site.siteName) lost the lease of tenant \(job.tenant) before acknowledging snapshot \(result.snapshotID.prefix(12)); it is not acknowledged")
+                            metadata: ["error": "\(twinLacks)"])
+                mirroring.bell.ring()
+            default:
+                break
             }
             let seconds = clock.now().timeIntervalSince(started)
             log.notice("backup committed", metadata: [
@@ -78,11 +74,11 @@ extension Daemon {
             recordOutcome(job, source: source, started: started, seconds: seconds, snapshotID: result.snapshotID, error: nil)
             metrics.backupSucceeded(tenant: job.tenant, seconds: seconds, bytesRead: result.summary.bytesRead,
                                     bytesNew: result.summary.bytesNew, at: clock.now())
-            if let shipper {
+            if let shipper = shipping.shipper {
                 do {
                     try await shipper.committed(tenant: job.tenant, snapshot: result.snapshotID, time: record?.time ?? started,
                                                 now: clock.now(), source: record?.source, packs: packs)
-                    shipBell.ring()
+                    shipping.bell.ring()
                 } catch {
                     log.error("cannot queue the snapshot for the remote site; it will be found at the next reconcile", metadata: ["error": "\(error)"])
                 }
@@ -92,8 +88,8 @@ extension Daemon {
             await applyRetentionWhenFree(policy, tenant: tenant, after: job, logger: log)
             await refreshUsage(policy, tenant: tenant)
             finish(job, state: .succeeded, snapshotID: result.snapshotID, message: nil)
-        } catch let unacknowledged as TwinUnacknowledged {
-            log.error("backup not acknowledged by the twin", metadata: ["error": "\(unacknowledged.message)"])
+        } catch let unacknowledged as NotAcknowledged {
+            log.error("backup written but not acknowledged", metadata: ["why": "\(unacknowledged.reason)", "error": "\(unacknowledged.message)"])
             recordOutcome(job, source: nil, started: started, seconds: clock.now().timeIntervalSince(started), snapshotID: nil,
                           error: unacknowledged.message)
             metrics.backupFailed(tenant: job.tenant)
@@ -121,19 +117,58 @@ extension Daemon {
         String(describing: error)
     }
 
+    /// Drives the commit decision (``CommitMachine``) for a snapshot written here: the twin,
+    /// then (degraded) the witness, then the lease, each asked only when the machine says.
+    private func decideCommit(_ policy: TenantPolicy, snapshot: String, time: Date, source: String?, packs: Set<String>?,
+                              logger log: Logger) async -> CommitMachine.Step {
+        let twinRule: CommitMachine.TwinRule? = mirroring.shipper == nil || twinName == nil ? nil
+            : policy.twin == .required ? .required : .preferred
+        let leases = await placement.coordinator?.leasesInForce ?? false
+        var machine = CommitMachine(twin: twinRule, leasesInForce: leases)
+        while !machine.isDecided {
+            let fact: CommitMachine.Event
+            switch machine.step {
+            case .mirrorToTwin:
+                let problem = await mirrorToTwin(policy, snapshot: snapshot, time: time, source: source, packs: packs, logger: log)
+                fact = problem.map { .twinLacks($0) } ?? .twinHolds
+            case .recordTwinOutdated:
+                fact = await recordTwinOutdated(policy.tenant).map { .outdateRefused($0) } ?? .outdateRecorded
+            case .confirmLease:
+                fact = await placement.coordinator?.mayWrite(policy.tenant) == true ? .leaseHeld : .leaseLost
+            case .acknowledge, .refuse:
+                return machine.step
+            }
+            _ = machine.handle(fact)
+        }
+        return machine.step
+    }
+
+    /// What an operator reads when a written snapshot is not acknowledged.
+    private func explain(_ refusal: CommitMachine.Refusal, tenant: String, snapshot: String) -> String {
+        switch refusal {
+        case .twinRequired(let twinLacks):
+            "\(twinLacks) (twin: required). The snapshot is kept at this site and reaches the twin when it returns, but it is not acknowledged as committed"
+        case .outdateNotRecorded(let twinLacks, let refusal):
+            "\(twinLacks); and \(refusal), so the snapshot is kept here but not acknowledged"
+        case .leaseLost:
+            "site \(policies.site.siteName) lost the lease of tenant \(tenant) before acknowledging snapshot \(snapshot.prefix(12)); it is not acknowledged"
+        }
+    }
+
     private func recordOutcome(_ job: Job, source: PolicySource?, started: Date, seconds: Double, snapshotID: String?, error: String?) {
-        var outcome = outcomes[job.tenant] ?? TenantOutcome()
+        var outcome = jobQueue.outcomes[job.tenant] ?? JobQueue.TenantOutcome()
         outcome.lastBackup = LastBackup(time: started, source: job.source ?? "", snapshotId: snapshotID,
                                         result: error == nil ? "success" : "failed", message: error, seconds: seconds)
         if error == nil { outcome.lastSuccess = clock.now() } else if error != "cancelled" { outcome.failures += 1 }
-        outcomes[job.tenant] = outcome
+        jobQueue.outcomes[job.tenant] = outcome
     }
 
     /// Opens the tenant with its policy's key, creating it in the repository on first use.
     func openTenant(_ policy: TenantPolicy) async throws -> TenantRepository {
-        // One opener per tenant at a time, so two jobs of a new tenant never both create it.
-        await acquireOpenGate(policy.tenant)
-        defer { releaseOpenGate(policy.tenant) }
+        try await withOpenerTurn(policy.tenant) { try await openTenantNow(policy) }
+    }
+
+    private func openTenantNow(_ policy: TenantPolicy) async throws -> TenantRepository {
         guard let key = policy.key else {
             throw DaemonError.badRequest("site \(policies.site.siteName) holds no key for tenant \(policy.tenant) (its policy has no key section)")
         }
@@ -186,14 +221,11 @@ extension Daemon {
     /// the tenant runs, since prune needs the tenant to itself.
     private func applyRetentionWhenFree(_ policy: TenantPolicy, tenant: TenantRepository, after job: Job, logger log: Logger) async {
         guard policy.retention(forSite: policies.site.siteName) != nil else { return }
-        if tenantBusy(job.tenant, except: job) || queue.contains(where: { $0.tenant == job.tenant }) {
-            retentionPending.insert(job.tenant)
-            return
-        }
-        retentionPending.remove(job.tenant)
-        retentionRunning.insert(job.tenant)
+        // Deferred: the tenant's next backup applies it.
+        if jobQueue.hasOtherWork(job.tenant, besides: job) { return }
+        jobQueue.holdFromItsJob(job.tenant)
         await applyRetention(policy, tenant: tenant, logger: log)
-        retentionRunning.remove(job.tenant)
+        releaseTenant(job.tenant)
     }
 
     /// Forget by the site's retention rules, then prune what no snapshot needs.
@@ -214,8 +246,8 @@ extension Daemon {
     /// Forget by this site's rules, keeping every snapshot the remote site or the twin does
     /// not hold yet: the one place both scheduled retention and `prune` go through.
     func forgetBySitePolicy(_ rules: RetentionPolicy, policy: TenantPolicy, tenant: TenantRepository) async throws -> ForgetReport {
-        let remote = await shipper?.unshipped(policy.tenant) ?? []
-        let twin = await twinMirror?.unshipped(policy.tenant) ?? []
+        let remote = await shipping.shipper?.unshipped(policy.tenant) ?? []
+        let twin = await mirroring.shipper?.unshipped(policy.tenant) ?? []
         let reason = twin.isEmpty ? "not yet at the remote site" : remote.isEmpty ? "not yet at the twin" : "not yet at the remote site or the twin"
         return try await tenant.forget(policy: rules, dryRun: false, now: clock.now(), timeZone: policy.timeZone,
                                        protect: remote.union(twin), protectReason: reason)
@@ -226,26 +258,6 @@ extension Daemon {
         let snapshots = (try? tenant.index.snapshots()) ?? []
         let read = snapshots.reduce(Int64(0)) { $0 + $1.size }
         metrics.usage(tenant: policy.tenant, stored: used, snapshots: snapshots.count, logicalBytes: read, quota: policy.quota.hard)
-    }
-}
-
-extension Daemon {
-    func acquireOpenGate(_ tenant: String) async {
-        if openGates[tenant] == nil {
-            openGates[tenant] = []
-            return
-        }
-        await withCheckedContinuation { openGates[tenant, default: []].append($0) }
-    }
-
-    func releaseOpenGate(_ tenant: String) {
-        guard var waiting = openGates[tenant], !waiting.isEmpty else {
-            openGates[tenant] = nil
-            return
-        }
-        let next = waiting.removeFirst()
-        openGates[tenant] = waiting
-        next.resume()
     }
 }
 
@@ -263,7 +275,17 @@ enum ByteCount {
     }
 }
 
-/// A snapshot committed at the active site that the twin did not take in time (`twin: required`).
-struct TwinUnacknowledged: Error {
+/// A snapshot written at the active site and not acknowledged as committed (``CommitMachine``).
+struct NotAcknowledged: Error {
+    let refusal: CommitMachine.Refusal
     let message: String
+
+    /// The refusal's short name for the log.
+    var reason: String {
+        switch refusal {
+        case .twinRequired: "twin_required"
+        case .outdateNotRecorded: "outdate_not_recorded"
+        case .leaseLost: "lease_lost"
+        }
+    }
 }

@@ -24,11 +24,11 @@ extension Daemon {
                 // A twin holds what its active site mirrored without opening the tenant: count the manifests.
                 snapshots = (try? await repository.backend.list(TenantLayout(policy.tenant).snapshots).count) ?? 0
             }
-            let outcome = outcomes[policy.tenant]
+            let outcome = jobQueue.outcomes[policy.tenant]
             var item = TenantStatus(name: policy.tenant, lastBackup: outcome?.lastBackup, nextRun: nextRun(policy),
                                     quotaUsedBytes: used, quotaLimitBytes: policy.quota.hard,
                                     quotaSoftBytes: policy.quota.soft, snapshots: snapshots, failures: outcome?.failures ?? 0)
-            if let shipper {
+            if let shipper = shipping.shipper {
                 let queue = await shipper.queue(policy.tenant)
                 let now = clock.now()
                 item.remoteRpoSeconds = queue.remoteRPO(now: now)
@@ -40,15 +40,14 @@ extension Daemon {
             await describeTwin(policy, into: &item)
             tenants.append(item)
         }
-        let visibleJobs = entries.values.filter { caller.may(actOn: $0.job.tenant) && !$0.state.isFinished }
-            .map { $0.status() }.sorted { $0.id < $1.id }
+        let visibleJobs = jobQueue.statuses(tenant: nil).filter { caller.may(actOn: $0.tenant) && !$0.state.isFinished }
         var response = StatusResponse(site: policies.site.siteName, role: policies.site.role.rawValue, version: TandemVersion.current,
                                       startedAt: startedAt, caller: caller.roleName, tenants: tenants, jobs: visibleJobs)
         response.metricsAddress = metricsAddress
         if caller.isOperator {
             let now = clock.now()
             response.peers = policies.site.peers.map { peer in
-                let state = peerState[peer.name]
+                let state = placement.peers[peer.name]
                 return PeerStatus(name: peer.name, role: peer.role.rawValue, address: "\(peer.address)",
                                   heartbeatLinkUp: state?.outgoingUp ?? false,
                                   lastHeartbeatAgeSeconds: state?.lastHeartbeat.map { now.timeIntervalSince($0) },
@@ -138,15 +137,11 @@ extension Daemon {
     /// tenant runs.
     public func prune(tenant: String, caller: Caller) async throws -> PruneReport {
         let policy = try policy(tenant)
-        if runningKeys.contains(where: { $0.hasPrefix("\(tenant)/") }) || retentionRunning.contains(tenant) {
+        // Hold the tenant: no job of it starts until this ends (its lock is exclusive).
+        guard jobQueue.hold(tenant) else {
             throw DaemonError.busy("tenant \(tenant) has a job running; prune needs the tenant to itself, try again when it ends")
         }
-        // Hold the tenant: no job of it starts until prune ends (its lock is exclusive).
-        retentionRunning.insert(tenant)
-        defer {
-            retentionRunning.remove(tenant)
-            wakeRunner()
-        }
+        defer { releaseTenant(tenant) }
         let repo = try await openTenant(policy)
         do {
             var forgotten: [String] = []

@@ -16,8 +16,8 @@ extension Daemon {
         let policy = try policy(tenant)
         let peer: Shipper?
         switch request.site {
-        case "remote": peer = shipper
-        case "twin": peer = isActiveHere(policy) ? twinMirror : nil
+        case "remote": peer = shipping.shipper
+        case "twin": peer = isActiveHere(policy) ? mirroring.shipper : nil
         default: throw DaemonError.badRequest("--site must be twin or remote, not '\(request.site)'")
         }
         guard let shipper = peer, let key = policy.key else {

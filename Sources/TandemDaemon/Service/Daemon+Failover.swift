@@ -15,29 +15,43 @@ extension Daemon {
     ///   majority. Both histories are kept; the divergence is reported and audited.
     public func failover(tenant: String, request: FailoverRequest, caller: Caller) async throws -> FailoverReport {
         let policy = try policy(tenant)
-        guard let coordinator, await coordinator.leasesInForce, let twin = twinName else {
+        guard let coordinator = placement.coordinator, await coordinator.leasesInForce, let twin = twinName else {
             throw DaemonError.badRequest("failover needs leases: site \(policies.site.siteName) must have a twin and a witness peer")
         }
+        if request.force { return try await forcePromotion(policy, reason: request.reason, coordinator: coordinator, caller: caller) }
+        return try await switchover(policy, request: request, coordinator: coordinator, twin: twin, caller: caller)
+    }
+
+    /// Forced promotion, at the twin: the operator's word stands in for the majority that is gone.
+    private func forcePromotion(_ policy: TenantPolicy, reason: String?, coordinator: LeaseCoordinator,
+                                caller: Caller) async throws -> FailoverReport {
+        let tenant = policy.tenant
         let began = ContinuousClock.now
         let from = activeSite(policy) ?? "?"
-        if request.force {
-            guard let reason = request.reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw DaemonError.badRequest("a forced promotion needs --reason (it is audited)")
-            }
-            guard !isActiveHere(policy) else { throw DaemonError.badRequest("\(tenant) is already active here") }
-            do {
-                let (epoch, divergence) = try await coordinator.forcePromotion(tenant, reason: reason)
-                let report = FailoverReport(tenant: tenant, kind: "forced", from: from, to: policies.site.siteName, epoch: epoch,
-                                            seconds: (ContinuousClock.now - began) / .seconds(1), snapshotsSynced: 0, divergence: divergence)
-                await record(actor: caller.actor, role: caller.roleName, action: "failover", tenant: tenant,
-                             detail: "forced to=\(policies.site.siteName) epoch=\(epoch) reason=\(reason)", result: "ok: \(divergence)")
-                return report
-            } catch {
-                await record(actor: caller.actor, role: caller.roleName, action: "failover", tenant: tenant,
-                             detail: "forced reason=\(reason)", result: "refused: \(error)")
-                throw DaemonError.busy("no forced promotion: \(error)")
-            }
+        guard let reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw DaemonError.badRequest("a forced promotion needs --reason (it is audited)")
         }
+        guard !isActiveHere(policy) else { throw DaemonError.badRequest("\(tenant) is already active here") }
+        do {
+            let (epoch, divergence) = try await coordinator.forcePromotion(tenant, reason: reason)
+            let report = FailoverReport(tenant: tenant, kind: "forced", from: from, to: policies.site.siteName, epoch: epoch,
+                                        seconds: (ContinuousClock.now - began) / .seconds(1), snapshotsSynced: 0, divergence: divergence)
+            await record(actor: caller.actor, role: caller.roleName, action: "failover", tenant: tenant,
+                         detail: "forced to=\(policies.site.siteName) epoch=\(epoch) reason=\(reason)", result: "ok: \(divergence)")
+            return report
+        } catch {
+            await record(actor: caller.actor, role: caller.roleName, action: "failover", tenant: tenant,
+                         detail: "forced reason=\(reason)", result: "refused: \(error)")
+            throw DaemonError.busy("no forced promotion: \(error)")
+        }
+    }
+
+    /// Planned switchover, at the active site: drain, sync the twin, hand the lease over.
+    private func switchover(_ policy: TenantPolicy, request: FailoverRequest, coordinator: LeaseCoordinator, twin: String,
+                            caller: Caller) async throws -> FailoverReport {
+        let tenant = policy.tenant
+        let began = ContinuousClock.now
+        let from = activeSite(policy) ?? "?"
         if request.back, policy.homeSite == policies.site.siteName || policy.homeSite == nil {
             throw DaemonError.badRequest("\(tenant) is at its home site \(policies.site.siteName) already")
         }
@@ -45,7 +59,7 @@ extension Daemon {
         guard isActiveHere(policy) else {
             throw DaemonError.badRequest("\(tenant) is active at \(from), not here: run the switchover there (or --force at the twin when that site is gone)")
         }
-        guard to == twin, let twinMirror else { throw DaemonError.badRequest("\(tenant) can move only to this site's twin \(twin), not '\(to)'") }
+        guard to == twin, let twinMirror = mirroring.shipper else { throw DaemonError.badRequest("\(tenant) can move only to this site's twin \(twin), not '\(to)'") }
         do {
             try await coordinator.beginHandover(tenant, to: to)
         } catch {
@@ -53,10 +67,8 @@ extension Daemon {
         }
         do {
             // Drain: the tenant's running jobs end (new ones wait for a lease and fail).
-            let deadline = ContinuousClock.now + .seconds(600)
-            while runningKeys.contains(where: { $0.hasPrefix(tenant + "/") }) {
-                guard ContinuousClock.now < deadline else { throw DaemonError.busy("the tenant's running jobs did not end within 10 minutes") }
-                try await Task.sleep(for: .milliseconds(100))
+            guard await waitForJobsToEnd(tenant, within: .seconds(600)) else {
+                throw DaemonError.busy("the tenant's running jobs did not end within 10 minutes")
             }
             // Sync: the twin must hold every snapshot committed here.
             let pending = await twinMirror.queue(tenant).pending.count

@@ -11,19 +11,14 @@ extension Daemon {
         guard policy.source(named: source) != nil else {
             throw DaemonError.notFound("tenant \(tenant) has no source '\(source)' (sources: \(policy.sources.map(\.name).joined(separator: ", ")))")
         }
-        let key = "\(tenant)/\(source)"
-        if let queued = queue.first(where: { $0.exclusivityKey == key }) {
+        if let queued = jobQueue.queuedJob(tenant: tenant, source: source) {
             logger.info("run coalesced with the one already queued", metadata: ["tenant": "\(tenant)", "source": "\(source)", "trigger": "\(trigger)"])
             return queued
         }
-        jobCounter += 1
-        let job = Job(id: String(format: "%@-%06d", Self.jobPrefix(clock.now()), jobCounter), tenant: tenant,
-                      kind: .backup(source: source), trigger: trigger)
-        entries[job.id] = JobEntry(job: job, state: .queued)
-        let priority = policy.priority
-        let position = queue.firstIndex { (try? self.policy($0.tenant).priority) ?? 5 > priority } ?? queue.count
-        queue.insert(job, at: position)
-        metrics.queueDepth(queue.count)
+        let policies = self.policies
+        let job = jobQueue.enqueueBackup(tenant: tenant, source: source, trigger: trigger, priority: policy.priority,
+                                         idPrefix: Self.jobPrefix(clock.now())) { policies.tenant($0)?.priority ?? 5 }
+        metrics.queueDepth(jobQueue.queued.count)
         wakeRunner()
         return job
     }
@@ -38,16 +33,16 @@ extension Daemon {
     /// The next job that may start now, waiting until there is one and a free slot; nil once
     /// the daemon shuts down (or the waiting task is cancelled).
     func takeRunnable() async -> Job? {
-        if let job = popRunnable() { return job }
-        if shuttingDown { return nil }
+        if let job = startNext() { return job }
+        if jobQueue.stopped { return nil }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                if let job = popRunnable() {
+                if let job = startNext() {
                     continuation.resume(returning: job)
-                } else if shuttingDown || Task.isCancelled {
+                } else if jobQueue.stopped || Task.isCancelled {
                     continuation.resume(returning: nil)
                 } else {
-                    waiter = continuation
+                    jobQueue.park(continuation)
                 }
             }
         } onCancel: {
@@ -57,64 +52,68 @@ extension Daemon {
 
     /// Wakes a waiting ``takeRunnable()`` with nil: no more jobs start.
     func stopTaking() {
-        shuttingDown = true
-        waiter?.resume(returning: nil)
-        waiter = nil
+        jobQueue.stop()
     }
 
-    private func popRunnable() -> Job? {
-        guard !shuttingDown, runningCount < policies.site.maxConcurrentJobs else { return nil }
-        guard let index = queue.firstIndex(where: { !runningKeys.contains($0.exclusivityKey) && !retentionRunning.contains($0.tenant) })
-        else { return nil }
-        let job = queue.remove(at: index)
-        runningKeys.insert(job.exclusivityKey)
-        runningCount += 1
-        entries[job.id]?.state = .running
-        entries[job.id]?.startedAt = clock.now()
-        metrics.queueDepth(queue.count)
-        metrics.runningJobs(runningCount)
+    private func startNext() -> Job? {
+        let job = jobQueue.start(limit: policies.site.maxConcurrentJobs, now: clock.now())
+        if job != nil { countJobs() }
         return job
     }
 
     func wakeRunner() {
-        guard let waiter, let job = popRunnable() else { return }
-        self.waiter = nil
-        waiter.resume(returning: job)
+        jobQueue.wakeRunner(limit: policies.site.maxConcurrentJobs, now: clock.now())
+        countJobs()
+    }
+
+    private func countJobs() {
+        metrics.queueDepth(jobQueue.queued.count)
+        metrics.runningJobs(jobQueue.runningCount)
     }
 
     /// Records a finished job and lets the next one start.
     func finish(_ job: Job, state: JobState, snapshotID: String?, message: String?) {
-        entries[job.id]?.state = state
-        entries[job.id]?.finishedAt = clock.now()
-        entries[job.id]?.snapshotID = snapshotID
-        entries[job.id]?.message = message
-        runningKeys.remove(job.exclusivityKey)
-        runningCount -= 1
-        metrics.runningJobs(runningCount)
-        finishedOrder.append(job.id)
-        while finishedOrder.count > 200 { entries[finishedOrder.removeFirst()] = nil }
-        wakeRunner()
-        if runningCount == 0 && queue.isEmpty {
-            let waiting = idleWaiters
-            idleWaiters = []
-            waiting.forEach { $0.resume() }
-        }
+        jobQueue.finish(job, state: state, snapshotID: snapshotID, message: message, limit: policies.site.maxConcurrentJobs,
+                        now: clock.now())
+        countJobs()
     }
 
     /// Returns once no job is queued or running (tests, and `backup now --wait`).
     public func waitUntilIdle() async {
-        if runningCount == 0 && queue.isEmpty { return }
-        await withCheckedContinuation { idleWaiters.append($0) }
+        if jobQueue.isIdle { return }
+        await withCheckedContinuation { jobQueue.awaitIdle($0) }
     }
 
-    /// Whether another job of `tenant` is running besides `job`.
-    func tenantBusy(_ tenant: String, except job: Job) -> Bool {
-        runningKeys.contains { $0.hasPrefix("\(tenant)/") && $0 != job.exclusivityKey }
+    /// Returns true once no job of `tenant` runs, false if one still does after `limit`.
+    func waitForJobsToEnd(_ tenant: String, within limit: Duration) async -> Bool {
+        guard jobQueue.isRunning(tenant) else { return true }
+        let id = UUID()
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            self.giveUpWaiting(id, tenant: tenant)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { jobQueue.awaitTenantJobsEnd(tenant, id: id, $0) }
     }
 
-    public func job(_ id: String) -> JobStatus? { entries[id]?.status() }
-
-    public func jobs(tenant: String? = nil) -> [JobStatus] {
-        entries.values.filter { tenant == nil || $0.job.tenant == tenant }.map { $0.status() }.sorted { $0.id < $1.id }
+    private func giveUpWaiting(_ id: UUID, tenant: String) {
+        jobQueue.giveUpWaiting(id, tenant: tenant)
     }
+
+    /// Ends a hold of ``JobQueue/hold(_:)`` and lets the tenant's queued jobs start.
+    func releaseTenant(_ tenant: String) {
+        jobQueue.release(tenant, limit: policies.site.maxConcurrentJobs, now: clock.now())
+        countJobs()
+    }
+
+    /// One opener per tenant at a time, so two jobs of a new tenant never both create it.
+    func withOpenerTurn<T>(_ tenant: String, _ open: () async throws -> T) async throws -> T {
+        await withCheckedContinuation { jobQueue.waitOpenerTurn(tenant, $0) }
+        defer { jobQueue.endOpenerTurn(tenant) }
+        return try await open()
+    }
+
+    public func job(_ id: String) -> JobStatus? { jobQueue.status(of: id) }
+
+    public func jobs(tenant: String? = nil) -> [JobStatus] { jobQueue.statuses(tenant: tenant) }
 }

@@ -11,17 +11,14 @@ extension Daemon {
     /// is reconciled and the tenant checked again. Refused while a backup of the tenant runs.
     public func repair(tenant: String, caller: Caller) async throws -> RepairReport {
         let policy = try policy(tenant)
-        guard let shipper else {
+        guard let shipper = shipping.shipper else {
             throw DaemonError.badRequest("site \(policies.site.siteName) has no remote peer to repair from (peers with role remote and tls files)")
         }
-        if runningKeys.contains(where: { $0.hasPrefix("\(tenant)/") }) || retentionRunning.contains(tenant) {
+        // Hold the tenant: no job of it starts until this ends (its lock is exclusive).
+        guard jobQueue.hold(tenant) else {
             throw DaemonError.busy("tenant \(tenant) has a job running; repair needs the tenant to itself, try again when it ends")
         }
-        retentionRunning.insert(tenant)
-        defer {
-            retentionRunning.remove(tenant)
-            wakeRunner()
-        }
+        defer { releaseTenant(tenant) }
         let repo = try await openTenant(policy)
         let before = try await repo.check(readData: true)
         let damaged = before.problems.compactMap { problem -> String? in

@@ -19,7 +19,7 @@ extension Daemon {
         // carry retention only, and a twin takes the active site's mirror.
         for policy in policies.tenants where isActiveHere(policy) {
             let planner = planner(for: policy)
-            var tenantMarks = marks[policy.tenant] ?? [:]
+            var tenantMarks = schedules.marks[policy.tenant] ?? [:]
             for entry in planner.entries where tenantMarks[entry.name] == nil {
                 tenantMarks[entry.name] = SchedulePlanner.initialMark(at: now)
                 changed = true
@@ -36,7 +36,7 @@ extension Daemon {
                 tenantMarks[entry.name] = SchedulePlanner.markStarted(at: now)
                 changed = true
             }
-            marks[policy.tenant] = tenantMarks
+            schedules.marks[policy.tenant] = tenantMarks
         }
         if changed { await saveMarks() }
         return queued
@@ -45,13 +45,13 @@ extension Daemon {
     /// When the scheduler must look again: the earliest next start of any schedule.
     public func nextWake() -> Date? {
         let now = clock.now()
-        return policies.tenants.filter(isActiveHere).compactMap { planner(for: $0).nextWake(marks: marks[$0.tenant] ?? [:], now: now) }.min()
+        return policies.tenants.filter(isActiveHere).compactMap { planner(for: $0).nextWake(marks: schedules.marks[$0.tenant] ?? [:], now: now) }.min()
     }
 
     /// The next start of one tenant's schedules.
     func nextRun(_ policy: TenantPolicy) -> Date? {
         guard isActiveHere(policy) else { return nil }
-        return planner(for: policy).nextWake(marks: marks[policy.tenant] ?? [:], now: clock.now())
+        return planner(for: policy).nextWake(marks: schedules.marks[policy.tenant] ?? [:], now: clock.now())
     }
 
     /// `policy simulate`: the runs of the next `days` days and what retention at this site
@@ -62,7 +62,7 @@ extension Daemon {
         let until = now.addingTimeInterval(Double(days) * 86400)
         let existing = (try? index(for: tenant)?.snapshots()) ?? []
         return PolicySimulation.run(policy: policy, site: policies.site.siteName, from: now, until: until,
-                                    marks: marks[tenant] ?? [:],
+                                    marks: schedules.marks[tenant] ?? [:],
                                     existing: existing.map { RetentionSimulator.Existing(time: $0.time, source: $0.source) })
     }
 }

@@ -14,7 +14,7 @@ import TandemStore
 extension Daemon {
     /// The site where `policy`'s tenant is active: its `home_site`, else this near site.
     func activeSite(_ policy: TenantPolicy) -> String? {
-        activeSites[policy.tenant] ?? policy.homeSite ?? (policies.site.role == .near ? policies.site.siteName : nil)
+        placement.activeSite(of: policy, site: policies.site)
     }
 
     /// Whether the tenant runs its schedules and takes writes here.
@@ -26,16 +26,16 @@ extension Daemon {
     var twinName: String? { policies.site.peers.first { $0.role == .twin }?.name }
 
     func setCoordinator(_ coordinator: LeaseCoordinator, witness: PeerClient?) {
-        self.coordinator = coordinator
-        witnessLink = witness
-        twinMaybeOutdated = Set(policies.tenants.filter(isActiveHere).map(\.tenant))
+        placement.coordinator = coordinator
+        mirroring.witness = witness
+        mirroring.maybeOutdated = Set(policies.tenants.filter(isActiveHere).map(\.tenant))
     }
 
     /// Degraded mode (`twin: preferred`): before this site acknowledges a snapshot the twin
     /// lacks, the witness records the twin outdated, so the twin cannot take the tenant over
     /// without it. Nil when recorded (or when leases are not in force), else why not.
     func recordTwinOutdated(_ tenant: String) async -> String? {
-        guard let coordinator, let witnessLink else { return nil }
+        guard let coordinator = placement.coordinator, let witnessLink = mirroring.witness else { return nil }
         // Forced promotion: the operator accepted divergence; there is no majority to tell.
         if await coordinator.isForced(tenant) { return nil }
         guard let record = await coordinator.outdateRecord(tenant) else {
@@ -47,36 +47,36 @@ extension Daemon {
         } catch {
             return "the witness could not be reached to record the twin outdated: \(error)"
         }
-        twinMaybeOutdated.insert(tenant)
-        twinRecordedOutdated.insert(tenant)
+        mirroring.maybeOutdated.insert(tenant)
+        mirroring.recordedOutdated.insert(tenant)
         return nil
     }
 
     /// After a resync round: the witness forgets the outdated mark of every twin that holds
     /// everything again.
     func clearTwinOutdated() async {
-        guard let coordinator, let witnessLink, let twinMirror else { return }
-        for tenant in twinMaybeOutdated.sorted() {
+        guard let coordinator = placement.coordinator, let witnessLink = mirroring.witness, let twinMirror = mirroring.shipper else { return }
+        for tenant in mirroring.maybeOutdated.sorted() {
             let queue = await twinMirror.queue(tenant)
             guard queue.pending.isEmpty, queue.lastError == nil, let record = await coordinator.outdateRecord(tenant) else { continue }
             // The witness forgets the mark, and the twin hears it too, so it may take over again
             // when it must; both must answer, or the next round tries again.
             let clear = LinkRequest(.clearOutdated(record), tenant: tenant)
             if let answer = try? await witnessLink.send(clear), answer.ok, let told = try? await twinMirror.client.send(clear), told.ok {
-                twinMaybeOutdated.remove(tenant)
-                twinRecordedOutdated.remove(tenant)
+                mirroring.maybeOutdated.remove(tenant)
+                mirroring.recordedOutdated.remove(tenant)
                 logger.notice("the twin holds everything again; the witness cleared its outdated mark", metadata: ["tenant": "\(tenant)"])
             }
         }
     }
 
     func setReceiver(_ receiver: RemoteReceiver) {
-        self.receiver = receiver
+        mirroring.receiver = receiver
     }
 
     func setTwin(_ mirror: Shipper?, fence: MirrorFence) async {
-        twinMirror = mirror
-        self.fence = fence
+        mirroring.shipper = mirror
+        placement.fence = fence
         // An active tenant starts at epoch 1; takeovers move it up.
         for policy in policies.tenants where isActiveHere(policy) {
             if await fence.current(policy.tenant) == 0 { try? await fence.raise(policy.tenant, to: Epoch.initial.value) }
@@ -85,8 +85,8 @@ extension Daemon {
 
     /// The tenant's epoch at this site (nil: no fence, so no twin).
     func epoch(of tenant: String) async -> UInt64? {
-        if let epoch = epochs[tenant] { return epoch }
-        guard let fence else { return nil }
+        if let epoch = placement.epochs[tenant] { return epoch }
+        guard let fence = placement.fence else { return nil }
         let value = await fence.current(tenant)
         return value == 0 ? nil : value
     }
@@ -96,7 +96,7 @@ extension Daemon {
     /// attempt. Returns nil when the twin holds the snapshot, else why not.
     func mirrorToTwin(_ policy: TenantPolicy, snapshot: String, time: Date, source: String?, packs: Set<String>?,
                       logger log: Logger) async -> String? {
-        guard let twinMirror, let twin = twinName else { return nil }
+        guard let twinMirror = mirroring.shipper, let twin = twinName else { return nil }
         do {
             try await twinMirror.committed(tenant: policy.tenant, snapshot: snapshot, time: time, now: clock.now(), source: source,
                                            packs: packs)
@@ -124,24 +124,24 @@ extension Daemon {
     /// the new epoch, so the old site's late writes are refused, and let the scheduler look)
     /// or its twin.
     func placementChanged(tenant: String, active: String, epoch: UInt64) async {
-        let before = activeSites[tenant]
-        activeSites[tenant] = active
-        epochs[tenant] = epoch
-        try? await fence?.raise(tenant, to: epoch)
+        let before = placement.activeSites[tenant]
+        placement.activeSites[tenant] = active
+        placement.epochs[tenant] = epoch
+        try? await placement.fence?.raise(tenant, to: epoch)
         // While the tenant was active here its repository changed under the mirror's caches.
-        if before != active { await receiver?.invalidate(tenant) }
+        if before != active { await mirroring.receiver?.invalidate(tenant) }
         if before != nil, before != active {
             logger.notice("tenant moved", metadata: ["tenant": "\(tenant)", "active": "\(active)", "epoch": "\(epoch)"])
             await record(actor: "tandemd", role: "daemon", action: "placement", tenant: tenant,
                          detail: "active=\(active) epoch=\(epoch) previous=\(before ?? "-")", result: "ok")
         }
-        scheduleBell.ring()
+        schedules.bell.ring()
     }
 
     /// Waits (up to one lease) until this site holds `tenant`'s lease; nil when it may write,
     /// else why not. Always nil where leases are not in force.
     func awaitLease(_ tenant: String) async -> String? {
-        guard let coordinator, await coordinator.leasesInForce else { return nil }
+        guard let coordinator = placement.coordinator, await coordinator.leasesInForce else { return nil }
         let deadline = ContinuousClock.now + .seconds(policies.site.heartbeat.lease)
         while ContinuousClock.now < deadline {
             if await coordinator.mayWrite(tenant) { return nil }
@@ -157,8 +157,8 @@ extension Daemon {
     /// before the packs replacing it are there (``TandemSites/Shipper/retentionApplied(tenant:forgotten:retired:packsNow:)``).
     func carryRetention(_ policy: TenantPolicy, tenant repo: TenantRepository, forgotten: [String], pruned: PruneReport,
                         logger log: Logger) async {
-        let twin = isActiveHere(policy) ? twinMirror : nil
-        let peers = [shipper, twin].compactMap { $0 }
+        let twin = isActiveHere(policy) ? mirroring.shipper : nil
+        let peers = [shipping.shipper, twin].compactMap { $0 }
         guard !peers.isEmpty, !forgotten.isEmpty || !pruned.retiredPacks.isEmpty else { return }
         var packsNow: [ShippingQueue.Entry] = []
         if pruned.packsRepacked > 0 {
@@ -182,17 +182,17 @@ extension Daemon {
                 log.error("cannot queue retention for a peer", metadata: ["error": "\(error)"])
             }
         }
-        if twin != nil { twinBell.ring() }
+        if twin != nil { mirroring.bell.ring() }
     }
 
     /// Fills the twin fields of a tenant's status.
     func describeTwin(_ policy: TenantPolicy, into item: inout TenantStatus) async {
         item.activeSite = activeSite(policy)
         item.epoch = await epoch(of: policy.tenant)
-        if let coordinator { item.leaseExpires = await coordinator.leaseView(policy.tenant).expires }
+        if let coordinator = placement.coordinator { item.leaseExpires = await coordinator.leaseView(policy.tenant).expires }
         guard let twin = twinName else { return }
-        let linkUp = peerState[twin]?.outgoingUp ?? false
-        guard isActiveHere(policy), let twinMirror else {
+        let linkUp = placement.peers[twin]?.outgoingUp ?? false
+        guard isActiveHere(policy), let twinMirror = mirroring.shipper else {
             // At the twin: it holds what the active site sent; the active site reports the rest.
             item.twinState = linkUp ? .inSync : .unreachable
             return
@@ -202,7 +202,7 @@ extension Daemon {
         item.twinError = queue.lastError
         if queue.pending.isEmpty && queue.lastError == nil && linkUp {
             item.twinState = .inSync
-        } else if twinRecordedOutdated.contains(policy.tenant) && !linkUp {
+        } else if mirroring.recordedOutdated.contains(policy.tenant) && !linkUp {
             item.twinState = .outdated
         } else {
             item.twinState = linkUp ? .catchingUp : .unreachable
@@ -213,7 +213,7 @@ extension Daemon {
     func activeTenantNames() -> [String] { policies.tenants.filter(isActiveHere).map(\.tenant) }
 
     func publishTwinMetrics() async {
-        guard let twinMirror else { return }
+        guard let twinMirror = mirroring.shipper else { return }
         for tenant in activeTenantNames() {
             let queue = await twinMirror.queue(tenant)
             metrics.twin(tenant: tenant, pending: queue.pending.count, inSync: queue.pending.isEmpty && queue.lastError == nil)

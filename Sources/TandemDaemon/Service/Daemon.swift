@@ -6,76 +6,33 @@ import TandemS3
 import TandemSites
 import TandemStore
 
-/// The daemon's state and the single place it changes: the loaded configuration, the job
-/// queue, per-tenant outcomes, and schedule marks. The services (scheduler, job runner,
-/// control server, reload, watchdog) all act through this actor; the heavy work (backups)
-/// runs off it, inside the store's own pipeline.
+/// The daemon: the composition root that owns each part's state and the single place it
+/// changes. Each part is a value with its own state and rules (the job queue, the schedule
+/// marks, tenant placement and leases, twin mirroring, remote shipping); the services
+/// (scheduler, job runner, control server, site links, reload, watchdog) all act through this
+/// actor, and the heavy work (backups) runs off it, inside the store's own pipeline.
 public actor Daemon {
-    public let configPath: String
     public let clock: any DaemonClock
     public let logger: Logger
     public let startedAt: Date
-    public private(set) var policies: PolicySet
     let repository: Repository
     public let audit: AuditLog
-    let marksFile: String
     let metrics: DaemonMetrics
+    /// The configuration file and the policies in force.
+    var configuration: DaemonConfiguration
+    /// Queued, running and finished jobs, per-tenant outcomes, tenants held whole.
+    var jobQueue = JobQueue()
+    /// Schedule marks and the scheduler's doorbell.
+    var schedules: ScheduleBook
+    /// Where each tenant is active and at which epoch; leases, the fence, peer links.
+    var placement = TenantPlacement()
+    /// The twin mirror, its resync doorbell, the witness client, the outdated records.
+    var mirroring = TwinMirroring()
+    /// The shipper to the remote site and its doorbell.
+    var shipping = RemoteShipping()
 
-    /// Schedule marks per tenant, per schedule name.
-    var marks: [String: [String: SchedulePlanner.Mark]] = [:]
-    /// Queued jobs, in the order they will start (priority, then arrival).
-    var queue: [Job] = []
-    /// Every job still queued or running, and the last finished ones, by ID.
-    var entries: [String: JobEntry] = [:]
-    var finishedOrder: [String] = []
-    /// `tenant/source` keys of running jobs.
-    var runningKeys: Set<String> = []
-    var runningCount = 0
-    /// Tenants whose retention waits for their other jobs to end.
-    var retentionPending: Set<String> = []
-    /// Tenants whose retention (forget + prune) runs now: none of their jobs may start.
-    var retentionRunning: Set<String> = []
-    /// Tenants being opened now (present: held), with the jobs waiting their turn.
-    var openGates: [String: [CheckedContinuation<Void, Never>]] = [:]
-    var outcomes: [String: TenantOutcome] = [:]
-    var waiter: CheckedContinuation<Job?, Never>?
-    var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    var shuttingDown = false
-    var jobCounter = 0
-    /// Wakes the scheduler (a reload, a tenant moved here).
-    let scheduleBell = Doorbell()
-    /// Wakes the shipper when a snapshot commits.
-    let shipBell = Doorbell()
-    /// Ships to the remote site (a near site with a remote peer and TLS files).
-    var shipper: Shipper?
-    /// Mirrors active tenants' snapshots to the twin (a near site with a twin peer).
-    var twinMirror: Shipper?
-    /// Each tenant's newest epoch known here; at the twin, the fence on mirrored writes.
-    var fence: MirrorFence?
-    /// Stores what peers send: at the remote, shipped snapshots; at a twin, the mirror.
-    var receiver: RemoteReceiver?
-    /// Leases and failover (a near site with a twin and a witness; a voter everywhere).
-    var coordinator: LeaseCoordinator?
-    /// Where each tenant is active now, and at which epoch, as the coordinator last said.
-    var activeSites: [String: String] = [:]
-    /// The witness, for degraded-mode records (a near site with leases in force).
-    var witnessLink: PeerClient?
-    /// Tenants whose twin may be recorded outdated at the witness (cleared once it catches up;
-    /// every active tenant starts here, since a restart forgets what was recorded).
-    var twinMaybeOutdated: Set<String> = []
-    /// Tenants whose twin this site had the witness record outdated, until it is cleared.
-    var twinRecordedOutdated: Set<String> = []
-    var epochs: [String: UInt64] = [:]
-    /// Wakes the twin resync when a snapshot commits or the twin comes back.
-    let twinBell = Doorbell()
-    var peerState: [String: PeerState] = [:]
-
-    /// What the daemon remembers about a tenant's runs.
-    struct TenantOutcome: Sendable {
-        var lastBackup: LastBackup?
-        var lastSuccess: Date?
-        var failures = 0
-    }
+    public var policies: PolicySet { configuration.policies }
+    public var configPath: String { configuration.path }
 
     /// Opens (or creates) the repository and state directory named by `policies`.
     public static func open(policies: PolicySet, configPath: String, clock: any DaemonClock,
@@ -107,16 +64,14 @@ public actor Daemon {
 
     private init(policies: PolicySet, configPath: String, clock: any DaemonClock, logger: Logger,
                  repository: Repository, audit: AuditLog) {
-        self.policies = policies
-        self.configPath = configPath
+        configuration = DaemonConfiguration(path: configPath, policies: policies)
         self.clock = clock
         self.logger = logger
         self.repository = repository
         self.audit = audit
         startedAt = clock.now()
-        marksFile = (policies.site.stateDirectory as NSString).appendingPathComponent("schedule-marks.json")
         metrics = DaemonMetrics()
-        marks = Self.loadMarks(marksFile)
+        schedules = ScheduleBook(stateDirectory: policies.site.stateDirectory)
     }
 
     /// The backend a site config names; an s3 secret key is read from its file here.
@@ -148,7 +103,7 @@ public actor Daemon {
     }
 
     func setShipper(_ shipper: Shipper?) async {
-        self.shipper = shipper
+        shipping.shipper = shipper
         for policy in policies.tenants { await shipper?.setBandwidth(tenant: policy.tenant, bytesPerSecond: policy.bandwidth) }
     }
 
@@ -166,23 +121,12 @@ public actor Daemon {
     /// running one kept; running and queued jobs are never dropped.
     @discardableResult
     public func reload(actor: String = "signal:SIGHUP") async -> Result<PolicySet, DaemonError> {
-        let result: Result<PolicySet, DaemonError>
-        do {
-            let loaded = try PolicySet.load(configPath: configPath)
-            if loaded.site.repository != policies.site.repository || loaded.site.stateDirectory != policies.site.stateDirectory {
-                result = .failure(.config("repository and state_directory cannot change on reload; restart tandemd to move them"))
-            } else {
-                result = .success(loaded)
-            }
-        } catch {
-            result = .failure(.config(error.description))
-        }
+        let before = Set(policies.tenants.map(\.tenant))
+        let result = configuration.reload()
         switch result {
         case .success(let loaded):
-            let before = Set(policies.tenants.map(\.tenant))
-            policies = loaded
-            for tenant in loaded.tenants where marks[tenant.tenant] == nil { marks[tenant.tenant] = [:] }
-            scheduleBell.ring()
+            for tenant in loaded.tenants where schedules.marks[tenant.tenant] == nil { schedules.marks[tenant.tenant] = [:] }
+            schedules.bell.ring()
             let added = Set(loaded.tenants.map(\.tenant)).subtracting(before)
             logger.notice("configuration reloaded", metadata: ["tenants": "\(loaded.tenants.count)", "added": "\(added.sorted().joined(separator: ","))"])
             await record(actor: actor, role: "operator", action: "reload", tenant: nil, detail: configPath, result: "ok")
@@ -206,20 +150,11 @@ public actor Daemon {
 
     // MARK: Marks
 
-    static func loadMarks(_ path: String) -> [String: [String: SchedulePlanner.Mark]] {
-        guard let data = FileManager.default.contents(atPath: path),
-              let marks = try? ControlJSON.decoder().decode([String: [String: SchedulePlanner.Mark]].self, from: data) else { return [:] }
-        return marks
-    }
-
     func saveMarks() async {
         do {
-            let bytes = Array(try ControlJSON.encoder(pretty: true).encode(marks))
-            let state = policies.site.stateDirectory
-            try await LocalBackend(root: state).write((marksFile as NSString).lastPathComponent, bytes, overwrite: true)
+            try await schedules.save()
         } catch {
             logger.error("cannot save schedule marks", metadata: ["error": "\(error)"])
         }
     }
 }
-

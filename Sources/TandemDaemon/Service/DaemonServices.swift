@@ -10,7 +10,7 @@ struct SchedulerService: Service {
 
     func run() async throws {
         try await untilGracefulShutdown {
-            let bell = daemon.scheduleBell
+            let bell = await daemon.schedules.bell
             while !Task.isCancelled {
                 await daemon.fireDueSchedules()
                 let clock = daemon.clock
@@ -97,7 +97,7 @@ struct NotifierService: Service {
 extension Daemon {
     /// A one-line summary for systemd's STATUS=.
     func statusLine() -> String {
-        "site \(policies.site.siteName): \(policies.tenants.count) tenants, \(runningCount) running, \(queue.count) queued"
+        "site \(policies.site.siteName): \(policies.tenants.count) tenants, \(jobQueue.runningCount) running, \(jobQueue.queued.count) queued"
     }
 }
 

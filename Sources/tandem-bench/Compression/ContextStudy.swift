@@ -1,6 +1,6 @@
-import CZstd
 import Foundation
 import TandemCore
+import TandemCodecs
 
 /// One row of `tandem-bench compression`: a chunking, a zstd level and a dictionary, and what the
 /// image's chunks came to.
@@ -41,17 +41,12 @@ enum ContextStudy {
         let wanted = size / piece
         let candidates = wanted * 8
         let pieces = image.count / piece
-        let cctx = ZSTD_createCCtx()
-        defer { ZSTD_freeCCtx(cctx) }
-        var scratch = [UInt8](repeating: 0, count: ZSTD_compressBound(piece))
+        guard let probe = try? ZstdDictionaryCompressor(dictionary: [], level: 1) else { return [] }
         var dictionary: [UInt8] = []
         for candidate in 0..<candidates where dictionary.count < wanted * piece {
             let start = candidate * pieces / candidates * piece
             let source = UnsafeRawBufferPointer(rebasing: image[start ..< start + piece])
-            let compressed = scratch.withUnsafeMutableBytes {
-                ZSTD_compressCCtx(cctx, $0.baseAddress, $0.count, source.baseAddress, piece, 1)
-            }
-            guard ZSTD_isError(compressed) == 0, compressed * 10 < piece * 7, compressed * 50 > piece else { continue }
+            guard let compressed = try? probe.compressedSize(source), compressed * 10 < piece * 7, compressed * 50 > piece else { continue }
             dictionary.append(contentsOf: source)
         }
         return dictionary
@@ -61,28 +56,15 @@ enum ContextStudy {
     /// it is not empty.
     static func measure(_ image: UnsafeRawBufferPointer, chunks: [(offset: Int, length: Int)], chunker: String,
                         level: Int32, dictionary: [UInt8]) throws -> CompressionResult {
-        guard let cctx = ZSTD_createCCtx() else { throw BenchError("ZSTD_createCCtx failed") }
-        defer { ZSTD_freeCCtx(cctx) }
-        let cdict = dictionary.isEmpty ? nil : dictionary.withUnsafeBytes { ZSTD_createCDict($0.baseAddress, $0.count, level) }
-        defer { ZSTD_freeCDict(cdict) }
-        let largest = chunks.map(\.length).max() ?? 0
-        var output = [UInt8](repeating: 0, count: ZSTD_compressBound(largest))
+        let compressor = try ZstdDictionaryCompressor(dictionary: dictionary, level: level)
         var stored: Int64 = 0
         var compressed = 0
         let start = Monotonic.now()
-        try output.withUnsafeMutableBytes { out in
-            for chunk in chunks {
-                let source = UnsafeRawBufferPointer(rebasing: image[chunk.offset ..< chunk.offset + chunk.length])
-                if source.allSatisfy({ $0 == 0 }) { continue }
-                let written = if let cdict {
-                    ZSTD_compress_usingCDict(cctx, out.baseAddress, out.count, source.baseAddress, source.count, cdict)
-                } else {
-                    ZSTD_compressCCtx(cctx, out.baseAddress, out.count, source.baseAddress, source.count, level)
-                }
-                guard ZSTD_isError(written) == 0 else { throw BenchError("zstd: \(String(cString: ZSTD_getErrorName(written)))") }
-                stored += Int64(min(written, chunk.length))
-                compressed += 1
-            }
+        for chunk in chunks {
+            let source = UnsafeRawBufferPointer(rebasing: image[chunk.offset ..< chunk.offset + chunk.length])
+            if source.allSatisfy({ $0 == 0 }) { continue }
+            stored += Int64(min(try compressor.compressedSize(source), chunk.length))
+            compressed += 1
         }
         return CompressionResult(chunker: chunker, level: level, dictionaryBytes: dictionary.count, chunks: compressed,
                                  storedBytes: stored, seconds: Monotonic.now() - start)

@@ -34,14 +34,14 @@ actor LeaseCoordinator {
     let twin: SiteID?
     let witness: SiteID?
     let settings: LeaseSettings
-    private let store: LocalBackend
-    private let logger: Logger
+    let records: PlacementRecords
+    let logger: Logger
     private let origin = ContinuousClock.now
-    private var placements: [String: Placement] = [:]
-    private var grantors: [String: LeaseGrantorMachine] = [:]
-    private var holders: [String: LeaseHolderMachine] = [:]
-    private var watchers: [String: FailoverMachine] = [:]
-    private var outbox: [String: [LinkRequest]] = [:]
+    var placements: [String: Placement] = [:]
+    var grantors: [String: LeaseGrantorMachine] = [:]
+    var holders: [String: LeaseHolderMachine] = [:]
+    var watchers: [String: FailoverMachine] = [:]
+    var outbox: [String: [LinkRequest]] = [:]
     private var lastHoldOff: [String: String] = [:]
     /// Tenants whose active site this site is asking the witness about (logged once).
     private var consulting: Set<String> = []
@@ -56,7 +56,7 @@ actor LeaseCoordinator {
         self.twin = twin.map { SiteID($0) }
         self.witness = witness.map { SiteID($0) }
         self.settings = settings
-        store = LocalBackend(root: stateDirectory + "/placement")
+        records = PlacementRecords(directory: stateDirectory + "/placement")
         self.logger = logger
         (changes, changeContinuation) = AsyncStream.makeStream(of: Change.self)
     }
@@ -68,10 +68,10 @@ actor LeaseCoordinator {
     /// Loads (or seeds from `home_site`) each tenant's placement and starts its machine.
     func configure(tenants: [(name: String, home: String?)]) async {
         for (name, home) in tenants {
-            var placement = await load(name)
+            var placement = await records.placement(name)
             if placement == nil, let home {
                 placement = Placement(active: home, epoch: Epoch.initial.value)
-                try? await save(name, placement!)
+                try? await records.save(name, placement!)
             }
             guard let placement else { continue }
             placements[name] = placement
@@ -101,7 +101,7 @@ actor LeaseCoordinator {
         return (holder.phase.rawValue, holder.mayWrite(at: now) ? end : nil)
     }
 
-    private func startHolding(_ tenant: String, epoch: Epoch, forced: OperatorReason? = nil) {
+    func startHolding(_ tenant: String, epoch: Epoch, forced: OperatorReason? = nil) {
         var holder = LeaseHolderMachine(site: site, voters: Set([site, twin!, witness!]), settings: settings, epoch: epoch,
                                         incarnation: UInt64.random(in: 1...UInt64.max))
         let actions = forced.map { holder.startForced(reason: $0, now: now) } ?? holder.start(now: now)
@@ -169,7 +169,7 @@ actor LeaseCoordinator {
         await perform(action, tenant: request.tenant)
     }
 
-    // MARK: - Incoming messages
+    // MARK: - Incoming messages (the voter's answers: LeaseCoordinator+Voter.swift)
 
     /// A heartbeat (or any message) from `peer`.
     func heard(from peer: String) {
@@ -185,90 +185,6 @@ actor LeaseCoordinator {
         }
     }
 
-    /// This site's voter for `tenant`, created on first use: it grants nothing for one lease
-    /// (it may have forgotten a promise), starts from the newest epoch it knows, and keeps the
-    /// twins it recorded outdated (`STATE/placement/TENANT.outdated.json`).
-    private func grantor(_ tenant: String) async -> LeaseGrantorMachine {
-        if let grantor = grantors[tenant] { return grantor }
-        var outdated: [SiteID: Epoch] = [:]
-        if let bytes = try? await store.read("\(tenant).outdated.json"),
-           let saved = try? ControlJSON.decoder().decode([String: UInt64].self, from: Data(bytes)) {
-            for (site, epoch) in saved { outdated[SiteID(site)] = Epoch(epoch) }
-        }
-        let grantor = LeaseGrantorMachine(
-            site: site, settings: settings, startedAt: now,
-            newest: placements[tenant].map { EpochOwnership(epoch: Epoch($0.epoch), owner: SiteID($0.active)) }, outdated: outdated)
-        grantors[tenant] = grantor
-        return grantor
-    }
-
-    private func saveOutdated(_ tenant: String, _ outdated: [SiteID: Epoch]) async throws {
-        let map = Dictionary(uniqueKeysWithValues: outdated.map { ($0.key.name, $0.value.value) })
-        try await store.write("\(tenant).outdated.json", Array(try ControlJSON.encoder(pretty: true).encode(map)), overwrite: true)
-    }
-
-    /// Answers a placement request from `peer`: `lease`, `witness`, `release`, `outdate` and
-    /// `clearOutdated` as this site's voter, `handover` as the successor.
-    func answer(_ request: LinkRequest, from peer: String) async -> LinkResponse {
-        if case .handover(let release) = request.call { return await handoverOffered(release, request: request, from: peer) }
-        let instant = now
-        var grantor = await grantor(request.tenant)
-        defer { grantors[request.tenant] = grantor }
-        switch request.call {
-        case .lease(let lease):
-            guard lease.holder == SiteID(peer) else {
-                return LinkResponse(id: request.id, ok: false, error: "a lease request must come from its holder")
-            }
-            var response = LinkResponse(id: request.id, ok: true)
-            response.lease = LeaseWireReply(grantor.request(lease, now: instant))
-            return response
-        case .witness(let asking, _):
-            guard asking == SiteID(peer) else {
-                return LinkResponse(id: request.id, ok: false, error: "a takeover question must come from the site asking")
-            }
-            var response = LinkResponse(id: request.id, ok: true)
-            response.verdict = WitnessWireVerdict(grantor.takeoverVerdict(requester: SiteID(peer), now: instant))
-            return response
-        case .outdate(let outdate), .clearOutdated(let outdate):
-            let clearing = request.operation == .clearOutdated
-            guard outdate.holder == SiteID(peer) else {
-                return LinkResponse(id: request.id, ok: false, error: "an outdate record must come from the active site")
-            }
-            // At the twin itself: the active site says it holds everything again (or not).
-            if outdate.twin == site, var watcher = watchers[request.tenant], watcher.activeSite == outdate.holder {
-                if clearing { watcher.caughtUp() } else { watcher.markedOutdated(since: outdate.epoch) }
-                watchers[request.tenant] = watcher
-                return LinkResponse(id: request.id, ok: true)
-            }
-            let before = grantor.outdated
-            let refusal: OutdateRefusal?
-            if !clearing {
-                if case .failure(let why) = grantor.recordOutdated(outdate, now: instant) { refusal = why } else { refusal = nil }
-            } else {
-                if case .failure(let why) = grantor.clearOutdated(outdate, now: instant) { refusal = why } else { refusal = nil }
-            }
-            if let refusal { return LinkResponse(id: request.id, ok: false, error: "\(refusal)") }
-            // Durable before the answer: a restarted witness must still refuse the stale twin.
-            if grantor.outdated != before {
-                do { try await saveOutdated(request.tenant, grantor.outdated) } catch {
-                    grantor = LeaseGrantorMachine(site: site, settings: settings, startedAt: instant)
-                    return LinkResponse(id: request.id, ok: false, error: "cannot record it durably: \(error)")
-                }
-            }
-            logger.notice(clearing ? "twin no longer outdated" : "twin recorded outdated",
-                          metadata: ["tenant": "\(request.tenant)", "twin": "\(outdate.twin.name)", "epoch": "\(outdate.epoch.value)"])
-            return LinkResponse(id: request.id, ok: true)
-        case .release(let release):
-            guard release.holder == SiteID(peer) else {
-                return LinkResponse(id: request.id, ok: false, error: "a release must come from its holder")
-            }
-            _ = grantor.release(release, now: instant)
-            return LinkResponse(id: request.id, ok: true)
-        default:
-            return LinkResponse(id: request.id, ok: false, error: "not a lease operation: \(request.operation.rawValue)")
-        }
-    }
-
     // MARK: - Degraded mode
 
     /// Whether this site writes for `tenant` by forced promotion (without a majority).
@@ -281,99 +197,11 @@ actor LeaseCoordinator {
         return OutdateRequest(holder: site, epoch: holder.epoch, twin: twin)
     }
 
-    // MARK: - Planned switchover and forced promotion
-
-    /// Why a lease operation was refused.
-    struct Refused: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    /// Switchover, step 1 at the active site: stop taking writes for `tenant` (renewing the
-    /// lease meanwhile) so that in-flight work drains and the successor can be synced.
-    func beginHandover(_ tenant: String, to successor: String) throws {
-        guard leasesInForce else { throw Refused(description: "leases are not in force at this site (it needs a twin and a witness)") }
-        guard var holder = holders[tenant] else { throw Refused(description: "this site is not the active site of \(tenant)") }
-        do {
-            let actions = try holder.beginHandover(to: SiteID(successor), now: now)
-            holders[tenant] = holder
-            perform(actions, tenant: tenant)
-        } catch {
-            throw Refused(description: "\(error)")
-        }
-    }
-
-    /// Switchover called off: writes resume if the lease still holds.
-    func abortHandover(_ tenant: String) {
-        guard var holder = holders[tenant] else { return }
-        let actions = holder.abortHandover(now: now)
-        holders[tenant] = holder
-        perform(actions, tenant: tenant)
-    }
-
-    /// Switchover, step 2: everything drained and synced; gives the lease back. Returns the
-    /// release to offer the successor (the voters hear of it too).
-    func drained(_ tenant: String) throws -> LeaseRelease {
-        guard var holder = holders[tenant] else { throw Refused(description: "this site is not the active site of \(tenant)") }
-        let actions: [LeaseHolderAction]
-        do { actions = try holder.drained(now: now) } catch { throw Refused(description: "\(error)") }
-        holders[tenant] = holder
-        for case .release(let release) in actions {
-            _ = grantors[tenant]?.release(release, now: now)
-            if let witness { outbox[witness.name, default: []].append(LinkRequest(.release(release), tenant: tenant)) }
-            return release
-        }
-        throw Refused(description: "the lease holder gave nothing back")
-    }
-
-    /// Switchover, step 3: the successor took the tenant at `epoch`; this site is its twin now.
-    func handedOver(_ tenant: String, to successor: String, epoch: UInt64) async {
-        holders[tenant] = nil
-        await move(tenant, to: Placement(active: successor, epoch: epoch))
-    }
-
-    /// At the successor: the active site offers the tenant (after releasing the lease).
-    /// Returns the new epoch this site now holds.
-    private func handoverOffered(_ release: LeaseRelease, request: LinkRequest, from peer: String) async -> LinkResponse {
-        guard release.holder == SiteID(peer), release.successor == site else {
-            return LinkResponse(id: request.id, ok: false, error: "a handover must come from the holder and name this site")
-        }
-        _ = grantors[request.tenant]?.release(release, now: now)
-        guard var watcher = watchers[request.tenant] else {
-            return LinkResponse(id: request.id, ok: false, error: "site \(site.name) is not watching \(request.tenant) as its twin")
-        }
-        do {
-            let action = try watcher.handoverOffered(release, now: now)
-            watchers[request.tenant] = watcher
-            await perform(action, tenant: request.tenant)
-            var response = LinkResponse(id: request.id, ok: true)
-            response.epoch = placements[request.tenant]?.epoch
-            return response
-        } catch {
-            return LinkResponse(id: request.id, ok: false, error: "\(error)")
-        }
-    }
-
-    /// At the twin, by the operator when the active site and the witness are both gone:
-    /// takes the tenant over at the next epoch without a majority. Both histories are kept.
-    func forcePromotion(_ tenant: String, reason: String) async throws -> (epoch: UInt64, divergence: String) {
-        guard var watcher = watchers[tenant] else {
-            throw Refused(description: "site \(site.name) is not the twin of \(tenant) (or leases are not in force here)")
-        }
-        let action: FailoverAction
-        do { action = try watcher.forcePromotion(reason: reason, now: now) } catch { throw Refused(description: "\(error)") }
-        watchers[tenant] = watcher
-        guard case .promote(let promotion) = action, case .forced(let report) = promotion.cause else {
-            throw Refused(description: "the promotion did not happen")
-        }
-        logger.critical("forced promotion", metadata: ["tenant": "\(tenant)", "epoch": "\(promotion.epoch.value)", "reason": "\(reason)"])
-        watchers[tenant] = nil
-        await move(tenant, to: Placement(active: site.name, epoch: promotion.epoch.value), forced: OperatorReason(reason))
-        return (promotion.epoch.value, report.description)
-    }
+    // MARK: - Planned switchover and forced promotion: LeaseCoordinator+Handover.swift
 
     // MARK: - Actions
 
-    private func perform(_ actions: [LeaseHolderAction], tenant: String) {
+    func perform(_ actions: [LeaseHolderAction], tenant: String) {
         for action in actions {
             switch action {
             case .sendRequests(let request):
@@ -411,7 +239,7 @@ actor LeaseCoordinator {
         }
     }
 
-    private func perform(_ action: FailoverAction, tenant: String) async {
+    func perform(_ action: FailoverAction, tenant: String) async {
         switch action {
         case .none:
             return
@@ -442,10 +270,10 @@ actor LeaseCoordinator {
     }
 
     /// Records a new placement durably, then starts the machine for this site's new role.
-    private func move(_ tenant: String, to placement: Placement, forced: OperatorReason? = nil) async {
+    func move(_ tenant: String, to placement: Placement, forced: OperatorReason? = nil) async {
         guard placements[tenant] != placement else { return }
         do {
-            try await save(tenant, placement)
+            try await records.save(tenant, placement)
         } catch {
             logger.critical("cannot record the tenant's placement; staying as it was", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
             return
@@ -461,14 +289,6 @@ actor LeaseCoordinator {
         }
     }
 
-    private func load(_ tenant: String) async -> Placement? {
-        guard let bytes = try? await store.read("\(tenant).json") else { return nil }
-        return try? ControlJSON.decoder().decode(Placement.self, from: Data(bytes))
-    }
-
-    private func save(_ tenant: String, _ placement: Placement) async throws {
-        try await store.write("\(tenant).json", Array(try ControlJSON.encoder(pretty: true).encode(placement)), overwrite: true)
-    }
 }
 
 extension Duration {

@@ -91,7 +91,7 @@ extension LinkService {
     /// behind the epoch fence: a stale write is refused, counted and logged with the peer.
     func answer(peer: String, request: LinkRequest, body: ArraySlice<UInt8>, logger: Logger) async -> (LinkResponse, [UInt8]) {
         if request.operation.isPlacement {
-            guard let coordinator = await daemon.coordinator else {
+            guard let coordinator = await daemon.placement.coordinator else {
                 return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) takes no part in leases"), [])
             }
             return (await coordinator.answer(request, from: peer), [])
@@ -100,7 +100,7 @@ extension LinkService {
         case .remote:
             return await receiver.respond(peer: peer, request: request, body: body)
         case .near where links.site.peers.contains(where: { $0.name == peer && $0.role == .twin }):
-            guard let fence = await daemon.fence else {
+            guard let fence = await daemon.placement.fence else {
                 return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) has no mirror state"), [])
             }
             if let refusal = await fence.refusal(for: request) {
@@ -126,7 +126,7 @@ struct TwinSyncService: Service {
     let retry: Double
 
     func run() async throws {
-        let bell = daemon.twinBell
+        let bell = await daemon.mirroring.bell
         try await untilGracefulShutdown {
             while !Task.isCancelled {
                 let tenants = await daemon.activeTenantNames()
@@ -185,7 +185,7 @@ struct HeartbeatService: Service {
                                 try await LinkConnection.with(host: peer.address.host, port: peer.address.port, peer: peer.name,
                                                               tls: links.tls, hello: links.hello(channel: "control")) { connection in
                                     await daemon.linkUp(peer.name)
-                                    let coordinator = await daemon.coordinator
+                                    let coordinator = await daemon.placement.coordinator
                                     var lastBeat = ContinuousClock.now - .seconds(interval)
                                     while !Task.isCancelled {
                                         if ContinuousClock.now - lastBeat >= .seconds(interval) {
@@ -210,7 +210,7 @@ struct HeartbeatService: Service {
                                 await daemon.linkDown(peer.name, error: "\(error)")
                                 // What could not go counts as unanswered (a takeover question
                                 // to a dead witness must not wait forever).
-                                if let coordinator = await daemon.coordinator {
+                                if let coordinator = await daemon.placement.coordinator {
                                     for request in await coordinator.outgoing(for: peer.name) {
                                         await coordinator.undelivered(request, peer: peer.name)
                                     }
@@ -233,7 +233,7 @@ struct ShipperService: Service {
     let retry: Double
 
     func run() async throws {
-        let bell = daemon.shipBell
+        let bell = await daemon.shipping.bell
         try await untilGracefulShutdown {
             while !Task.isCancelled {
                 let tenants = await daemon.policies.tenants.map(\.tenant)
@@ -248,29 +248,29 @@ struct ShipperService: Service {
 
 extension Daemon {
     func heard(from peer: String) async {
-        peerState[peer, default: PeerState()].lastHeartbeat = clock.now()
-        await coordinator?.heard(from: peer)
+        placement.peers[peer, default: PeerState()].lastHeartbeat = clock.now()
+        await placement.coordinator?.heard(from: peer)
     }
 
     func linkUp(_ peer: String) {
-        if peerState[peer]?.outgoingUp != true {
+        if placement.peers[peer]?.outgoingUp != true {
             logger.notice("heartbeat link up", metadata: ["peer": "\(peer)"])
             // The twin is back: catch it up now.
-            if peer == twinName { twinBell.ring() }
+            if peer == twinName { mirroring.bell.ring() }
         }
-        peerState[peer, default: PeerState()].outgoingUp = true
-        peerState[peer, default: PeerState()].lastError = nil
+        placement.peers[peer, default: PeerState()].outgoingUp = true
+        placement.peers[peer, default: PeerState()].lastError = nil
     }
 
     func linkDown(_ peer: String, error: String) {
-        if peerState[peer]?.outgoingUp != false { logger.warning("heartbeat link down", metadata: ["peer": "\(peer)", "error": "\(error)"]) }
-        peerState[peer, default: PeerState()].outgoingUp = false
-        peerState[peer, default: PeerState()].lastError = error
+        if placement.peers[peer]?.outgoingUp != false { logger.warning("heartbeat link down", metadata: ["peer": "\(peer)", "error": "\(error)"]) }
+        placement.peers[peer, default: PeerState()].outgoingUp = false
+        placement.peers[peer, default: PeerState()].lastError = error
     }
 
     /// Logs and counts tenants whose remote RPO exceeds their policy's `remote_rpo`.
     func checkRemoteRPO() async {
-        guard let shipper else { return }
+        guard let shipper = shipping.shipper else { return }
         let now = clock.now()
         for policy in policies.tenants {
             let queue = await shipper.queue(policy.tenant)
@@ -284,11 +284,4 @@ extension Daemon {
             }
         }
     }
-}
-
-/// What this site knows of a peer's link.
-struct PeerState: Sendable {
-    var lastHeartbeat: Date?
-    var outgoingUp = false
-    var lastError: String?
 }
