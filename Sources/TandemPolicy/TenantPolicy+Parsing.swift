@@ -3,7 +3,7 @@ import TandemCore
 
 extension TenantPolicy {
     static let keys = ["tenant", "access", "key", "suite", "chunker", "compression", "sources", "schedules", "window",
-                       "time_zone", "retention", "quota", "bandwidth", "priority", "twin", "home_site", "remote_rpo"]
+                       "time_zone", "retention", "quota", "bandwidth", "priority", "twin", "home_site", "remote_rpo", "rpo"]
     static let sourceKeys = ["name", "image", "device", "directory", "command", "exclude", "pre", "post", "timeout", "tags"]
     static let retentionKeys = ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly",
                                 "keep_within"]
@@ -108,6 +108,7 @@ extension TenantPolicy {
         let priority = map["priority"]?.int(in: 1...10) ?? 5
         let twin = map["twin"]?.choice(["required", "preferred"]).flatMap(TwinMode.init(rawValue:)) ?? .preferred
         let remoteRPO = map["remote_rpo"]?.parsed(PolicyDuration.parse)
+        let rpo = map["rpo"]?.parsed(PolicyDuration.parse)
         let homeSite = map["home_site"]?.parsed { text throws(NameError) in try PolicyNames.check(text, what: "site name") }
 
         if map["key"] == nil, !sources.isEmpty || !schedules.isEmpty {
@@ -118,7 +119,7 @@ extension TenantPolicy {
         return TenantPolicy(tenant: tenant, file: file, access: access, key: key, suite: suite, chunker: chunker,
                             compression: compression, sources: sources, schedules: schedules, window: window,
                             timeZone: zone, retention: retention, quota: quota, bandwidth: bandwidth, priority: priority,
-                            twin: twin, homeSite: homeSite, remoteRPO: remoteRPO)
+                            twin: twin, homeSite: homeSite, remoteRPO: remoteRPO, rpo: rpo)
     }
 
     private static func readSource(_ item: ConfigNode, directory: String) -> PolicySource? {

@@ -33,6 +33,9 @@ public struct TenantPolicy: Sendable, Equatable {
     public var homeSite: String? = nil
     /// The largest acceptable age of the newest snapshot at the remote site.
     public var remoteRPO: TimeInterval?
+    /// The largest acceptable age of the newest successful backup at the active site (what the
+    /// `TandemBackupRPOExceeded` alert compares with; nil: no objective).
+    public var rpo: TimeInterval? = nil
 
     /// The retention rules for `site` (its own entry, else `default`).
     public func retention(forSite site: String) -> RetentionPolicy? {

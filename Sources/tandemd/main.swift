@@ -5,7 +5,8 @@ import TandemDaemon
 import TandemStore
 
 /// `tandemd --config PATH`: the Tandem service. Runs in the foreground (systemd Type=notify,
-/// or a terminal); logs to standard error in journald-friendly lines.
+/// or a terminal); logs to standard error, in the journal's form under systemd and with times
+/// elsewhere (`--log-format`).
 @main
 struct Tandemd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,10 +24,20 @@ struct Tandemd: AsyncParsableCommand {
     @Option(name: .long, help: "Override the config's log_level (trace, debug, info, notice, warning, error, critical).")
     var logLevel: String?
 
+    @Option(name: .long, help: ArgumentHelp("Log line format: journal (priority prefix, no time), text (time, level, message, key=value), json, or auto: journal when standard error is the journal, else text.", valueName: "format"))
+    var logFormat = "auto"
+
+    func validate() throws {
+        guard logFormat == "auto" || LogFormat(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format must be auto, journal, text or json, not '\(logFormat)'")
+        }
+    }
+
     func run() async throws {
         ProcessTuning.applyDaemon()
         let level = logLevel.flatMap { Logger.Level(rawValue: $0) } ?? Self.configuredLevel(config) ?? .info
-        LoggingSystem.bootstrap { JournalLogHandler(label: $0, level: level) }
+        let format = LogFormat(rawValue: logFormat) ?? .automatic()
+        LoggingSystem.bootstrap { format.handler(label: $0, level: level) }
         let logger = Logger(label: "tandemd")
         do {
             try await DaemonRunner.run(configPath: config, logger: logger)

@@ -61,7 +61,33 @@ import TandemTestSupport
         let offline = try CLIRunner(repo: daemon.repository).run(["check", "--repo", daemon.repository, "--tenant", "alpha",
                                                                    "--key-file", daemon.keyFile, "--read-data"])
         #expect(offline.status == 0, "\(offline.stdout) \(offline.stderr)")
-        #expect(daemon.log.contains("<5>tandemd stopped"))
+        // Outside journald (no JOURNAL_STREAM), every line carries its time and level.
+        let stopped = daemon.log.split(separator: "\n").first { $0.contains("tandemd stopped") }.map(String.init) ?? ""
+        #expect(stopped.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z notice tandemd stopped"#, options: .regularExpression) != nil,
+                "\(stopped)")
+    }
+
+    /// `--socket` works before the subcommand as after it (and overrides TANDEM_SOCKET there
+    /// too); a path that is a directory or a plain file is named as such, not "connection refused".
+    @Test func theSocketOptionGoesBeforeOrAfterTheSubcommand() throws {
+        let daemon = try DaemonProcess(policies: ["alpha": Self.basicPolicy], files: Self.files)
+        try daemon.start()
+        defer { _ = try? daemon.stop() }
+        var runner = daemon.cli()
+        runner.environment["TANDEM_SOCKET"] = daemon.root + "/nowhere.sock"
+        for arguments in [["--socket", daemon.socket, "status", "--json"], ["--socket=\(daemon.socket)", "status", "--json"],
+                          ["status", "--socket", daemon.socket, "--json"], ["--socket", daemon.socket, "backup", "now", "--tenant", "alpha"]] {
+            let outcome = try runner.run(arguments)
+            #expect(outcome.status == 0, "\(arguments): \(outcome.stderr)")
+        }
+        let unreachable = try runner.run(["status"])
+        #expect(unreachable.status == 10 && unreachable.stderr.contains("nowhere.sock"), "\(unreachable.stderr)")
+        let directory = try runner.run(["--socket", daemon.root, "status"])
+        #expect(directory.status == 10 && directory.stderr.contains("is a directory, not tandemd's control socket"), "\(directory.stderr)")
+        let file = try runner.run(["status", "--socket", daemon.configPath])
+        #expect(file.status == 10 && file.stderr.contains("is not a socket"), "\(file.stderr)")
+        let help = try runner.run(["--help"])
+        #expect(help.stdout.contains("repair, drill, failover and failback talk to tandemd"), "\(help.stdout)")
     }
 
     /// SIGHUP with a valid config adds a tenant; with an invalid one it is refused, logged,
@@ -165,22 +191,19 @@ import TandemTestSupport
         let daemon = try DaemonProcess(policies: ["alpha": Self.basicPolicy], files: Self.files)
         try daemon.start()
         try daemon.wait("a backup") { daemon.log.contains("backup committed") }
-        let address = try #require(try daemon.cli().json(["status"])["metrics_address"] as? String)
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-sf", "http://\(address)/metrics"]
-        let body = Pipe()
-        curl.standardOutput = body
-        try curl.run()
-        let page = body.fileHandleForReading.readDataToEndOfFile()
-        curl.waitUntilExit()
-        #expect(curl.terminationStatus == 0)
-        let text = String(decoding: page, as: UTF8.self)
+        let text = try daemon.metricsPage()
+        let page = Data(text.utf8)
         for series in ["tandem_last_success_timestamp_seconds{tenant=\"alpha\"}", "tandem_last_backup_duration_seconds{tenant=\"alpha\"}",
                        "tandem_stored_bytes{tenant=\"alpha\"}", "tandem_dedup_ratio{tenant=\"alpha\"}",
                        "tandem_backup_failures_total{tenant=\"alpha\"}", "tandem_process_resident_memory_bytes",
                        "tandem_job_queue_depth"] {
             #expect(text.contains(series), "missing \(series)")
+        }
+        // Replication and failover series exist from start-up, at their resting values.
+        for (series, value) in [("tandem_tenant_active", 1.0), ("tandem_tenant_epoch", 0), ("tandem_lease_remaining_seconds", 0),
+                                ("tandem_takeovers_total", 0), ("tandem_switchovers_total", 0), ("tandem_forced_promotions_total", 0),
+                                ("tandem_fenced_total", 0), ("tandem_twin_stale_writes_refused_total", 0), ("tandem_remote_rpo_exceeded", 0)] {
+            #expect(try daemon.metric(series, "tenant", "alpha") == value, "\(series)")
         }
         let promtool = Process()
         promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")

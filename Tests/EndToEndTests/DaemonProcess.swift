@@ -50,6 +50,16 @@ final class DaemonProcess {
 
     /// Starts tandemd (again, after a stop) and waits (up to 30 s) until its control socket answers.
     func start(environment extra: [String: String] = [:]) throws {
+        try spawn(environment: extra)
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if try isReady() { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw DaemonFailure(description: "tandemd not ready within 30 s: \(log)")
+    }
+
+    private func spawn(environment extra: [String: String]) throws {
         if process.processIdentifier != 0 { process = Process() }
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["--config", configPath]
@@ -62,13 +72,12 @@ final class DaemonProcess {
         process.standardError = FileHandle(forWritingAtPath: logPath)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if log.contains("tandemd ready") { return }
-            if !process.isRunning { throw DaemonFailure(description: "tandemd exited \(process.terminationStatus) at start: \(log)") }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        throw DaemonFailure(description: "tandemd not ready within 30 s: \(log)")
+    }
+
+    private func isReady() throws -> Bool {
+        if log.contains("tandemd ready") { return true }
+        if !process.isRunning { throw DaemonFailure(description: "tandemd exited \(process.terminationStatus) at start: \(log)") }
+        return false
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -84,6 +93,28 @@ final class DaemonProcess {
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         guard !process.isRunning else { throw DaemonFailure(description: "tandemd did not stop within \(timeout) s") }
         return process.terminationStatus
+    }
+
+    /// The daemon's `/metrics` page (its address from `status`), fetched with curl.
+    func metricsPage() throws -> String {
+        guard let address = try cli().json(["status"])["metrics_address"] as? String else {
+            throw DaemonFailure(description: "status names no metrics address")
+        }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-sf", "http://\(address)/metrics"]
+        let body = Pipe()
+        curl.standardOutput = body
+        try curl.run()
+        let text = String(decoding: body.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        return text
+    }
+
+    /// One sample of the metrics page: `name{label="value"}` (nil: no such series).
+    func metric(_ name: String, _ label: String, _ value: String) throws -> Double? {
+        let prefix = "\(name){\(label)=\"\(value)\"} "
+        return try metricsPage().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
     }
 
     /// A tandemctl runner aimed at this daemon's socket.
@@ -108,3 +139,7 @@ final class DaemonProcess {
 struct DaemonFailure: Error, CustomStringConvertible {
     let description: String
 }
+
+/// A test hands a daemon to the one thread that drives it (``OwnThread``) and takes it back when
+/// that thread is done; it is never used from two threads at once.
+extension DaemonProcess: @unchecked Sendable {}

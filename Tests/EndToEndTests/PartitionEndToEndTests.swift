@@ -188,7 +188,7 @@ extension SiteProcessTests {
             }
             let lastA = all.filter { $0.site == "home-a" }.map(\.time).max() ?? 0
             let firstB = all.filter { $0.site == "home-b" }.map(\.time).min() ?? 0
-            print("partition: \(all.count) acknowledged writes (home-a \(all.filter { $0.site == "home-a" }.count), home-b \(all.filter { $0.site == "home-b" }.count)), \(overlaps) overlaps, gap between the last write at home-a and the first at home-b \(firstB - lastA) ms")
+            report("partition: \(all.count) acknowledged writes (home-a \(all.filter { $0.site == "home-a" }.count), home-b \(all.filter { $0.site == "home-b" }.count)), \(overlaps) overlaps, gap between the last write at home-a and the first at home-b \(firstB - lastA) ms")
             #expect(overlaps == 0)
             #expect(lastA < firstB, "home-a wrote at \(lastA) after home-b began at \(firstB)")
             #expect(Set(all.filter { $0.site == "home-a" }.map(\.epoch)) == [1] && Set(all.filter { $0.site == "home-b" }.map(\.epoch)) == [2])

@@ -140,7 +140,7 @@ import TandemTestSupport
             #expect(waste <= largestPack + 16_384, "run \(run): the cut at \(cutAt) cost \(waste) bytes more than a clean round")
             await remote.stop()
         }
-        print("link cuts: 100 runs, clean round \(cleanBytes) B, \(sizes.count) packs (largest \(largestPack) B), worst extra \(worstWaste) B")
+        report("link cuts: 100 runs, clean round \(cleanBytes) B, \(sizes.count) packs (largest \(largestPack) B), worst extra \(worstWaste) B")
     }
 
     // MARK: - WAN profile
@@ -169,7 +169,7 @@ import TandemTestSupport
         let rpo = Date().timeIntervalSince(committed)
         let newPackBytes = try near.packSizes().filter { packsBefore[$0.key] == nil }.values.reduce(0, +)
         let wire = await remote.proxy!.counters().upstreamBytes - wireBefore
-        print("WAN (\(remote.proxy!.profile)): image-v2 added \(newPackBytes) B of packs, the link carried \(wire) B (\(String(format: "%.3f", Double(wire) / Double(newPackBytes)))x), complete \(String(format: "%.2f", rpo)) s after commit")
+        report("WAN (\(remote.proxy!.profile)): image-v2 added \(newPackBytes) B of packs, the link carried \(wire) B (\(String(format: "%.3f", Double(wire) / Double(newPackBytes)))x), complete \(String(format: "%.2f", rpo)) s after commit")
         #expect(newPackBytes > 0)
         #expect(Double(wire) <= 1.1 * Double(newPackBytes))
         // The rate limit was real: the bytes could not have crossed faster than 100 Mbit/s.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TandemTestSupport
 
 /// The files under `systemd/` checked with systemd's own tools: the unit (alone and with the
 /// block-device drop-in) passes `systemd-analyze verify` without a warning and keeps its
@@ -34,7 +35,7 @@ struct SystemdUnitTests {
         let score = try #require(SystemdTools.overallExposure(in: outcome.output),
                                  "no overall exposure level in:\n\(outcome.output)")
         let exposed = outcome.lines.filter { $0.hasPrefix("✗") }.map { $0.split(separator: " ").dropFirst().first ?? "" }
-        print("tandemd.service\(withBlockDeviceDropIn ? " + block-devices.conf" : ""): exposure \(score); "
+        report("tandemd.service\(withBlockDeviceDropIn ? " + block-devices.conf" : ""): exposure \(score); "
               + "exposed: \(exposed.joined(separator: ", "))")
         #expect(score <= Self.maximumExposure)
         #expect(outcome.status == 0, "systemd-analyze security failed:\n\(outcome.output)")
@@ -120,7 +121,7 @@ enum SystemdTools {
     /// Evaluated once, so the reason is printed once rather than per test.
     static let available: Bool = {
         if tool("systemd-analyze") != nil { return true }
-        print("SystemdUnitTests skipped: systemd-analyze not found on PATH or in /usr/bin, /bin, /usr/sbin, /sbin")
+        report("SystemdUnitTests skipped: systemd-analyze not found on PATH or in /usr/bin, /bin, /usr/sbin, /sbin")
         return false
     }()
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TandemCodecs
 
@@ -30,7 +31,7 @@ enum Benchmarks {
             best = max(best, Double(calls * bytesPerCall) / elapsed / 1e9)
         }
         let mbps = Int(best * 1000)
-        print("THROUGHPUT \(name): \(mbps) MB/s")
+        FileHandle.standardError.write(Data(("THROUGHPUT \(name): \(mbps) MB/s" + "\n").utf8))
         return best
     }
 }
@@ -60,14 +61,14 @@ struct ThroughputTests {
         let smallRate = small.withUnsafeBytes { p in
             Benchmarks.measure("HMAC-SHA-256 32 B", bytesPerCall: 32) { _ = h.mac(p) }
         }
-        print("THROUGHPUT HMAC-SHA-256 32 B: \(Int(1e9 * smallRate / 32 / 1000)) k ops/s, \(Int(32 / smallRate)) ns/op")
+        FileHandle.standardError.write(Data(("THROUGHPUT HMAC-SHA-256 32 B: \(Int(1e9 * smallRate / 32 / 1000)) k ops/s, \(Int(32 / smallRate)) ns/op" + "\n").utf8))
         var out = [UInt8](repeating: 0, count: 32)
         let smallInto = small.withUnsafeBytes { p in
             out.withUnsafeMutableBytes { o in
                 Benchmarks.measure("HMAC-SHA-256 32 B into buffer", bytesPerCall: 32) { h.mac(p, into: o) }
             }
         }
-        print("THROUGHPUT HMAC-SHA-256 32 B into buffer: \(Int(32 / smallInto)) ns/op")
+        FileHandle.standardError.write(Data(("THROUGHPUT HMAC-SHA-256 32 B into buffer: \(Int(32 / smallInto)) ns/op" + "\n").utf8))
         let hasher = Hasher256(.sha256)
         _ = msg.withUnsafeBytes { p in
             Benchmarks.measure("SHA-256 64 KiB", bytesPerCall: p.count) { hasher.update(p); _ = hasher.finalize() }

@@ -211,4 +211,14 @@ import Testing
             }
         }
     }
+
+    /// Messages say durations as people read them (a refusal once printed `0.508870946 seconds`).
+    @Test(arguments: [
+        (Duration.nanoseconds(508_870_946), "0.5 s"), (.milliseconds(6_849), "6.8 s"), (.zero, "0.0 s"), (.milliseconds(9_960), "10.0 s"),
+        (.seconds(12), "12 s"), (.milliseconds(119_400), "119 s"), (.seconds(200), "3 min 20 s"), (.seconds(600), "10 min"),
+    ])
+    func durationsAreSpokenRounded(_ duration: Duration, _ text: String) {
+        #expect(duration.spoken == text)
+        #expect(TakeoverObjection.holderAlive(site: SiteID("a"), lastHeard: duration).description.contains(" \(text) ago"))
+    }
 }

@@ -55,6 +55,15 @@ public struct TenantStatus: Codable, Sendable, Equatable {
     public var epoch: UInt64?
     /// When the active site's lease ends (nil: leases are not in force yet).
     public var leaseExpires: Date?
+    /// At the active site: how long its lease of the tenant still runs (nil: leases not in force
+    /// here, or this site holds none).
+    public var leaseRemainingSeconds: Double?
+    /// At the twin, while the active site is silent: seconds until the old lease has surely run
+    /// out, the earliest this site may take over (nil: the active site is heard).
+    public var takeoverInSeconds: Double?
+    /// At the twin, why it does not take over yet (the witness disagrees, the twin is outdated,
+    /// the old lease may still be in use); nil when it is not trying.
+    public var takeoverHoldOff: String?
     /// The twin's state as this site sees it: `in_sync`, `catching_up`, `outdated` or
     /// `unreachable` (nil: no twin).
     public var twinState: TwinSyncMachine.TwinState?
@@ -176,6 +185,9 @@ public enum ControlErrorCode: String, Codable, Sendable, CaseIterable {
     case invalidConfig = "invalid_config"
     /// The request clashes with what exists (a restore target that is there already).
     case conflict
+    /// Not possible at this site now: the tenant is not active here, is at its home already, or
+    /// the sites' state (its lease, the witness) does not allow it.
+    case refused
     case failed
 }
 

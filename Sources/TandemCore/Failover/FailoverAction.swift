@@ -81,7 +81,7 @@ public enum PromotionRefusal: Error, Sendable, Hashable, CustomStringConvertible
         case .witnessUnreachable: "the witness did not answer"
         case .oldLeaseNotExpired(let until): "the old lease may be in use until \(until)"
         case .outdated(let since): "this site lacks acknowledged data since \(since); resync first or force"
-        case .heartbeatsStillArriving(let ago): "the active site was heard from \(ago) ago"
+        case .heartbeatsStillArriving(let ago): "the active site was heard from \(ago.spoken) ago"
         case .reasonRequired: "a forced promotion needs a reason (--reason)"
         case .alreadyPromoted: "already promoted"
         case .notOffered(let holder, let epoch): "no handover from \(holder) at \(epoch) for this site"

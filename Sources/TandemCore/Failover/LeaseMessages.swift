@@ -98,10 +98,10 @@ public enum LeaseRefusal: Error, Sendable, Hashable, CustomStringConvertible {
         case .staleEpoch(let current, let owner): "stale epoch: \(owner) holds \(current)"
         case .epochTaken(let site): "epoch already granted to \(site)"
         case .heldByOther(let holder, let epoch, let remaining):
-            "\(holder) holds the lease (\(epoch)) for another \(remaining)"
+            "\(holder) holds the lease (\(epoch)) for another \(remaining.spoken)"
         case .released(let epoch): "\(epoch) was released"
         case .requesterOutdated(let since): "the requester is outdated since \(since)"
-        case .recovering(let remaining): "the voter restarted; it grants again in \(remaining)"
+        case .recovering(let remaining): "the voter restarted; it grants again in \(remaining.spoken)"
         }
     }
 }
@@ -168,7 +168,7 @@ public enum OutdateRefusal: Error, Sendable, Hashable, CustomStringConvertible {
         case .twinIsHolder(let site): "\(site) is the holder, not a twin"
         case .notHolder(let epoch, let owner):
             "not the lease holder (newest is \(epoch.map(String.init(describing:)) ?? "none") of \(owner?.name ?? "nobody"))"
-        case .recovering(let remaining): "the voter restarted; it answers again in \(remaining)"
+        case .recovering(let remaining): "the voter restarted; it answers again in \(remaining.spoken)"
         }
     }
 }
@@ -192,9 +192,9 @@ public enum TakeoverObjection: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .holderAlive(let site, let ago): "the witness heard from \(site) \(ago) ago"
+        case .holderAlive(let site, let ago): "the witness heard from \(site) \(ago.spoken) ago"
         case .requesterOutdated(let since): "the twin is outdated since \(since)"
-        case .recovering(let remaining): "the witness restarted; it answers in \(remaining)"
+        case .recovering(let remaining): "the witness restarted; it answers in \(remaining.spoken)"
         }
     }
 }

@@ -175,7 +175,7 @@ public struct ControlRouter: Sendable {
         case .notFound: .notFound
         case .badRequest, .config: .badRequest
         case .quotaExceeded: .init(statusCode: 507, reasonPhrase: "Insufficient Storage")
-        case .busy: .conflict
+        case .busy, .refused: .conflict
         case .io: .internalServerError
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import TandemPolicy
 
 /// The daemon's Prometheus metrics. Per tenant: last success time, last duration, bytes
 /// stored, logical bytes, dedup ratio, snapshots, quota use and limit, failures, quota
@@ -32,12 +33,86 @@ public final class DaemonMetrics: Sendable {
     }
 
     /// Makes every per-tenant series exist (at zero) so dashboards and alerts see new tenants.
-    func declare(tenant: String, quota: Int64?) {
+    func declare(_ policy: TenantPolicy) {
+        let tenant = policy.tenant, quota = policy.quota.hard
+        if let soft = policy.quota.soft {
+            gauge("tandem_quota_soft_bytes", "The tenant's soft quota (a warning above it).", tenant: tenant).set(Double(soft))
+        }
+        if let rpo = policy.rpo {
+            gauge("tandem_backup_rpo_objective_seconds", "The policy's rpo: the largest acceptable age of the newest backup.", tenant: tenant)
+                .set(rpo)
+        }
+        if let remote = policy.remoteRPO {
+            gauge("tandem_remote_rpo_objective_seconds", "The policy's remote_rpo.", tenant: tenant).set(remote)
+        }
         _ = counter("tandem_backup_failures_total", "Backup runs that failed.", tenant: tenant)
         _ = counter("tandem_backup_success_total", "Backup runs that committed a snapshot.", tenant: tenant)
         _ = counter("tandem_quota_refusals_total", "Backups refused because the hard quota was reached.", tenant: tenant)
         _ = gauge("tandem_last_success_timestamp_seconds", "When the tenant's last successful backup ended (Unix time; 0: never).", tenant: tenant)
         if let quota { gauge("tandem_quota_limit_bytes", "The tenant's hard quota.", tenant: tenant).set(Double(quota)) }
+        for help in Self.placementCounters.values { _ = counter(help.name, help.help, tenant: tenant) }
+        _ = counter("tandem_twin_stale_writes_refused_total", "Mirrored writes refused at this site because their epoch was stale.", tenant: tenant)
+        placement(tenant: tenant, active: false, epoch: 0, leaseRemaining: 0)
+        _ = gauge("tandem_remote_rpo_exceeded", "1 when the remote RPO exceeds the policy's remote_rpo.", tenant: tenant)
+    }
+
+    /// The counters a placement change adds to, by its cause, at the site where it happened.
+    static let placementCounters: [LeaseCoordinator.PlacementCause: (name: String, help: String)] = [
+        .takeover: ("tandem_takeovers_total", "Times this site took the tenant over after its active site fell silent."),
+        .switchover: ("tandem_switchovers_total", "Times this site took the tenant in a planned switchover."),
+        .forced: ("tandem_forced_promotions_total", "Times an operator forced this site to take the tenant without a majority."),
+        .fenced: ("tandem_fenced_total", "Times this site found another site at a newer epoch and stopped writing for the tenant."),
+    ]
+
+    /// A placement change at this site.
+    func placementChanged(tenant: String, cause: LeaseCoordinator.PlacementCause) {
+        guard let counter = Self.placementCounters[cause] else { return }
+        self.counter(counter.name, counter.help, tenant: tenant).increment()
+    }
+
+    /// Where the tenant is, as this site sees it now.
+    func placement(tenant: String, active: Bool, epoch: UInt64, leaseRemaining: Double) {
+        gauge("tandem_tenant_active", "1 at the site where the tenant is active (takes its backups), else 0.", tenant: tenant)
+            .set(active ? 1.0 : 0.0)
+        gauge("tandem_tenant_epoch", "The tenant's newest epoch known at this site (0: none).", tenant: tenant).set(Double(epoch))
+        gauge("tandem_lease_remaining_seconds", "How long this site's lease of the tenant still runs (0: it holds none).", tenant: tenant)
+            .set(leaseRemaining)
+    }
+
+    /// A drill of the tenant's copy at `site` (`remote` or `twin`) ended: verified (with its RPO
+    /// and RTO) or failed.
+    func drill(tenant: String, site: String, rpo: Double?, rto: Double?, at time: Date) {
+        let labels = [("tenant", tenant), ("site", site)]
+        guard let rpo, let rto else {
+            registry.makeCounter(name: "tandem_drill_failures_total", labels: labels, help: "Drills that failed (nothing verified, or damage found).")
+                .increment()
+            return
+        }
+        registry.makeGauge(name: "tandem_drill_last_success_timestamp_seconds", labels: labels,
+                           help: "When the last drill that verified and restored a snapshot ended (Unix time; 0: never).")
+            .set(time.timeIntervalSince1970)
+        registry.makeGauge(name: "tandem_drill_rpo_seconds", labels: labels, help: "The last good drill's RPO: the age of the snapshot it restored.")
+            .set(rpo)
+        registry.makeGauge(name: "tandem_drill_rto_seconds", labels: labels, help: "The last good drill's RTO: drill start to verified restore.")
+            .set(rto)
+    }
+
+    /// Makes the drill series exist (at zero) for the sites a tenant can be drilled at.
+    func declareDrills(tenant: String, sites: [String]) {
+        for site in sites {
+            let labels = [("tenant", tenant), ("site", site)]
+            _ = registry.makeCounter(name: "tandem_drill_failures_total", labels: labels, help: "Drills that failed (nothing verified, or damage found).")
+            _ = registry.makeGauge(name: "tandem_drill_last_success_timestamp_seconds", labels: labels,
+                                   help: "When the last drill that verified and restored a snapshot ended (Unix time; 0: never).")
+        }
+    }
+
+    /// A peer's heartbeat link, as this site sees it.
+    func peer(_ name: String, heartbeatAge: Double?, linkUp: Bool) {
+        registry.makeGauge(name: "tandem_peer_heartbeat_age_seconds", labels: [("peer", name)],
+                           help: "Seconds since the peer's last heartbeat reached this site (-1: none yet).").set(heartbeatAge ?? -1)
+        registry.makeGauge(name: "tandem_peer_link_up", labels: [("peer", name)],
+                           help: "1 while this site's heartbeats reach the peer.").set(linkUp ? 1.0 : 0.0)
     }
 
     func backupSucceeded(tenant: String, seconds: Double, bytesRead: Int64, bytesNew: Int64, at time: Date) {
@@ -50,6 +125,12 @@ public final class DaemonMetrics: Sendable {
             .set(Double(bytesNew))
     }
 
+    /// The newest committed snapshot's time, as found in the index at start-up.
+    func lastSuccess(tenant: String, at time: Date) {
+        gauge("tandem_last_success_timestamp_seconds", "When the tenant's last successful backup ended (Unix time; 0: never).", tenant: tenant)
+            .set(time.timeIntervalSince1970)
+    }
+
     /// A mirrored write refused because its epoch was stale (at the twin).
     func staleWriteRefused(tenant: String) {
         counter("tandem_twin_stale_writes_refused_total", "Mirrored writes refused at this site because their epoch was stale.", tenant: tenant)
@@ -57,9 +138,11 @@ public final class DaemonMetrics: Sendable {
     }
 
     /// The twin's state as the active site sees it.
-    func twin(tenant: String, pending: Int, inSync: Bool) {
+    func twin(tenant: String, pending: Int, pendingBytes: Int64, inSync: Bool) {
         gauge("tandem_twin_pending_snapshots", "Snapshots committed at the active site that the twin does not hold yet.", tenant: tenant)
             .set(Double(pending))
+        gauge("tandem_twin_pending_bytes", "Pack bytes the twin lacks for the snapshots it does not hold yet.", tenant: tenant)
+            .set(Double(pendingBytes))
         gauge("tandem_twin_in_sync", "1 when the twin holds every snapshot committed at the active site.", tenant: tenant).set(Double(inSync ? 1 : 0))
     }
 

@@ -123,7 +123,7 @@ extension Daemon {
                               logger log: Logger) async -> CommitMachine.Step {
         let twinRule: CommitMachine.TwinRule? = mirroring.shipper == nil || twinName == nil ? nil
             : policy.twin == .required ? .required : .preferred
-        let leases = await placement.coordinator?.leasesInForce ?? false
+        let leases = placement.coordinator?.leasesInForce ?? false
         var machine = CommitMachine(twin: twinRule, leasesInForce: leases)
         while !machine.isDecided {
             let fact: CommitMachine.Event

@@ -28,14 +28,16 @@ extension Daemon {
             var item = TenantStatus(name: policy.tenant, lastBackup: outcome?.lastBackup, nextRun: nextRun(policy),
                                     quotaUsedBytes: used, quotaLimitBytes: policy.quota.hard,
                                     quotaSoftBytes: policy.quota.soft, snapshots: snapshots, failures: outcome?.failures ?? 0)
-            if let shipper = shipping.shipper {
+            // The remote's RPO is the active site's to report (its twin ships nothing).
+            if let shipper = shipping.shipper, isActiveHere(policy) {
                 let queue = await shipper.queue(policy.tenant)
                 let now = clock.now()
                 item.remoteRpoSeconds = queue.remoteRPO(now: now)
                 item.remoteLagSeconds = queue.lag(now: now)
                 item.remotePendingSnapshots = queue.pending.count
                 item.remotePendingBytes = queue.pendingBytes
-                item.remoteError = queue.lastError
+                // An error from a round that left nothing pending is over.
+                item.remoteError = queue.pending.isEmpty ? nil : queue.lastError
             }
             await describeTwin(policy, into: &item)
             tenants.append(item)
@@ -61,7 +63,9 @@ extension Daemon {
     public func backupNow(tenant: String, source: String?, caller: Caller) async throws -> [JobStatus] {
         let policy = try policy(tenant)
         guard isActiveHere(policy) else {
-            throw DaemonError.forbidden("tenant \(tenant) is active at \(activeSite(policy) ?? "a near site"), not here at \(policies.site.siteName) (its twin): back it up there, or move it here with a failover first")
+            let here = policies.site.role == .near ? "\(policies.site.siteName) (its twin): back it up there, or move it here with a failover first"
+                : "\(policies.site.siteName), the remote site, which keeps the copies near sites ship: back it up at \(activeSite(policy) ?? "its active near site")"
+            throw DaemonError.refused("tenant \(tenant) is active at \(activeSite(policy) ?? "a near site"), not here at \(here)")
         }
         let names = source.map { [$0] } ?? policy.sources.map(\.name)
         var jobs: [JobStatus] = []

@@ -56,11 +56,14 @@ extension Daemon {
                                      rpoObjectiveSeconds: objective, rpoMet: objective.map { rpo <= $0 + 1 })
             logger.notice("drill finished", metadata: ["tenant": "\(tenant)", "site": "\(request.site)", "rpo_seconds": "\(Int(rpo))",
                                                        "rto_seconds": "\(String(format: "%.2f", rto))", "problems": "\(check.problems.count)"])
+            metrics.drill(tenant: tenant, site: request.site, rpo: check.problems.isEmpty ? rpo : nil,
+                          rto: check.problems.isEmpty ? rto : nil, at: now)
             await record(actor: caller.actor, role: caller.roleName, action: "drill", tenant: tenant,
                          detail: "\(detail) snapshot=\(id.prefix(12)) rpo=\(Int(rpo))s rto=\(String(format: "%.1f", rto))s",
                          result: check.problems.isEmpty ? "ok" : "problems: \(check.problems.count)")
             return report
         } catch {
+            metrics.drill(tenant: tenant, site: request.site, rpo: nil, rto: nil, at: clock.now())
             await record(actor: caller.actor, role: caller.roleName, action: "drill", tenant: tenant, detail: detail,
                          result: "failed: \(Self.describe(error))")
             throw error

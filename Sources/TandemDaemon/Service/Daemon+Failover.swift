@@ -15,8 +15,8 @@ extension Daemon {
     ///   majority. Both histories are kept; the divergence is reported and audited.
     public func failover(tenant: String, request: FailoverRequest, caller: Caller) async throws -> FailoverReport {
         let policy = try policy(tenant)
-        guard let coordinator = placement.coordinator, await coordinator.leasesInForce, let twin = twinName else {
-            throw DaemonError.badRequest("failover needs leases: site \(policies.site.siteName) must have a twin and a witness peer")
+        guard let coordinator = placement.coordinator, coordinator.leasesInForce, let twin = twinName else {
+            throw DaemonError.refused("failover needs leases: site \(policies.site.siteName) must have a twin and a witness peer")
         }
         if request.force { return try await forcePromotion(policy, reason: request.reason, coordinator: coordinator, caller: caller) }
         return try await switchover(policy, request: request, coordinator: coordinator, twin: twin, caller: caller)
@@ -31,7 +31,7 @@ extension Daemon {
         guard let reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw DaemonError.badRequest("a forced promotion needs --reason (it is audited)")
         }
-        guard !isActiveHere(policy) else { throw DaemonError.badRequest("\(tenant) is already active here") }
+        guard !isActiveHere(policy) else { throw DaemonError.refused("\(tenant) is already active here") }
         do {
             let (epoch, divergence) = try await coordinator.forcePromotion(tenant, reason: reason)
             let report = FailoverReport(tenant: tenant, kind: "forced", from: from, to: policies.site.siteName, epoch: epoch,
@@ -42,7 +42,7 @@ extension Daemon {
         } catch {
             await record(actor: caller.actor, role: caller.roleName, action: "failover", tenant: tenant,
                          detail: "forced reason=\(reason)", result: "refused: \(error)")
-            throw DaemonError.busy("no forced promotion: \(error)")
+            throw DaemonError.refused("no forced promotion: \(error)")
         }
     }
 
@@ -53,17 +53,17 @@ extension Daemon {
         let began = ContinuousClock.now
         let from = activeSite(policy) ?? "?"
         if request.back, policy.homeSite == policies.site.siteName || policy.homeSite == nil {
-            throw DaemonError.badRequest("\(tenant) is at its home site \(policies.site.siteName) already")
+            throw DaemonError.refused("\(tenant) is at its home site \(policies.site.siteName) already")
         }
         let to = request.back ? (policy.homeSite ?? twin) : (request.to ?? twin)
         guard isActiveHere(policy) else {
-            throw DaemonError.badRequest("\(tenant) is active at \(from), not here: run the switchover there (or --force at the twin when that site is gone)")
+            throw DaemonError.refused("\(tenant) is active at \(from), not here: run the switchover there (or --force at the twin when that site is gone)")
         }
         guard to == twin, let twinMirror = mirroring.shipper else { throw DaemonError.badRequest("\(tenant) can move only to this site's twin \(twin), not '\(to)'") }
         do {
             try await coordinator.beginHandover(tenant, to: to)
         } catch {
-            throw DaemonError.busy("no switchover: \(error)")
+            throw DaemonError.refused("no switchover: \(error)")
         }
         do {
             // Drain: the tenant's running jobs end (new ones wait for a lease and fail).

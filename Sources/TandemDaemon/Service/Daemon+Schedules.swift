@@ -16,8 +16,10 @@ extension Daemon {
         var queued = 0
         var changed = false
         // Only the tenant's active near site backs up; a remote or witness site's policies
-        // carry retention only, and a twin takes the active site's mirror.
-        for policy in policies.tenants where isActiveHere(policy) {
+        // carry retention only, and a twin takes the active site's mirror. Where leases are in
+        // force, a tenant's schedules wait for its lease (they fire once it is held) instead of
+        // queueing runs that could only fail.
+        for policy in policies.tenants where schedulesRunHere(policy) {
             let planner = planner(for: policy)
             var tenantMarks = schedules.marks[policy.tenant] ?? [:]
             for entry in planner.entries where tenantMarks[entry.name] == nil {
@@ -45,7 +47,13 @@ extension Daemon {
     /// When the scheduler must look again: the earliest next start of any schedule.
     public func nextWake() -> Date? {
         let now = clock.now()
-        return policies.tenants.filter(isActiveHere).compactMap { planner(for: $0).nextWake(marks: schedules.marks[$0.tenant] ?? [:], now: now) }.min()
+        return policies.tenants.filter(schedulesRunHere).compactMap { planner(for: $0).nextWake(marks: schedules.marks[$0.tenant] ?? [:], now: now) }.min()
+    }
+
+    /// Whether `policy`'s schedules run here now: active here, and holding its lease where
+    /// leases are in force.
+    func schedulesRunHere(_ policy: TenantPolicy) -> Bool {
+        isActiveHere(policy) && !placement.awaitsLease(policy.tenant)
     }
 
     /// The next start of one tenant's schedules.

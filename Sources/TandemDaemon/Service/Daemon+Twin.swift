@@ -39,7 +39,7 @@ extension Daemon {
         // Forced promotion: the operator accepted divergence; there is no majority to tell.
         if await coordinator.isForced(tenant) { return nil }
         guard let record = await coordinator.outdateRecord(tenant) else {
-            return await coordinator.leasesInForce ? "this site does not hold the tenant's lease" : nil
+            return coordinator.leasesInForce ? "this site does not hold the tenant's lease" : nil
         }
         do {
             let answer = try await witnessLink.send(LinkRequest(.outdate(record), tenant: tenant))
@@ -123,7 +123,8 @@ extension Daemon {
     /// The coordinator moved a tenant: this site became its active site (raise the fence to
     /// the new epoch, so the old site's late writes are refused, and let the scheduler look)
     /// or its twin.
-    func placementChanged(tenant: String, active: String, epoch: UInt64) async {
+    func placementChanged(tenant: String, active: String, epoch: UInt64, cause: LeaseCoordinator.PlacementCause = .configured) async {
+        metrics.placementChanged(tenant: tenant, cause: cause)
         let before = placement.activeSites[tenant]
         placement.activeSites[tenant] = active
         placement.epochs[tenant] = epoch
@@ -133,15 +134,22 @@ extension Daemon {
         if before != nil, before != active {
             logger.notice("tenant moved", metadata: ["tenant": "\(tenant)", "active": "\(active)", "epoch": "\(epoch)"])
             await record(actor: "tandemd", role: "daemon", action: "placement", tenant: tenant,
-                         detail: "active=\(active) epoch=\(epoch) previous=\(before ?? "-")", result: "ok")
+                         detail: "active=\(active) epoch=\(epoch) previous=\(before ?? "-") cause=\(cause.rawValue)", result: "ok")
         }
+        schedules.bell.ring()
+    }
+
+    /// The coordinator says this site started or stopped writing for `tenant`: the scheduler
+    /// looks again (a schedule that waited for the lease fires now).
+    func leaseChanged(tenant: String, held: Bool) {
+        if held { placement.writing.insert(tenant) } else { placement.writing.remove(tenant) }
         schedules.bell.ring()
     }
 
     /// Waits (up to one lease) until this site holds `tenant`'s lease; nil when it may write,
     /// else why not. Always nil where leases are not in force.
     func awaitLease(_ tenant: String) async -> String? {
-        guard let coordinator = placement.coordinator, await coordinator.leasesInForce else { return nil }
+        guard let coordinator = placement.coordinator, coordinator.leasesInForce else { return nil }
         let deadline = ContinuousClock.now + .seconds(policies.site.heartbeat.lease)
         while ContinuousClock.now < deadline {
             if await coordinator.mayWrite(tenant) { return nil }
@@ -189,7 +197,14 @@ extension Daemon {
     func describeTwin(_ policy: TenantPolicy, into item: inout TenantStatus) async {
         item.activeSite = activeSite(policy)
         item.epoch = await epoch(of: policy.tenant)
-        if let coordinator = placement.coordinator { item.leaseExpires = await coordinator.leaseView(policy.tenant).expires }
+        if let coordinator = placement.coordinator {
+            let lease = await coordinator.leaseView(policy.tenant)
+            item.leaseExpires = lease.expires
+            item.leaseRemainingSeconds = lease.expires.map { max(0, ($0.timeIntervalSince(Date()) * 10).rounded() / 10) }
+            let takeover = await coordinator.takeoverView(policy.tenant)
+            item.takeoverInSeconds = takeover.inSeconds.map { ($0 * 10).rounded() / 10 }
+            item.takeoverHoldOff = takeover.holdOff
+        }
         guard let twin = twinName else { return }
         let linkUp = placement.peers[twin]?.outgoingUp ?? false
         guard isActiveHere(policy), let twinMirror = mirroring.shipper else {
@@ -199,8 +214,10 @@ extension Daemon {
         }
         let queue = await twinMirror.queue(policy.tenant)
         item.twinPendingSnapshots = queue.pending.count
-        item.twinError = queue.lastError
-        if queue.pending.isEmpty && queue.lastError == nil && linkUp {
+        // An error from a round that left nothing pending (a refused connection at start-up)
+        // is over: the twin holds everything committed here.
+        item.twinError = queue.pending.isEmpty ? nil : queue.lastError
+        if queue.pending.isEmpty && linkUp {
             item.twinState = .inSync
         } else if mirroring.recordedOutdated.contains(policy.tenant) && !linkUp {
             item.twinState = .outdated
@@ -213,10 +230,11 @@ extension Daemon {
     func activeTenantNames() -> [String] { policies.tenants.filter(isActiveHere).map(\.tenant) }
 
     func publishTwinMetrics() async {
-        guard let twinMirror = mirroring.shipper else { return }
+        guard let twinMirror = mirroring.shipper, let twin = twinName else { return }
+        let linkUp = placement.peers[twin]?.outgoingUp ?? false
         for tenant in activeTenantNames() {
             let queue = await twinMirror.queue(tenant)
-            metrics.twin(tenant: tenant, pending: queue.pending.count, inSync: queue.pending.isEmpty && queue.lastError == nil)
+            metrics.twin(tenant: tenant, pending: queue.pending.count, pendingBytes: queue.pendingBytes, inSync: queue.pending.isEmpty && linkUp)
         }
     }
 }

@@ -135,6 +135,7 @@ struct MetricsService: Service {
             guard request.method == .GET, request.path == "/metrics" else {
                 return HTTPResponse(status: .notFound, contentType: "text/plain", body: Array("try /metrics\n".utf8))
             }
+            await daemon.refreshLiveMetrics()
             return HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(metrics.render().utf8))
         }
         try await untilGracefulShutdown {
@@ -157,17 +158,39 @@ extension Daemon {
     /// Logged, audited and measured once at start: the tenants and their metric series.
     func started() async {
         for policy in policies.tenants {
-            metrics.declare(tenant: policy.tenant, quota: policy.quota.hard)
+            metrics.declare(policy)
+            metrics.declareDrills(tenant: policy.tenant, sites: policies.site.peers.compactMap {
+                $0.role == .twin ? "twin" : $0.role == .remote ? "remote" : nil
+            })
+            for peer in policies.site.peers { metrics.peer(peer.name, heartbeatAge: nil, linkUp: false) }
             if let index = try? index(for: policy.tenant) {
                 let used = (try? index.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
                 let snapshots = (try? index.snapshots()) ?? []
                 metrics.usage(tenant: policy.tenant, stored: used, snapshots: snapshots.count,
                               logicalBytes: snapshots.reduce(Int64(0)) { $0 + $1.size }, quota: policy.quota.hard)
+                // A restart does not make the newest backup look infinitely old to the rpo alert.
+                if let newest = snapshots.map(\.time).max() { metrics.lastSuccess(tenant: policy.tenant, at: newest) }
             }
         }
         logger.notice("tandemd starting", metadata: ["site": "\(policies.site.siteName)", "tenants": "\(policies.tenants.count)",
                                                       "config": "\(configPath)", "version": "\(TandemVersion.current)"])
         await record(actor: "daemon", role: "daemon", action: "start", tenant: nil, detail: "config=\(configPath)", result: "ok")
+    }
+
+    /// The figures that change with time alone (lease remaining, heartbeat ages), and where
+    /// each tenant is: refreshed for each scrape.
+    func refreshLiveMetrics() async {
+        let now = clock.now()
+        for policy in policies.tenants {
+            let view = await placement.coordinator?.leaseView(policy.tenant)
+            let remaining = view?.expires.map { max(0, $0.timeIntervalSince(Date())) } ?? 0
+            metrics.placement(tenant: policy.tenant, active: isActiveHere(policy), epoch: await epoch(of: policy.tenant) ?? 0,
+                              leaseRemaining: remaining)
+        }
+        for peer in policies.site.peers {
+            let state = placement.peers[peer.name]
+            metrics.peer(peer.name, heartbeatAge: state?.lastHeartbeat.map { max(0, now.timeIntervalSince($0)) }, linkUp: state?.outgoingUp ?? false)
+        }
     }
 
     func stopped() async {

@@ -153,8 +153,11 @@ struct LeaseService: Service {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     for await change in changes {
-                        if case .placement(let tenant, let active, let epoch) = change {
-                            await daemon.placementChanged(tenant: tenant, active: active, epoch: epoch)
+                        switch change {
+                        case .placement(let tenant, let active, let epoch, let cause):
+                            await daemon.placementChanged(tenant: tenant, active: active, epoch: epoch, cause: cause)
+                        case .lease(let tenant, let held):
+                            await daemon.leaseChanged(tenant: tenant, held: held)
                         }
                     }
                 }
@@ -275,9 +278,12 @@ extension Daemon {
         for policy in policies.tenants {
             let queue = await shipper.queue(policy.tenant)
             let rpo = queue.remoteRPO(now: now)
+            // The remote RPO is the active site's to keep: at its twin the objective is not
+            // judged (no false alert on every tenant's twin).
+            let objective = isActiveHere(policy) ? policy.remoteRPO : nil
             metrics.remote(tenant: policy.tenant, rpo: rpo, lag: queue.lag(now: now), pending: queue.pending.count,
-                           pendingBytes: queue.pendingBytes, objective: policy.remoteRPO)
-            if let objective = policy.remoteRPO, (rpo ?? .infinity) > objective, !queue.pending.isEmpty || rpo != nil {
+                           pendingBytes: queue.pendingBytes, objective: objective)
+            if let objective, (rpo ?? .infinity) > objective, !queue.pending.isEmpty || rpo != nil {
                 logger.warning("remote RPO objective exceeded", metadata: [
                     "tenant": "\(policy.tenant)", "rpo_seconds": "\(rpo.map { Int($0) }.map(String.init) ?? "none at remote")",
                     "objective_seconds": "\(Int(objective))"])

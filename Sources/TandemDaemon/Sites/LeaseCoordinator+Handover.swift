@@ -49,7 +49,7 @@ extension LeaseCoordinator {
     /// Switchover, step 3: the successor took the tenant at `epoch`; this site is its twin now.
     func handedOver(_ tenant: String, to successor: String, epoch: UInt64) async {
         holders[tenant] = nil
-        await move(tenant, to: Placement(active: successor, epoch: epoch))
+        await move(tenant, to: Placement(active: successor, epoch: epoch), cause: .handedOver)
     }
 
     /// At the successor: the active site offers the tenant (after releasing the lease).
@@ -88,7 +88,7 @@ extension LeaseCoordinator {
         }
         logger.critical("forced promotion", metadata: ["tenant": "\(tenant)", "epoch": "\(promotion.epoch.value)", "reason": "\(reason)"])
         watchers[tenant] = nil
-        await move(tenant, to: Placement(active: site.name, epoch: promotion.epoch.value), forced: OperatorReason(reason))
+        await move(tenant, to: Placement(active: site.name, epoch: promotion.epoch.value), cause: .forced, forced: OperatorReason(reason))
         return (promotion.epoch.value, report.description)
     }
 }

@@ -31,7 +31,14 @@ extension LeaseCoordinator {
                 return LinkResponse(id: request.id, ok: false, error: "a lease request must come from its holder")
             }
             var response = LinkResponse(id: request.id, ok: true)
-            response.lease = LeaseWireReply(grantor.request(lease, now: instant))
+            let reply = grantor.request(lease, now: instant)
+            response.lease = LeaseWireReply(reply)
+            // The witness runs no holder or watcher: a lease it grants at a newer epoch is how it
+            // learns where the tenant is active now (its `status` and metrics say so).
+            if !leasesInForce, case .granted = reply,
+               placements[request.tenant].map({ lease.epoch.value > $0.epoch || (lease.epoch.value == $0.epoch && lease.holder.name != $0.active) }) ?? true {
+                await move(request.tenant, to: Placement(active: lease.holder.name, epoch: lease.epoch.value), cause: .observed)
+            }
             return response
         case .witness(let asking, _):
             guard asking == SiteID(peer) else {

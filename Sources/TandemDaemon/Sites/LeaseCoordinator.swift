@@ -27,7 +27,27 @@ actor LeaseCoordinator {
 
     /// A change the daemon must act on.
     enum Change: Sendable {
-        case placement(tenant: String, active: String, epoch: UInt64)
+        case placement(tenant: String, active: String, epoch: UInt64, cause: PlacementCause)
+        /// This site started (`held`) or stopped writing for the tenant under its lease.
+        case lease(tenant: String, held: Bool)
+    }
+
+    /// Why a tenant's placement changed (what the metrics count).
+    enum PlacementCause: String, Sendable {
+        /// Read at start-up (or seeded from `home_site`).
+        case configured
+        /// This site took the tenant over: the active site was silent, the witness agreed.
+        case takeover
+        /// This site took the tenant in a planned switchover.
+        case switchover
+        /// This site took the tenant by the operator's forced promotion.
+        case forced
+        /// This site handed the tenant to its twin in a planned switchover.
+        case handedOver = "handed_over"
+        /// Another site holds a newer epoch: this site was fenced and is the twin now.
+        case fenced
+        /// At the witness: it granted the lease to a site at a newer epoch.
+        case observed
     }
 
     let site: SiteID
@@ -49,7 +69,7 @@ actor LeaseCoordinator {
     private let changeContinuation: AsyncStream<Change>.Continuation
 
     /// Whether holders and watchers run here (a near site with a twin and a witness).
-    var leasesInForce: Bool { twin != nil && witness != nil }
+    nonisolated var leasesInForce: Bool { twin != nil && witness != nil }
 
     init(site: String, twin: String?, witness: String?, settings: LeaseSettings, stateDirectory: String, logger: Logger) {
         self.site = SiteID(site)
@@ -75,7 +95,7 @@ actor LeaseCoordinator {
             }
             guard let placement else { continue }
             placements[name] = placement
-            changeContinuation.yield(.placement(tenant: name, active: placement.active, epoch: placement.epoch))
+            changeContinuation.yield(.placement(tenant: name, active: placement.active, epoch: placement.epoch, cause: .configured))
             guard leasesInForce, holders[name] == nil, watchers[name] == nil else { continue }
             if placement.active == site.name {
                 startHolding(name, epoch: Epoch(placement.epoch))
@@ -99,6 +119,15 @@ actor LeaseCoordinator {
         guard let holder = holders[tenant] else { return (nil, nil) }
         let end = holder.leaseEnd.map { Date().addingTimeInterval(Double(($0 - now).clampedMilliseconds) / 1000) }
         return (holder.phase.rawValue, holder.mayWrite(at: now) ? end : nil)
+    }
+
+    /// At the twin, while the active site is silent: seconds until its old lease has surely
+    /// run out, and why this site holds off (nil, nil while the active site is heard).
+    func takeoverView(_ tenant: String) -> (inSeconds: Double?, holdOff: String?) {
+        let instant = now
+        guard let watcher = watchers[tenant], watcher.missedHeartbeats(at: instant) >= 1 else { return (nil, nil) }
+        let remaining = max(0, Double((watcher.oldLeaseEnd - instant).clampedMilliseconds) / 1000)
+        return (remaining, lastHoldOff[tenant])
     }
 
     func startHolding(_ tenant: String, epoch: Epoch, forced: OperatorReason? = nil) {
@@ -226,13 +255,16 @@ actor LeaseCoordinator {
                 }
             case .startWriting(let epoch, _):
                 logger.notice("lease held: this site writes for the tenant", metadata: ["tenant": "\(tenant)", "epoch": "\(epoch.value)"])
+                changeContinuation.yield(.lease(tenant: tenant, held: true))
             case .stopWriting(let reason):
                 logger.warning("lease lost: this site stops writing for the tenant", metadata: ["tenant": "\(tenant)", "why": "\(reason)"])
+                changeContinuation.yield(.lease(tenant: tenant, held: false))
             case .fenced(let epoch, let owner):
                 logger.warning("fenced: another site holds a newer epoch; this site is now the tenant's twin",
                                metadata: ["tenant": "\(tenant)", "epoch": "\(epoch.value)", "owner": "\(owner.name)"])
                 holders[tenant] = nil
-                Task { await self.move(tenant, to: Placement(active: owner.name, epoch: epoch.value)) }
+                changeContinuation.yield(.lease(tenant: tenant, held: false))
+                Task { await self.move(tenant, to: Placement(active: owner.name, epoch: epoch.value), cause: .fenced) }
             case .release:
                 break
             }
@@ -263,14 +295,19 @@ actor LeaseCoordinator {
             logger.critical("taking the tenant over", metadata: ["tenant": "\(tenant)", "from": "\(promotion.previousSite.name)",
                                                                  "epoch": "\(promotion.epoch.value)"])
             watchers[tenant] = nil
-            await move(tenant, to: Placement(active: site.name, epoch: promotion.epoch.value))
+            let cause: PlacementCause = switch promotion.cause {
+            case .failover: .takeover
+            case .switchover: .switchover
+            case .forced: .forced
+            }
+            await move(tenant, to: Placement(active: site.name, epoch: promotion.epoch.value), cause: cause)
         case .divergenceDetected(let report):
             logger.critical("divergent histories", metadata: ["tenant": "\(tenant)", "report": "\(report)"])
         }
     }
 
     /// Records a new placement durably, then starts the machine for this site's new role.
-    func move(_ tenant: String, to placement: Placement, forced: OperatorReason? = nil) async {
+    func move(_ tenant: String, to placement: Placement, cause: PlacementCause, forced: OperatorReason? = nil) async {
         guard placements[tenant] != placement else { return }
         do {
             try await records.save(tenant, placement)
@@ -279,7 +316,7 @@ actor LeaseCoordinator {
             return
         }
         placements[tenant] = placement
-        changeContinuation.yield(.placement(tenant: tenant, active: placement.active, epoch: placement.epoch))
+        changeContinuation.yield(.placement(tenant: tenant, active: placement.active, epoch: placement.epoch, cause: cause))
         if placement.active == site.name {
             startHolding(tenant, epoch: Epoch(placement.epoch), forced: forced)
         } else if leasesInForce {

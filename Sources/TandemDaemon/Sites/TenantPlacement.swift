@@ -17,6 +17,14 @@ struct TenantPlacement: Sendable {
     var epochs: [String: UInt64] = [:]
     /// Each peer's heartbeat link, by peer name.
     var peers: [String: PeerState] = [:]
+    /// Tenants this site writes for under a lease now (where leases are in force).
+    var writing: Set<String> = []
+
+    /// Whether `tenant`'s writes here wait for a lease this site does not hold yet: its
+    /// schedules wait rather than fail.
+    func awaitsLease(_ tenant: String) -> Bool {
+        coordinator?.leasesInForce == true && !writing.contains(tenant)
+    }
 
     /// The site `policy`'s tenant is active at: the coordinator's word, else its home site,
     /// else this site when it is a near site without a say from anyone.

@@ -14,11 +14,14 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
     case io(String)
     /// The configuration did not validate.
     case config(String)
+    /// Not possible at this site now (not active here, home already, the lease or the
+    /// witness says no); nothing was changed.
+    case refused(String)
 
     public var description: String {
         switch self {
         case .forbidden(let m), .notFound(let m), .badRequest(let m), .quotaExceeded(let m), .busy(let m), .io(let m),
-             .config(let m): m
+             .config(let m), .refused(let m): m
         }
     }
 
@@ -32,6 +35,7 @@ public enum DaemonError: Error, Equatable, CustomStringConvertible {
         case .busy: .busy
         case .io: .failed
         case .config: .invalidConfig
+        case .refused: .refused
         }
     }
 }

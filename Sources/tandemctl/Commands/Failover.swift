@@ -48,7 +48,8 @@ struct Failover: AsyncParsableCommand {
                 reports.append(report)
                 if !json { Failover.describe(report) }
             }
-            if json { try JSONOutput.print(reports) }
+            // One object, as every command's --json prints: the tenants' reports in a list.
+            if json { try JSONOutput.print(FailoverReports(failovers: reports)) }
         }
     }
 
@@ -57,6 +58,11 @@ struct Failover: AsyncParsableCommand {
               + (report.kind == "switchover" ? " (\(report.snapshotsSynced) snapshot(s) synced first)" : ""))
         if let divergence = report.divergence { print("  divergence: \(divergence)") }
     }
+}
+
+/// `failover --json`: one report per tenant moved.
+struct FailoverReports: Encodable {
+    let failovers: [FailoverReport]
 }
 
 /// `tandemctl failback --tenant T`: a planned switchover back to the tenant's `home_site`,

@@ -23,7 +23,9 @@ struct Status: AsyncParsableCommand {
             print("")
             print("TENANT           LAST BACKUP                        NEXT RUN              QUOTA USED")
             for t in status.tenants {
-                let last = t.lastBackup.map { "\(Self.time($0.time)) \($0.result)" } ?? "never"
+                // Where the tenant is not active, its backups run elsewhere: say what is held here.
+                let last = t.lastBackup.map { "\(Self.time($0.time)) \($0.result)" }
+                    ?? (t.snapshots > 0 ? "none here; \(t.snapshots) snapshot(s) held" : "never")
                 let next = t.nextRun.map(Self.time) ?? "-"
                 let quota = Human.bytes(t.quotaUsedBytes) + (t.quotaLimitBytes.map { " of \(Human.bytes($0))" } ?? "")
                 print(t.name.padding(toLength: 16, withPad: " ", startingAt: 0) + " "
@@ -37,6 +39,10 @@ struct Status: AsyncParsableCommand {
                         line += "; twin \(twin.rawValue)" + (t.twinPendingSnapshots.map { $0 > 0 ? " (\($0) snapshot(s) behind)" : "" } ?? "")
                     }
                     print(line)
+                    if let seconds = t.takeoverInSeconds {
+                        print("  \(active) is silent: " + (t.takeoverHoldOff.map { "not taking over yet, \($0)" }
+                            ?? "this site may take over in \(Human.seconds(seconds))"))
+                    }
                 }
                 if let pending = t.remotePendingSnapshots {
                     let rpo = t.remoteRpoSeconds.map { "RPO \(Int($0)) s" } ?? "nothing there yet"

@@ -62,7 +62,7 @@ struct ControlClient: Sendable {
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(100))
             } catch let failure as NotSent {
-                throw DaemonCallError.unreachable(socketPath, Self.reason(failure.error))
+                throw DaemonCallError.unreachable(socketPath, Self.reason(failure.error, path: socketPath))
             } catch where method == .GET && attempt < 3 && !(error is DaemonCallError) {
                 // A GET changes nothing: a connection that broke before its answer is asked again.
                 attempt += 1
@@ -87,7 +87,7 @@ struct ControlClient: Sendable {
                     }
                 }
         } catch {
-            throw DaemonCallError.unreachable(socketPath, Self.reason(error))
+            throw DaemonCallError.unreachable(socketPath, Self.reason(error, path: socketPath))
         }
         return try await channel.executeThenClose { inbound, outbound in
             var headers = HTTPHeaders()
@@ -126,7 +126,17 @@ struct ControlClient: Sendable {
         }
     }
 
-    static func reason(_ error: any Error) -> String {
+    /// Why connecting to `path` failed, in words: what is at the path first (a directory or a
+    /// plain file is not refusing anything), then the system's reason.
+    static func reason(_ error: any Error, path: String) -> String {
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR: return "\(path) is a directory, not tandemd's control socket (name the socket inside it, e.g. \(path)/control.sock)"
+            case S_IFSOCK: break
+            default: return "\(path) is not a socket (tandemd's control socket is where the site config's control.socket says)"
+            }
+        }
         if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
         let text = "\(error)"
         if text.contains("connection refused") || text.contains("ECONNREFUSED") { return "connection refused" }

@@ -39,7 +39,7 @@ enum Failure {
             case .malformed: 1
             case .refused(_, let answer):
                 switch answer.code {
-                case .forbidden?: 11
+                case .forbidden?, .refused?: 11
                 case .notFound?: 5
                 case .quotaExceeded?: 12
                 case .busy?: 8

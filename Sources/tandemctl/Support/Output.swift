@@ -13,6 +13,14 @@ enum JSONOutput {
 
 /// Human formatting of sizes and rates.
 enum Human {
+    /// `0.5 s`, `6.8 s`, `12 s`, `3 min 20 s`: rounded to what a person reads.
+    static func seconds(_ value: Double) -> String {
+        if value < 10 { return String(format: "%.1f s", max(0, value)) }
+        if value < 120 { return "\(Int(value.rounded())) s" }
+        let whole = Int(value.rounded())
+        return whole % 60 == 0 ? "\(whole / 60) min" : "\(whole / 60) min \(whole % 60) s"
+    }
+
     static func bytes(_ value: Int64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var size = Double(value)
