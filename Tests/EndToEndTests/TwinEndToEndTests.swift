@@ -106,6 +106,11 @@ extension SiteProcessTests {
             #expect(drilled?["site"] as? String == "twin" && drilled?["verified"] as? Bool == true && drilled?["objectives_met"] as? Bool == true,
                     "\(drill.stdout)")
             #expect((drilled?["rto_seconds"] as? Double ?? 0) > 0 && drilled?["snapshot_id"] as? String != nil)
+            // The twin has no RPO objective of its own (issue 19, point 12): it must be current.
+            #expect(drilled?["twin_current"] as? Bool == true && drilled?["rpo_objective_seconds"] == nil, "\(drill.stdout)")
+            let drillText = try home.cli().run(["drill", "--tenant", "alpha", "--site", "twin"])
+            #expect(drillText.status == 0 && drillText.stdout.contains("the twin holds the newest snapshot committed here")
+                    && !drillText.stdout.contains("objective"), "\(drillText.stdout)")
             // The twin does not back the tenant up itself.
             let refused = try twin.cli().run(["backup", "now", "--tenant", "alpha"])
             #expect(refused.status != 0 && refused.stderr.contains("active at home-a"), "\(refused.stderr)")

@@ -375,17 +375,24 @@ public struct DrillReport: Codable, Sendable, Equatable {
     public var bytesRestored: Int64
     public var files: Int
     public var problems: [String]
+    /// The policy's objective for this copy (`remote_rpo` at the remote; nil at the twin, which
+    /// has no objective of its own: it must be current, see ``twinCurrent``).
     public var rpoObjectiveSeconds: Double?
     public var rpoMet: Bool?
+    /// At the twin: whether it holds the newest snapshot committed at the active site (it is
+    /// synchronous); nil for the remote.
+    public var twinCurrent: Bool?
     /// Every byte of the snapshot was read back, authenticated and restored (no problems).
     public var verified: Bool
-    /// Verified, and the RPO objective (where there is one) was met.
+    /// Verified, the RPO objective (where there is one) met, and a twin current.
     public var objectivesMet: Bool
 
     public init(tenant: String, site: String, snapshotId: String, snapshotTime: Date, rpoSeconds: Double, rtoSeconds: Double,
-                bytesRestored: Int64, files: Int, problems: [String], rpoObjectiveSeconds: Double?, rpoMet: Bool?) {
+                bytesRestored: Int64, files: Int, problems: [String], rpoObjectiveSeconds: Double?, rpoMet: Bool?,
+                twinCurrent: Bool? = nil) {
         verified = problems.isEmpty
-        objectivesMet = problems.isEmpty && rpoMet != false
+        objectivesMet = problems.isEmpty && rpoMet != false && twinCurrent != false
+        self.twinCurrent = twinCurrent
         self.tenant = tenant
         self.site = site
         self.snapshotId = snapshotId

@@ -44,16 +44,18 @@ extension Daemon {
             let now = clock.now()
             let rpo = now.timeIntervalSince(time)
             var objective = policy.remoteRPO
+            var twinCurrent: Bool?
             if request.site == "twin" {
-                // The twin must be as current as this site: its RPO objective is our own newest
-                // snapshot's age (within the second that stored times are rounded to).
+                // The twin has no objective of its own: it is synchronous, so it must hold the
+                // newest snapshot committed here (within the second stored times are rounded to).
+                objective = nil
                 let newestHere = (try? index(for: tenant)?.snapshots().map(\.time).max()) ?? nil
-                objective = newestHere.map { now.timeIntervalSince($0) } ?? rpo
+                twinCurrent = newestHere.map { time.timeIntervalSince($0) >= -1 } ?? true
             }
             let report = DrillReport(tenant: tenant, site: request.site, snapshotId: id, snapshotTime: time, rpoSeconds: rpo,
                                      rtoSeconds: rto, bytesRestored: restored.bytesRestored, files: restored.files,
                                      problems: check.problems.map { "\($0.object): \($0.problem)" },
-                                     rpoObjectiveSeconds: objective, rpoMet: objective.map { rpo <= $0 + 1 })
+                                     rpoObjectiveSeconds: objective, rpoMet: objective.map { rpo <= $0 + 1 }, twinCurrent: twinCurrent)
             logger.notice("drill finished", metadata: ["tenant": "\(tenant)", "site": "\(request.site)", "rpo_seconds": "\(Int(rpo))",
                                                        "rto_seconds": "\(String(format: "%.2f", rto))", "problems": "\(check.problems.count)"])
             metrics.drill(tenant: tenant, site: request.site, rpo: check.problems.isEmpty ? rpo : nil,

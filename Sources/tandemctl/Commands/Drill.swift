@@ -7,7 +7,7 @@ import TandemCore
 struct Drill: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fetch, verify and restore a tenant's newest snapshot at a site in a scratch area; report RPO and RTO.",
-        discussion: "Production is not touched: the scratch area is under the daemon's state directory and removed afterwards. Exits 3 if the copy has problems, 13 if the RPO objective is missed.")
+        discussion: "Production is not touched: the scratch area is under the daemon's state directory and removed afterwards. Exits 3 if the copy has problems, 13 if the RPO objective is missed or the twin lacks the newest snapshot committed here.")
 
     @OptionGroup var daemon: DaemonOptions
     @Option(help: "Tenant name.") var tenant: String
@@ -25,13 +25,14 @@ struct Drill: AsyncParsableCommand {
                 try JSONOutput.print(report)
             } else {
                 print("drill of \(tenant) at \(report.site): snapshot \(report.snapshotId.prefix(12)) of \(ControlJSON.formatTime(report.snapshotTime))")
-                print("  RPO \(Int(report.rpoSeconds)) s" + (report.rpoObjectiveSeconds.map { " (objective \(Int($0)) s: \(report.rpoMet == true ? "met" : "MISSED"))" } ?? ""))
+                print("  RPO \(Int(report.rpoSeconds)) s" + (report.rpoObjectiveSeconds.map { " (objective \(Int($0)) s: \(report.rpoMet == true ? "met" : "MISSED"))" } ?? "")
+                      + (report.twinCurrent.map { $0 ? " (the twin holds the newest snapshot committed here)" : " (BEHIND: the twin lacks the newest snapshot committed here)" } ?? ""))
                 print("  RTO \(String(format: "%.2f", report.rtoSeconds)) s to a verified restore of \(Human.bytes(report.bytesRestored)) in \(report.files) file(s)")
                 print(report.problems.isEmpty ? "  every byte verified" : "  \(report.problems.count) problem(s):")
                 for problem in report.problems { print("    \(problem)") }
             }
             if !report.problems.isEmpty { throw ExitCode(3) }
-            if report.rpoMet == false { throw ExitCode(13) }
+            if report.rpoMet == false || report.twinCurrent == false { throw ExitCode(13) }
         }
     }
 }
