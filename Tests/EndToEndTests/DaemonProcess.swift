@@ -111,6 +111,24 @@ final class DaemonProcess {
         return text
     }
 
+    /// What `promtool check metrics` says of the metrics page (empty when it is clean).
+    func metricsLint() throws -> String {
+        let page = Data(try metricsPage().utf8)
+        let promtool = Process()
+        promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        promtool.arguments = ["check", "metrics"]
+        let input = Pipe(), output = Pipe()
+        promtool.standardInput = input
+        promtool.standardOutput = output
+        promtool.standardError = output
+        try promtool.run()
+        input.fileHandleForWriting.write(page)
+        try input.fileHandleForWriting.close()
+        let verdict = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        promtool.waitUntilExit()
+        return promtool.terminationStatus == 0 ? "" : "promtool exit \(promtool.terminationStatus): \(verdict)"
+    }
+
     /// One sample of the metrics page: `name{label="value"}` (nil: no such series).
     func metric(_ name: String, _ label: String, _ value: String) throws -> Double? {
         let prefix = "\(name){\(label)=\"\(value)\"} "

@@ -190,6 +190,8 @@ extension SiteProcessTests {
             }
             #expect(try status(twin)["active_site"] as? String == "home-a")
             #expect(try home.metric("tandem_switchovers_total", "tenant", "alpha") == 1)
+            // Every site's page, with the placement, lease, peer and drill series, stays valid.
+            for site in [home, twin, remote] { #expect(try site.metricsLint() == "", "\(site.root)") }
             try remote.wait("the witness to show home-a active at epoch 3", timeout: 30) {
                 let item = try status(remote)
                 return item["active_site"] as? String == "home-a" && item["epoch"] as? Int == 3
