@@ -22,7 +22,7 @@ struct Tandemctl: AsyncParsableCommand {
             9 already exists / refused;
             10 tandemd not reachable; 11 refused by tandemd (not your tenant, not an operator, or not possible at
             this site now: not active here, home already, the lease or the witness says no);
-            12 quota exceeded; 13 a daemon backup job failed; 14 backup saved but incomplete
+            12 quota exceeded; 13 a daemon backup job failed (or a drill missed its objective or found the twin behind); 14 backup saved but incomplete
             (entries that could not be read are missing; see the warnings); 2 invalid configuration;
             64 bad command line; 130 interrupted.
             """,
