@@ -25,12 +25,15 @@ public actor RemoteReceiver {
 
     let backend: any Backend
     let retention: RetentionLookup
-    private var known: [String: Set<String>] = [:]
+    var known: [String: Set<String>] = [:]
     /// Complete records per tenant, read once: this actor is the only writer of its store.
     private var records: [String: [String: CompleteRecord]] = [:]
     /// SHA-256 of objects already stored or compared here, so a resent one costs no I/O.
     private var objectDigests: [String: String] = [:]
     private var tally = Statistics()
+    /// Bytes of each tenant's packs here, once ``storedBytes(_:)`` has summed them; kept
+    /// current by this actor's stores and deletions.
+    var packBytes: [String: Int64] = [:]
 
     /// What near sites have sent since this receiver started.
     public struct Statistics: Sendable, Equatable {
@@ -140,6 +143,7 @@ public actor RemoteReceiver {
             try await backend.writeUncached(path, body, overwrite: false)
             tally.packsStored += 1
             tally.packBytesStored += Int64(body.count)
+            packBytes[tenant]? += Int64(body.count)
         } catch BackendError.alreadyExists {
             tally.packsAlreadyHeld += 1
         }
@@ -210,6 +214,7 @@ public actor RemoteReceiver {
     public func invalidate(_ tenant: String) {
         known[tenant] = nil
         records[tenant] = nil
+        packBytes[tenant] = nil
         objectDigests = objectDigests.filter { !$0.key.hasPrefix(TenantLayout(tenant).folder + "/") }
     }
 
@@ -247,8 +252,7 @@ public actor RemoteReceiver {
                 kept.append(name)
                 continue
             }
-            try await backend.delete(TenantLayout(tenant).pack(name))
-            known[tenant]?.remove(name)
+            try await deletePack(tenant: tenant, name)
             deleted += 1
         }
         logger?.notice("the active site's pruned packs removed here", metadata: ["tenant": "\(tenant)", "deleted": "\(deleted)", "kept": "\(kept.count)"])
@@ -309,34 +313,12 @@ public actor RemoteReceiver {
         let candidates = Set(removed.filter { report.removed.contains($0.snapshot) }.flatMap { $0.packNames ?? [] }).subtracting(live)
         for name in candidates.sorted() {
             do {
-                try await backend.delete(TenantLayout(tenant).pack(name))
-                known[tenant]?.remove(name)
+                try await deletePack(tenant: tenant, name)
                 report.packsDeleted += 1
             } catch {
                 report.locked.append("pack \(name)")
             }
         }
         return report
-    }
-
-    struct CompleteRecord: Codable {
-        let snapshot: String
-        let time: Date
-        let packs: Int
-        var source: String?
-        var packNames: [String]?
-    }
-}
-
-/// Why the remote refused something a near site sent.
-enum ReceiveError: Error, CustomStringConvertible {
-    case mismatch(String)
-    case appendOnly(String)
-    case incomplete(String)
-
-    var description: String {
-        switch self {
-        case .mismatch(let m), .appendOnly(let m), .incomplete(let m): m
-        }
     }
 }

@@ -32,6 +32,9 @@ import TandemTestSupport
         #expect(check["ok"] as? Bool == true)
         let slots = try cli.jsonArray(["key", "list"] + repo + ["--tenant", "gov"])
         #expect(slots.count == 1 && slots[0]["wrapped_key"] == nil)
+        // A listing of several tenants is an object holding the list, as status and check are.
+        try cli.run(["tenant", "create"] + repo + ["--tenant", "alpha"]).expectSuccess()
+        #expect(try cli.json(["tenant", "list"] + repo)["tenants"] as? [String] == ["alpha", "gov"])
     }
 
     @Test func errorsHaveOneLineAndDistinctStatuses() throws {

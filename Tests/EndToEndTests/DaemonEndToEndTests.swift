@@ -114,6 +114,8 @@ import TandemTestSupport
         #expect(reload.status == 2 && reload.stderr.contains("minute field '61'"))
         let audit = try daemon.cli().run(["audit", "verify"])
         #expect(audit.status == 0, "\(audit.stdout)")
+        let records = try daemon.cli().json(["audit", "list", "--limit", "3"])["records"] as? [[String: Any]]
+        #expect(records?.count == 3 && records?.last?["action"] as? String == "reload", "\(records ?? [])")
         #expect(try daemon.stop() == 0)
     }
 

@@ -131,8 +131,20 @@ final class DaemonProcess {
 
     /// One sample of the metrics page: `name{label="value"}` (nil: no such series).
     func metric(_ name: String, _ label: String, _ value: String) throws -> Double? {
-        let prefix = "\(name){\(label)=\"\(value)\"} "
-        return try metricsPage().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
+        try metric(name, labels: [label: value])
+    }
+
+    /// The value of the series `name` carrying exactly these labels (in any order).
+    func metric(_ name: String, labels: [String: String]) throws -> Double? {
+        for line in try metricsPage().split(separator: "\n") where line.hasPrefix(name + "{") {
+            guard let close = line.firstIndex(of: "}") else { continue }
+            let pairs = line[line.index(line.startIndex, offsetBy: name.count + 1)..<close].split(separator: ",").map {
+                $0.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            }
+            guard pairs.count == labels.count, pairs.allSatisfy({ $0.count == 2 && labels[$0[0]] == $0[1] }) else { continue }
+            return Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces))
+        }
+        return nil
     }
 
     /// A tandemctl runner aimed at this daemon's socket.
@@ -143,14 +155,16 @@ final class DaemonProcess {
         return runner
     }
 
-    /// Waits until `condition` holds, polling every 100 ms, up to `timeout` seconds.
-    func wait(_ what: String, timeout: TimeInterval = 60, _ condition: () throws -> Bool) throws {
+    /// Waits until `condition` holds, polling every 100 ms, up to `timeout` seconds; a timeout's
+    /// error carries `onTimeout`'s account of what was seen last, and the log's end.
+    func wait(_ what: String, timeout: TimeInterval = 60, _ condition: () throws -> Bool,
+              onTimeout: () -> String = { "" }) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if try condition() { return }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        throw DaemonFailure(description: "timed out waiting for \(what); log:\n\(log.suffix(3000))")
+        throw DaemonFailure(description: "timed out waiting for \(what); \(onTimeout())\nlog:\n\(log.suffix(3000))")
     }
 }
 

@@ -111,6 +111,18 @@ import TandemTestSupport
         #expect((drilled?["bytes_restored"] as? Int ?? 0) >= 700_000)
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: near.root + "/state/drills")) ?? []
         #expect(leftovers.isEmpty, "the drill left its scratch area: \(leftovers)")
+        // The drill's result outlives the daemon: after a restart the metrics still show it,
+        // and the overdue clock keeps its start.
+        let names = ["tandem_drill_last_success_timestamp_seconds", "tandem_drill_rpo_seconds", "tandem_drill_rto_seconds",
+                     "tandem_drill_tracked_since_timestamp_seconds"]
+        let drillFigures = { try names.map { try near.metric($0, labels: ["tenant": "alpha", "site": "remote"]) } }
+        let before = try drillFigures()
+        #expect(before.allSatisfy { ($0 ?? 0) > 0 }, "\(before)")
+        #expect(try near.stop() == 0)
+        try near.start()
+        // Times are kept to the second.
+        let after = try drillFigures()
+        #expect(zip(before, after).allSatisfy { abs(($0 ?? 0) - ($1 ?? -9)) < 1 }, "before \(before), after \(after)")
         #expect(try near.stop() == 0)
         #expect(try remote.stop() == 0)
         // The remote holds both snapshots; with the tenant's key they restore there.

@@ -82,6 +82,8 @@ import TandemStore
         let receiver = RemoteReceiver(backend: backend)
         let shared = Array("shared pack".utf8)
         _ = await receiver.handle(peer: "a", request: LinkRequest(.putPack(name: hash(shared)), tenant: "t1", id: 1), body: shared)
+        // The stored bytes are summed from the store once, then kept by every store and deletion.
+        #expect(try await receiver.storedBytes("t1") == Int64(shared.count))
         var manifests: [String] = []
         var own: [String] = []
         let start = Date(timeIntervalSince1970: 1_800_000_000)
@@ -103,6 +105,10 @@ import TandemStore
         #expect(report.packsDeleted == 3)
         let packs = Set(try await backend.list("tenants/t1/packs").map { String($0.split(separator: "/").last!) })
         #expect(packs == Set([hash(shared)] + own.suffix(2)))
+        var held: Int64 = 0
+        for path in try await backend.list("tenants/t1/packs") { held += Int64(try await backend.size(path)) }
+        #expect(try await receiver.storedBytes("t1") == held)
+        #expect(try await RemoteReceiver(backend: backend).storedBytes("t1") == held)
         let snapshots = Set(try await backend.list("tenants/t1/snapshots").map { String($0.split(separator: "/").last!) })
         #expect(snapshots == Set(manifests.suffix(2)))
         let completed = await receiver.handle(peer: "a", request: LinkRequest(.completed, tenant: "t1", id: 1), body: [])

@@ -12,13 +12,16 @@ public final class DaemonMetrics: Sendable {
     private let running: Gauge
     private let rss: Gauge
     private let started: Gauge
+    /// When tandemd started.
+    let startedAt: Date
 
-    init() {
+    init(startedAt: Date) {
+        self.startedAt = startedAt
         queued = registry.makeGauge(name: "tandem_job_queue_depth", help: "Backup jobs waiting to start.")
         running = registry.makeGauge(name: "tandem_jobs_running", help: "Backup jobs running now.")
         rss = registry.makeGauge(name: "tandem_process_resident_memory_bytes", help: "Resident memory of tandemd.")
         started = registry.makeGauge(name: "tandem_process_start_time_seconds", help: "When tandemd started (Unix time).")
-        started.set(Date().timeIntervalSince1970)
+        started.set(startedAt.timeIntervalSince1970)
     }
 
     func queueDepth(_ count: Int) { queued.set(Double(count)) }
@@ -49,6 +52,10 @@ public final class DaemonMetrics: Sendable {
         _ = counter("tandem_backup_success_total", "Backup runs that committed a snapshot.", tenant: tenant)
         _ = counter("tandem_quota_refusals_total", "Backups refused because the hard quota was reached.", tenant: tenant)
         _ = gauge("tandem_last_success_timestamp_seconds", "When the tenant's last successful backup ended (Unix time; 0: never).", tenant: tenant)
+        _ = gauge("tandem_last_backup_duration_seconds", "How long the tenant's last successful backup took (0: none since start-up).", tenant: tenant)
+        _ = gauge("tandem_last_backup_read_bytes", "Bytes read by the tenant's last successful backup (0: none since start-up).", tenant: tenant)
+        _ = gauge("tandem_last_backup_new_bytes", "New (not deduplicated) bytes in the tenant's last successful backup (0: none since start-up).",
+                  tenant: tenant)
         if let quota { gauge("tandem_quota_limit_bytes", "The tenant's hard quota.", tenant: tenant).set(Double(quota)) }
         for help in Self.placementCounters.values { _ = counter(help.name, help.help, tenant: tenant) }
         _ = counter("tandem_twin_stale_writes_refused_total", "Mirrored writes refused at this site because their epoch was stale.", tenant: tenant)
@@ -79,32 +86,27 @@ public final class DaemonMetrics: Sendable {
             .set(leaseRemaining)
     }
 
-    /// A drill of the tenant's copy at `site` (`remote` or `twin`) ended: verified (with its RPO
-    /// and RTO) or failed.
-    func drill(tenant: String, site: String, rpo: Double?, rto: Double?, at time: Date) {
+    /// A tenant's drills at `site` (`remote` or `twin`), as the drill book has them: the last
+    /// good drill's end, RPO and RTO (0: none yet), and since when the copy is tracked.
+    func drills(tenant: String, site: String, record: DrillBook.Record) {
         let labels = [("tenant", tenant), ("site", site)]
-        guard let rpo, let rto else {
-            registry.makeCounter(name: "tandem_drill_failures_total", labels: labels, help: "Drills that failed (nothing verified, or damage found).")
-                .increment()
-            return
-        }
-        registry.makeGauge(name: "tandem_drill_last_success_timestamp_seconds", labels: labels,
-                           help: "When the last drill that verified and restored a snapshot ended (Unix time; 0: never).")
-            .set(time.timeIntervalSince1970)
-        registry.makeGauge(name: "tandem_drill_rpo_seconds", labels: labels, help: "The last good drill's RPO: the age of the snapshot it restored.")
-            .set(rpo)
-        registry.makeGauge(name: "tandem_drill_rto_seconds", labels: labels, help: "The last good drill's RTO: drill start to verified restore.")
-            .set(rto)
+        _ = registry.makeCounter(name: "tandem_drill_failures_total", labels: labels, help: "Drills that failed (nothing verified, or damage found).")
+        let figures: [(String, String, Double)] = [
+            ("tandem_drill_last_success_timestamp_seconds", "When the last drill that verified and restored a snapshot ended (Unix time; 0: never).",
+             record.lastSuccess?.timeIntervalSince1970 ?? 0),
+            ("tandem_drill_rpo_seconds", "The last good drill's RPO: the age of the snapshot it restored (0: no good drill yet).", record.rpoSeconds ?? 0),
+            ("tandem_drill_rto_seconds", "The last good drill's RTO: drill start to verified restore (0: no good drill yet).", record.rtoSeconds ?? 0),
+            ("tandem_drill_tracked_since_timestamp_seconds",
+             "Since when this site has had the tenant's copy at that site to drill (Unix time; kept across restarts).",
+             record.since.timeIntervalSince1970),
+        ]
+        for (name, help, value) in figures { registry.makeGauge(name: name, labels: labels, help: help).set(value) }
     }
 
-    /// Makes the drill series exist (at zero) for the sites a tenant can be drilled at.
-    func declareDrills(tenant: String, sites: [String]) {
-        for site in sites {
-            let labels = [("tenant", tenant), ("site", site)]
-            _ = registry.makeCounter(name: "tandem_drill_failures_total", labels: labels, help: "Drills that failed (nothing verified, or damage found).")
-            _ = registry.makeGauge(name: "tandem_drill_last_success_timestamp_seconds", labels: labels,
-                                   help: "When the last drill that verified and restored a snapshot ended (Unix time; 0: never).")
-        }
+    /// A drill of the tenant's copy at `site` failed.
+    func drillFailed(tenant: String, site: String) {
+        registry.makeCounter(name: "tandem_drill_failures_total", labels: [("tenant", tenant), ("site", site)],
+                             help: "Drills that failed (nothing verified, or damage found).").increment()
     }
 
     /// A peer's heartbeat link, as this site sees it.
@@ -119,9 +121,9 @@ public final class DaemonMetrics: Sendable {
         counter("tandem_backup_success_total", "Backup runs that committed a snapshot.", tenant: tenant).increment()
         gauge("tandem_last_success_timestamp_seconds", "When the tenant's last successful backup ended (Unix time; 0: never).", tenant: tenant)
             .set(time.timeIntervalSince1970)
-        gauge("tandem_last_backup_duration_seconds", "How long the tenant's last successful backup took.", tenant: tenant).set(seconds)
-        gauge("tandem_last_backup_read_bytes", "Bytes read by the tenant's last successful backup.", tenant: tenant).set(Double(bytesRead))
-        gauge("tandem_last_backup_new_bytes", "New (not deduplicated) bytes in the tenant's last successful backup.", tenant: tenant)
+        gauge("tandem_last_backup_duration_seconds", "How long the tenant's last successful backup took (0: none since start-up).", tenant: tenant).set(seconds)
+        gauge("tandem_last_backup_read_bytes", "Bytes read by the tenant's last successful backup (0: none since start-up).", tenant: tenant).set(Double(bytesRead))
+        gauge("tandem_last_backup_new_bytes", "New (not deduplicated) bytes in the tenant's last successful backup (0: none since start-up).", tenant: tenant)
             .set(Double(bytesNew))
     }
 
@@ -169,6 +171,13 @@ public final class DaemonMetrics: Sendable {
             .set(Double(logicalBytes))
         gauge("tandem_dedup_ratio", "Logical bytes over stored bytes (higher is better).", tenant: tenant)
             .set(stored > 0 ? Double(logicalBytes) / Double(stored) : 0)
+    }
+
+    /// What this site holds of a tenant active elsewhere (a twin, the remote site): its
+    /// packs' bytes and snapshots. The logical bytes and the dedup ratio are the active site's
+    /// to report (its index knows the snapshots' sizes): 0 here.
+    func held(tenant: String, stored: Int64, snapshots: Int, quota: Int64?) {
+        usage(tenant: tenant, stored: stored, snapshots: snapshots, logicalBytes: 0, quota: quota)
     }
 
     func remote(tenant: String, rpo: Double?, lag: Double, pending: Int, pendingBytes: Int64, objective: Double?) {

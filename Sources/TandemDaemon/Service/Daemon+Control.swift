@@ -17,12 +17,13 @@ extension Daemon {
     public func status(for caller: Caller, metricsAddress: String?) async -> StatusResponse {
         var tenants: [TenantStatus] = []
         for policy in policies.tenants where caller.may(actOn: policy.tenant) {
-            let index = try? index(for: policy.tenant)
-            let used = (try? index?.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
-            var snapshots = (try? index?.snapshots().count) ?? 0
-            if !isActiveHere(policy), snapshots == 0 {
-                // A twin holds what its active site mirrored without opening the tenant: count the manifests.
-                snapshots = (try? await repository.backend.list(TenantLayout(policy.tenant).snapshots).count) ?? 0
+            var used: Int64 = 0, snapshots = 0
+            if let held = await heldHere(policy) {
+                (used, snapshots) = held
+            } else {
+                let index = try? index(for: policy.tenant)
+                used = (try? index?.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
+                snapshots = (try? index?.snapshots().count) ?? 0
             }
             let outcome = jobQueue.outcomes[policy.tenant]
             var item = TenantStatus(name: policy.tenant, lastBackup: outcome?.lastBackup, nextRun: nextRun(policy),

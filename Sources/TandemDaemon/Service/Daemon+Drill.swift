@@ -58,17 +58,59 @@ extension Daemon {
                                      rpoObjectiveSeconds: objective, rpoMet: objective.map { rpo <= $0 + 1 }, twinCurrent: twinCurrent)
             logger.notice("drill finished", metadata: ["tenant": "\(tenant)", "site": "\(request.site)", "rpo_seconds": "\(Int(rpo))",
                                                        "rto_seconds": "\(String(format: "%.2f", rto))", "problems": "\(check.problems.count)"])
-            metrics.drill(tenant: tenant, site: request.site, rpo: check.problems.isEmpty ? rpo : nil,
-                          rto: check.problems.isEmpty ? rto : nil, at: now)
+            if check.problems.isEmpty {
+                drills.succeeded(tenant: tenant, site: request.site, at: now, rpo: rpo, rto: rto)
+            } else {
+                drills.failed(tenant: tenant, site: request.site, at: now, error: "\(check.problems.count) problem(s) in the copy")
+            }
+            await drillRecorded(tenant: tenant, site: request.site, failed: !check.problems.isEmpty)
             await record(actor: caller.actor, role: caller.roleName, action: "drill", tenant: tenant,
                          detail: "\(detail) snapshot=\(id.prefix(12)) rpo=\(Int(rpo))s rto=\(String(format: "%.1f", rto))s",
                          result: check.problems.isEmpty ? "ok" : "problems: \(check.problems.count)")
             return report
         } catch {
-            metrics.drill(tenant: tenant, site: request.site, rpo: nil, rto: nil, at: clock.now())
+            drills.failed(tenant: tenant, site: request.site, at: clock.now(), error: Self.describe(error))
+            await drillRecorded(tenant: tenant, site: request.site, failed: true)
             await record(actor: caller.actor, role: caller.roleName, action: "drill", tenant: tenant, detail: detail,
                          result: "failed: \(Self.describe(error))")
             throw error
+        }
+    }
+
+    /// Keeps a drill's result (crash-safely) and shows it in the metrics.
+    func drillRecorded(tenant: String, site: String, failed: Bool) async {
+        if failed { metrics.drillFailed(tenant: tenant, site: site) }
+        if let record = drills.record(tenant: tenant, site: site) { metrics.drills(tenant: tenant, site: site, record: record) }
+        do {
+            try await drills.save()
+        } catch {
+            logger.error("cannot keep the drill's result across a restart", metadata: ["tenant": "\(tenant)", "file": "\(drills.file)",
+                                                                                        "error": "\(Self.describe(error))"])
+        }
+    }
+
+    /// The sites a tenant's copies can be drilled at from here: its twin and the remote site.
+    var drillSites: [String] {
+        policies.site.peers.compactMap { $0.role == .twin ? "twin" : $0.role == .remote ? "remote" : nil }
+    }
+
+    /// Starts the overdue clock of copies seen for the first time and shows every tenant's
+    /// drill records (kept across restarts) in the metrics.
+    func publishDrillRecords() async {
+        var changed = false
+        for policy in policies.tenants {
+            for site in drillSites {
+                changed = drills.track(tenant: policy.tenant, site: site, now: clock.now()) || changed
+                if let record = drills.record(tenant: policy.tenant, site: site) {
+                    metrics.drills(tenant: policy.tenant, site: site, record: record)
+                }
+            }
+        }
+        guard changed else { return }
+        do {
+            try await drills.save()
+        } catch {
+            logger.error("cannot keep when drills became due", metadata: ["file": "\(drills.file)", "error": "\(Self.describe(error))"])
         }
     }
 }

@@ -226,15 +226,36 @@ extension Daemon {
         }
     }
 
+    /// What this site holds of a tenant active elsewhere (a twin's mirror, the remote's
+    /// copies): its packs' bytes and its snapshots, read from the store, since this site's
+    /// index describes only what it wrote itself. Nil where the tenant is active.
+    func heldHere(_ policy: TenantPolicy) async -> (stored: Int64, snapshots: Int)? {
+        guard !isActiveHere(policy) else { return nil }
+        let stored: Int64
+        if let receiver = mirroring.receiver, let bytes = try? await receiver.storedBytes(policy.tenant) {
+            stored = bytes
+        } else {
+            stored = (try? index(for: policy.tenant)?.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
+        }
+        let snapshots = (try? await repository.backend.list(TenantLayout(policy.tenant).snapshots).count) ?? 0
+        return (stored, snapshots)
+    }
+
     /// Tenants active at this site.
     func activeTenantNames() -> [String] { policies.tenants.filter(isActiveHere).map(\.tenant) }
 
     func publishTwinMetrics() async {
         guard let twinMirror = mirroring.shipper, let twin = twinName else { return }
         let linkUp = placement.peers[twin]?.outgoingUp ?? false
-        for tenant in activeTenantNames() {
-            let queue = await twinMirror.queue(tenant)
-            metrics.twin(tenant: tenant, pending: queue.pending.count, pendingBytes: queue.pendingBytes, inSync: queue.pending.isEmpty && linkUp)
+        for policy in policies.tenants {
+            guard isActiveHere(policy) else {
+                // At the twin, as its status says: it holds what the active site sent.
+                metrics.twin(tenant: policy.tenant, pending: 0, pendingBytes: 0, inSync: linkUp)
+                continue
+            }
+            let queue = await twinMirror.queue(policy.tenant)
+            metrics.twin(tenant: policy.tenant, pending: queue.pending.count, pendingBytes: queue.pendingBytes,
+                         inSync: queue.pending.isEmpty && linkUp)
         }
     }
 }

@@ -14,7 +14,6 @@ import TandemStore
 public actor Daemon {
     public let clock: any DaemonClock
     public let logger: Logger
-    public let startedAt: Date
     let repository: Repository
     public let audit: AuditLog
     let metrics: DaemonMetrics
@@ -24,6 +23,8 @@ public actor Daemon {
     var jobQueue = JobQueue()
     /// Schedule marks and the scheduler's doorbell.
     var schedules: ScheduleBook
+    /// The newest drill results per tenant and drilled site.
+    var drills: DrillBook
     /// Where each tenant is active and at which epoch; leases, the fence, peer links.
     var placement = TenantPlacement()
     /// The twin mirror, its resync doorbell, the witness client, the outdated records.
@@ -33,6 +34,7 @@ public actor Daemon {
 
     public var policies: PolicySet { configuration.policies }
     public var configPath: String { configuration.path }
+    public var startedAt: Date { metrics.startedAt }
 
     /// Opens (or creates) the repository and state directory named by `policies`.
     public static func open(policies: PolicySet, configPath: String, clock: any DaemonClock,
@@ -69,9 +71,9 @@ public actor Daemon {
         self.logger = logger
         self.repository = repository
         self.audit = audit
-        startedAt = clock.now()
-        metrics = DaemonMetrics()
+        metrics = DaemonMetrics(startedAt: clock.now())
         schedules = ScheduleBook(stateDirectory: policies.site.stateDirectory)
+        drills = DrillBook(stateDirectory: policies.site.stateDirectory)
     }
 
     /// The backend a site config names; an s3 secret key is read from its file here.

@@ -159,9 +159,6 @@ extension Daemon {
     func started() async {
         for policy in policies.tenants {
             metrics.declare(policy)
-            metrics.declareDrills(tenant: policy.tenant, sites: policies.site.peers.compactMap {
-                $0.role == .twin ? "twin" : $0.role == .remote ? "remote" : nil
-            })
             for peer in policies.site.peers { metrics.peer(peer.name, heartbeatAge: nil, linkUp: false) }
             if let index = try? index(for: policy.tenant) {
                 let used = (try? index.packs().values.reduce(Int64(0)) { $0 + Int64($1) }) ?? 0
@@ -170,8 +167,12 @@ extension Daemon {
                               logicalBytes: snapshots.reduce(Int64(0)) { $0 + $1.size }, quota: policy.quota.hard)
                 // A restart does not make the newest backup look infinitely old to the rpo alert.
                 if let newest = snapshots.map(\.time).max() { metrics.lastSuccess(tenant: policy.tenant, at: newest) }
+            } else {
+                // A tenant with nothing here yet still has its series (at zero).
+                metrics.usage(tenant: policy.tenant, stored: 0, snapshots: 0, logicalBytes: 0, quota: policy.quota.hard)
             }
         }
+        await publishDrillRecords()
         logger.notice("tandemd starting", metadata: ["site": "\(policies.site.siteName)", "tenants": "\(policies.tenants.count)",
                                                       "config": "\(configPath)", "version": "\(TandemVersion.current)"])
         await record(actor: "daemon", role: "daemon", action: "start", tenant: nil, detail: "config=\(configPath)", result: "ok")
@@ -187,6 +188,13 @@ extension Daemon {
             metrics.placement(tenant: policy.tenant, active: isActiveHere(policy), epoch: await epoch(of: policy.tenant) ?? 0,
                               leaseRemaining: remaining)
         }
+        for policy in policies.tenants {
+            if let held = await heldHere(policy) {
+                metrics.held(tenant: policy.tenant, stored: held.stored, snapshots: held.snapshots, quota: policy.quota.hard)
+            }
+        }
+        await publishTwinMetrics()
+        await publishRemoteMetrics()
         for peer in policies.site.peers {
             let state = placement.peers[peer.name]
             metrics.peer(peer.name, heartbeatAge: state?.lastHeartbeat.map { max(0, now.timeIntervalSince($0)) }, linkUp: state?.outgoingUp ?? false)

@@ -271,8 +271,11 @@ extension Daemon {
         placement.peers[peer, default: PeerState()].lastError = error
     }
 
+    /// The remote shipping figures, for a scrape (``checkRemoteRPO()`` also logs).
+    func publishRemoteMetrics() async { await checkRemoteRPO(log: false) }
+
     /// Logs and counts tenants whose remote RPO exceeds their policy's `remote_rpo`.
-    func checkRemoteRPO() async {
+    func checkRemoteRPO(log: Bool = true) async {
         guard let shipper = shipping.shipper else { return }
         let now = clock.now()
         for policy in policies.tenants {
@@ -283,7 +286,7 @@ extension Daemon {
             let objective = isActiveHere(policy) ? policy.remoteRPO : nil
             metrics.remote(tenant: policy.tenant, rpo: rpo, lag: queue.lag(now: now), pending: queue.pending.count,
                            pendingBytes: queue.pendingBytes, objective: objective)
-            if let objective, (rpo ?? .infinity) > objective, !queue.pending.isEmpty || rpo != nil {
+            if log, let objective, (rpo ?? .infinity) > objective, !queue.pending.isEmpty || rpo != nil {
                 logger.warning("remote RPO objective exceeded", metadata: [
                     "tenant": "\(policy.tenant)", "rpo_seconds": "\(rpo.map { Int($0) }.map(String.init) ?? "none at remote")",
                     "objective_seconds": "\(Int(objective))"])

@@ -17,7 +17,8 @@ struct Audit: AsyncParsableCommand {
         func run() async throws {
             try await Failure.guarded {
                 let records = try await daemon.client().get("/v1/audit?limit=\(limit)", as: [AuditRecord].self)
-                if json { return try JSONOutput.print(records) }
+                // One object, as every command about several tenants prints: the records in a list.
+                if json { return try JSONOutput.print(["records": records]) }
                 for r in records {
                     print("#\(r.sequence) \(ControlJSON.formatTime(r.time)) \(r.actor) [\(r.role)] \(r.action)"
                           + (r.tenant.map { " tenant=\($0)" } ?? "") + (r.detail.isEmpty ? "" : " \(r.detail)") + " -> \(r.result)")

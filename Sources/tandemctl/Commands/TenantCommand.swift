@@ -51,7 +51,8 @@ struct TenantCommand: AsyncParsableCommand {
         func run() async throws {
             try await Failure.guarded {
                 let names = try await repository.open().tenantNames()
-                if json { try JSONOutput.print(names) } else { names.forEach { print($0) } }
+                // One object, as every command about several tenants prints: the names in a list.
+                if json { try JSONOutput.print(["tenants": names]) } else { names.forEach { print($0) } }
             }
         }
     }
