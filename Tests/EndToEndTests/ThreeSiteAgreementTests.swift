@@ -31,6 +31,10 @@ extension SiteProcessTests.FailoverEndToEndTests {
         for (name, site) in all { try expectDocumentedMetrics(at: site, near: name != "remote") }
         try expectAgreement("start-up", active: "home-a", epoch: 1, live: all)
         #expect(try home.metric("tandem_twin_in_sync", "tenant", "alpha") == 1)
+        try twin.wait("home-b to hear home-a's heartbeats") {
+            let age = try twin.metric("tandem_peer_heartbeat_age_seconds", "peer", "home-a") ?? -1
+            return age >= 0 && age < 2
+        }
         let first = try home.cli().run(["backup", "now", "--tenant", "alpha"])
         #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
 
@@ -57,6 +61,8 @@ extension SiteProcessTests.FailoverEndToEndTests {
         #expect(try twin.metric("tandem_twin_in_sync", "tenant", "alpha") == 0)
         for site in [twin, remote] {
             try site.wait("\(site.root): home-a's link down", timeout: 30) { try site.metric("tandem_peer_link_up", "peer", "home-a") == 0 }
+            // Silent since the kill: its last heartbeat is at least the failover delay old.
+            #expect(try (site.metric("tandem_peer_heartbeat_age_seconds", "peer", "home-a") ?? 0) >= 1.5)
         }
         try Data("after the failover\n".utf8).write(to: URL(fileURLWithPath: twin.root + "/data/docs/a.txt"))
         let second = try twin.cli().run(["backup", "now", "--tenant", "alpha"])
@@ -65,6 +71,9 @@ extension SiteProcessTests.FailoverEndToEndTests {
         // Fenced restart: the voters tell home-a of epoch 2; it writes nothing and is the twin.
         try home.start()
         try expectAgreement("fenced restart", active: "home-b", epoch: 2, live: all)
+        // The voters' refusal fenced it: counted where it happened, and nowhere else.
+        try home.wait("home-a to count its fencing") { try home.metric("tandem_fenced_total", "tenant", "alpha") == 1 }
+        #expect(try twin.metric("tandem_fenced_total", "tenant", "alpha") == 0)
         let refused = try home.cli().run(["backup", "now", "--tenant", "alpha"])
         #expect(refused.status == 11 && refused.stderr.contains("active at home-b"), "\(refused.status) \(refused.stderr)")
         #expect(try home.metric("tandem_remote_rpo_exceeded", "tenant", "alpha") == 0, "a twin judges no remote RPO")
@@ -148,7 +157,7 @@ extension SiteProcessTests.FailoverEndToEndTests {
 
     /// Waits until every live site's `status --json` and metrics name `active` at `epoch`, then
     /// checks the lease: the active site's runs (status and metric), no other site claims one,
-    /// and nobody counts down to a takeover.
+    /// and, once they hear the active site, nobody counts down to a takeover.
     func expectAgreement(_ step: String, active: String, epoch: Int, live: [String: DaemonProcess],
                          sourceLocation: SourceLocation = #_sourceLocation) throws {
         for (name, site) in live.sorted(by: { $0.key < $1.key }) {
@@ -167,9 +176,12 @@ extension SiteProcessTests.FailoverEndToEndTests {
             return shown > 0 && metric > 0
         }
         for (name, site) in live where name != active {
+            // A site that has just started counts down until it first hears the active site.
+            try site.wait("\(name) to hear \(active) and count down to nothing (\(step))", timeout: 10) {
+                try status(site)["takeover_in_seconds"] == nil
+            }
             let item = try status(site)
-            #expect(item["lease_remaining_seconds"] == nil && item["takeover_in_seconds"] == nil, "\(step), \(name): \(item)",
-                    sourceLocation: sourceLocation)
+            #expect(item["lease_remaining_seconds"] == nil, "\(step), \(name): \(item)", sourceLocation: sourceLocation)
             #expect(try site.metric("tandem_lease_remaining_seconds", "tenant", "alpha") == 0, "\(step), \(name)",
                     sourceLocation: sourceLocation)
         }
