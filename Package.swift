@@ -68,6 +68,12 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio")]),
+        // Serving snapshots without restoring them: image snapshots over NBD.
+        .target(name: "TandemExport",
+                dependencies: ["TandemStore", "TandemCore",
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "Logging", package: "swift-log")]),
         // Site config and tenant policies: YAML in, validated values out, errors with file:line.
         .target(name: "TandemPolicy", dependencies: ["TandemCore", .product(name: "Yams", package: "Yams")]),
         // The service: scheduler, job runner, control API, metrics, audit log, systemd notify.
@@ -86,7 +92,9 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "tandemctl",
-                          dependencies: ["TandemStore", "TandemCore", "TandemCodecs", "TandemPolicy", "TandemS3",
+                          dependencies: ["TandemStore", "TandemCore", "TandemCodecs", "TandemPolicy", "TandemS3", "TandemExport",
+                                         .product(name: "Logging", package: "swift-log"),
+                                         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                                          .product(name: "NIOCore", package: "swift-nio"),
                                          .product(name: "NIOPosix", package: "swift-nio"),
                                          .product(name: "NIOHTTP1", package: "swift-nio"),
