@@ -102,7 +102,7 @@ extension CLIRunner.Outcome {
         let help = try CLIRunner(repo: "/nonexistent").run(["--help"])
         #expect(help.status == 0)
         for command in ["init", "tenant", "backup", "snapshots", "restore", "check", "forget", "prune", "key", "status", "policy",
-                        "audit", "reload", "serve"] {
+                        "audit", "reload", "serve", "dump"] {
             #expect(help.stdout.contains("  \(command) "), "help lacks \(command)")
         }
         for status in ["3 damage found", "4 wrong passphrase", "5 not found", "6 repository or object of a newer format",

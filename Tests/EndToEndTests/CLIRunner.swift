@@ -7,9 +7,10 @@ struct CLIRunner {
     struct Outcome {
         let status: Int32
         let signaled: Bool
-        let stdout: String
         let stderr: String
         var stdoutBytes: Data
+        /// Decoded when asked: a dump's tens of megabytes of binary decode slowly as text.
+        var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
     }
 
     let repo: String
@@ -66,8 +67,7 @@ struct CLIRunner {
         let outData = FileManager.default.contents(atPath: outPath) ?? Data()
         let errData = FileManager.default.contents(atPath: errPath) ?? Data()
         return Outcome(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                       stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
-                       stdoutBytes: outData)
+                       stderr: String(decoding: errData, as: UTF8.self), stdoutBytes: outData)
     }
 
     /// Runs a command that must succeed and prints one JSON object.

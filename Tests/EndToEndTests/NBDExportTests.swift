@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TandemTestSupport
+import TandemCore
 
 /// `tandemctl serve --nbd`: an image snapshot served over NBD to the real clients an operator
 /// points at it (libnbd's nbdinfo and nbdcopy, qemu-img and qemu-io).
@@ -27,7 +28,7 @@ import TandemTestSupport
             try process.run()
             let deadline = Date().addingTimeInterval(30)
             while !text.contains("serving snapshot") {
-                guard process.isRunning, Date() < deadline else { throw CLIFailure(arguments: ["serve"], outcome: .init(status: -1, signaled: false, stdout: text, stderr: "", stdoutBytes: Data())) }
+                guard process.isRunning, Date() < deadline else { throw CLIFailure(arguments: ["serve"], outcome: .init(status: -1, signaled: false, stderr: text, stdoutBytes: Data())) }
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }
@@ -144,9 +145,67 @@ import TandemTestSupport
         try Data("a file\n".utf8).write(to: URL(fileURLWithPath: scratch.file("tree/a.txt")))
         try cli.run(["backup", "--repo", cli.repo, "--tenant", "vm", scratch.file("tree")]).expectSuccess()
         let tree = try cli.run(["serve", "--repo", cli.repo, "--tenant", "vm", "latest", "--nbd", "unix:\(scratch.file("t.sock"))"])
-        #expect(tree.status == 9 && tree.stderr.contains("only image snapshots (an image, a device, stdin) are served over NBD"),
+        #expect(tree.status == 9 && tree.stderr.contains("only image snapshots (an image, a device, stdin) are served over NBD or dumped as raw or qcow2"),
                 "\(tree.status) \(tree.stderr)")
         let missing = try cli.run(["serve", "--repo", cli.repo, "--tenant", "vm", "0123456789ab", "--nbd", "unix:\(scratch.file("m.sock"))"])
         #expect(missing.status == 5, "\(missing.status) \(missing.stderr)")
+    }
+}
+
+/// `tandemctl dump` of an image snapshot, and the qcow2 layout on its own, read by qemu-img.
+@Suite struct ImageDumpTests {
+    @Test func anImageDumpsAsRawAndAsASparseQcow2ThatQemuAccepts() throws {
+        let scratch = Scratch()
+        let cli = try NBDExportTests.repositoryWithImage(scratch)
+        let qcow2 = scratch.file("disk.qcow2")
+        let dumped = try cli.run(["dump", "--repo", cli.repo, "--tenant", "vm", "latest", "--format", "qcow2", "--output", qcow2])
+        #expect(dumped.status == 0 && dumped.stderr.contains("as"), "\(dumped.stderr)")
+        let check = try NBDExportTests.tool("qemu-img", ["check", qcow2])
+        #expect(check.status == 0 && check.output.contains("No errors were found"), "\(check.output)")
+        let compare = try NBDExportTests.tool("qemu-img", ["compare", "-f", "raw", "-F", "qcow2", scratch.file("disk.raw"), qcow2])
+        #expect(compare.status == 0, "\(compare.output)")
+        let info = try NBDExportTests.tool("qemu-img", ["info", "--output=json", qcow2])
+        // In whole 512-byte sectors (qemu's unit): the odd tail reads as zeros, which compare allows.
+        #expect(info.output.contains("\"virtual-size\": \((NBDExportTests.image.count + 511) / 512 * 512)"), "\(info.output)")
+        // The 16 MiB zero run is not in the file.
+        let fileSize = (try FileManager.default.attributesOfItem(atPath: qcow2)[.size] as? Int) ?? 0
+        #expect(fileSize < NBDExportTests.image.count - (15 << 20), "qcow2 of \(fileSize) bytes is not sparse")
+        // To stdout: the same bytes; raw: the image itself.
+        let streamed = try cli.run(["dump", "--repo", cli.repo, "--tenant", "vm", "latest", "--format", "qcow2"])
+        expectSameBytes(streamed.stdoutBytes, FileManager.default.contents(atPath: qcow2))
+        let raw = try cli.run(["dump", "--repo", cli.repo, "--tenant", "vm", "latest", "--format", "raw"])
+        #expect(raw.status == 0)
+        expectSameBytes(raw.stdoutBytes, NBDExportTests.image)
+        let path = try cli.run(["dump", "--repo", cli.repo, "--tenant", "vm", "latest", "--format", "qcow2", "--path", "x"])
+        #expect(path.status == 64 && path.stderr.contains("--path applies to tree snapshots"), "\(path.stderr)")
+    }
+
+    /// A 3 GiB guest with data in a few clusters across several L2 tables (each maps 512 MiB),
+    /// written from the layout alone: qemu-img finds no errors and reads the same bytes.
+    @Test func aLargeSparseLayoutIsValidQcow2() throws {
+        let scratch = Scratch()
+        let size = (3 << 30) + 4096
+        let data: Set<Int> = [0, 1, 8191, 8192, 20_000, 40_000, size / 65536]
+        let layout = Qcow2Layout(virtualSize: size) { data.contains($0) }
+        #expect(layout.dataClusters == data.count)
+        let qcow2 = scratch.file("layout.qcow2"), raw = scratch.file("layout.raw")
+        FileManager.default.createFile(atPath: qcow2, contents: nil)
+        FileManager.default.createFile(atPath: raw, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: qcow2))
+        layout.forEachMetadataPiece { out.write(Data($0)) }
+        let expected = try FileHandle(forWritingTo: URL(fileURLWithPath: raw))
+        try expected.truncate(atOffset: UInt64(size))
+        for cluster in data.sorted() {
+            let bytes = Data((0..<65536).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ cluster) })
+            out.write(bytes)
+            try expected.seek(toOffset: UInt64(cluster * 65536))
+            expected.write(bytes.prefix(size - cluster * 65536))
+        }
+        try out.close()
+        try expected.close()
+        let check = try NBDExportTests.tool("qemu-img", ["check", qcow2])
+        #expect(check.status == 0 && check.output.contains("No errors were found"), "\(check.output)")
+        let compare = try NBDExportTests.tool("qemu-img", ["compare", "-f", "raw", "-F", "qcow2", raw, qcow2])
+        #expect(compare.status == 0, "\(compare.output)")
     }
 }

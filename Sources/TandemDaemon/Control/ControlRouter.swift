@@ -55,7 +55,7 @@ public struct ControlRouter: Sendable {
         } catch let error as RepositoryError {
             switch error {
             case .snapshotNotFound, .ambiguousSnapshot: return Self.error(.notFound, .notFound, error.description)
-            case .targetExists, .targetNotAFile, .targetUnwritable, .notAStream, .notAnImage: return Self.error(.conflict, .conflict, error.description)
+            case .targetExists, .targetNotAFile, .targetUnwritable, .notAStream, .notAnImage, .notATree: return Self.error(.conflict, .conflict, error.description)
             default: return Self.error(.internalServerError, .failed, error.description)
             }
         } catch {

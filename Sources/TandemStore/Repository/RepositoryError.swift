@@ -23,6 +23,8 @@ public enum RepositoryError: Error, Equatable, CustomStringConvertible {
     case notAStream(String)
     /// Only an image snapshot (an image, a device, stdin) can be served as a block device.
     case notAnImage(String)
+    /// Only a tree snapshot is dumped as an archive.
+    case notATree(String)
     case lastKeySlot(String)
     case keySlotNotFound(String)
     case damaged(String)
@@ -45,7 +47,8 @@ public enum RepositoryError: Error, Equatable, CustomStringConvertible {
         case .targetUnwritable(let path, let why): "cannot write restore target \(path): \(why)"
         case .targetNotAFile(let path): "restore target \(path) exists and is not a regular file or block device; --overwrite replaces only files"
         case .notAStream(let id): "snapshot \(id.prefix(12)) is a directory tree; restore it to a directory, not to '-'"
-        case .notAnImage(let id): "snapshot \(id.prefix(12)) is a directory tree; only image snapshots (an image, a device, stdin) are served over NBD"
+        case .notATree(let id): "snapshot \(id.prefix(12)) is an image; dump it with --format raw or qcow2 (or serve it over NBD), not as an archive"
+        case .notAnImage(let id): "snapshot \(id.prefix(12)) is a directory tree; only image snapshots (an image, a device, stdin) are served over NBD or dumped as raw or qcow2 (dump a tree as tar)"
         case .lastKeySlot(let id): "key slot \(id) is the tenant's last one; add another before removing it"
         case .keySlotNotFound(let id): "no key slot \(id)"
         case .damaged(let what): "repository damaged: \(what); run 'tandemctl check --read-data'"

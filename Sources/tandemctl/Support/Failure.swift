@@ -13,7 +13,7 @@ enum Failure {
             switch error {
             case .damaged: 3
             case .notARepository, .unknownTenant, .snapshotNotFound, .sourceUnreadable, .keySlotNotFound: 5
-            case .alreadyInitialized, .tenantExists, .targetExists, .targetNotAFile, .lastKeySlot, .ambiguousSnapshot, .notAStream, .notAnImage: 9
+            case .alreadyInitialized, .tenantExists, .targetExists, .targetNotAFile, .lastKeySlot, .ambiguousSnapshot, .notAStream, .notAnImage, .notATree: 9
             case .invalidTenantName, .invalidExclude: 64
             case .targetUnwritable, .permissionDenied: 7
             }
