@@ -92,20 +92,38 @@ public actor SnapshotImage {
     public func read(offset: Int, length: Int) async throws -> [UInt8] {
         precondition(offset >= 0 && length >= 0 && offset + length <= size, "a read outside the image")
         guard lock != nil else { throw RepositoryError.damaged("the image of \(snapshotID.prefix(12)) was closed") }
-        var out = [UInt8](repeating: 0, count: length)
+        var needed: [(start: Int, ref: ChunkRef)] = []
         try await forEachChunk(from: offset, to: offset + length) { start, ref in
-            let from = max(offset, start), to = min(offset + length, start + ref.length)
-            guard !zeroIDs.contains(ref.id) else { return }
-            let plain = try await chunk(ref, at: start)
-            out.withUnsafeMutableBufferPointer { target in
-                plain.withUnsafeBufferPointer { source in
-                    let copy = UnsafeBufferPointer(rebasing: source[(from - start)..<(to - start)])
-                    _ = UnsafeMutableBufferPointer(rebasing: target[(from - offset)...]).initialize(from: copy)
+            if !zeroIDs.contains(ref.id) { needed.append((start, ref)) }
+        }
+        // Up to `fetchesInFlight` chunks at once: each fetch (read, authenticate, decompress)
+        // runs off this actor, so one long read keeps both the disk and the cores busy.
+        var out = [UInt8](repeating: 0, count: length)
+        try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+            var next = 0
+            func startNext() {
+                let index = next, (start, ref) = needed[index]
+                group.addTask { (index, try await self.chunk(ref, at: start)) }
+                next += 1
+            }
+            while next < min(needed.count, Self.fetchesInFlight) { startNext() }
+            while let (index, plain) = try await group.next() {
+                let (start, ref) = needed[index]
+                let from = max(offset, start), to = min(offset + length, start + ref.length)
+                out.withUnsafeMutableBufferPointer { target in
+                    plain.withUnsafeBufferPointer { source in
+                        let copy = UnsafeBufferPointer(rebasing: source[(from - start)..<(to - start)])
+                        _ = UnsafeMutableBufferPointer(rebasing: target[(from - offset)...]).initialize(from: copy)
+                    }
                 }
+                if next < needed.count { startNext() }
             }
         }
         return out
     }
+
+    /// Chunks one read fetches at a time.
+    static let fetchesInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount
 
     /// Which bytes from `offset` are zero chunks (`zero`) and which hold data, as runs covering
     /// at least one chunk and at most about `length` bytes (clipped to the image).
