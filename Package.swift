@@ -40,9 +40,11 @@ let package = Package(
                        providers: [.apt(["libgcrypt20-dev"])]),
         .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", pkgConfig: "libxxhash",
                        providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CTandemSystem", path: "Sources/CTandemSystem"),
         // Owning Swift wrappers of the C libraries: no C type escapes this module.
-        .target(name: "TandemCodecs", dependencies: ["CZstd", "CLZ4", "CLibCrypto", "CGcrypt", "CXXHash"]),
+        .target(name: "TandemCodecs", dependencies: ["CZstd", "CLZ4", "CLibCrypto", "CGcrypt", "CXXHash", "CZlib"]),
         // Pure logic: no files, sockets, clocks or globals.
         .target(name: "TandemCore", dependencies: ["TandemCodecs"]),
         // Repositories on backends: packs, index, catalog, snapshots, check, prune.

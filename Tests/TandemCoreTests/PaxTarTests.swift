@@ -37,7 +37,7 @@ import Testing
     @Test(arguments: [1, 90, 91, 92, 93, 99, 100, 101, 987, 988, 989, 4096])
     func namesOfEveryLengthSurviveIncludingRecordLengthEdges(length: Int) throws {
         let path = Array(String(repeating: "a/", count: length / 2).utf8.prefix(length - 1)) + [UInt8(ascii: "z")]
-        let member = PaxTar.Member(path: path, kind: .file, mode: 0o640, uid: 1000, gid: 1000, mtimeNanoseconds: 1_700_000_000_000_000_000, size: 5)
+        let member = ArchiveMember(path: path, kind: .file, mode: 0o640, uid: 1000, gid: 1000, mtimeNanoseconds: 1_700_000_000_000_000_000, size: 5)
         let parsed = try #require(Self.parse(PaxTar.header(for: member)), "unparsable header for a \(length)-byte name")
         let name = parsed.records["path"] ?? Array(parsed.ustar.prefix(100).prefix { $0 != 0 })
         #expect(name == path)
@@ -45,7 +45,7 @@ import Testing
 
     @Test func fieldsUstarCannotHoldGoToThePaxHeader() throws {
         let binary: [UInt8] = Array("caf".utf8) + [0xE9] + Array(".txt".utf8)
-        let member = PaxTar.Member(path: binary, kind: .symlink, mode: 0o777, uid: 3_000_000, gid: 7, mtimeNanoseconds: -1_500_000_000,
+        let member = ArchiveMember(path: binary, kind: .symlink, mode: 0o777, uid: 3_000_000, gid: 7, mtimeNanoseconds: -1_500_000_000,
                                    linkTarget: Array(repeating: UInt8(ascii: "t"), count: 150), xattrs: [("user.k", [0, 1, 2, 10])])
         let parsed = try #require(Self.parse(PaxTar.header(for: member)))
         #expect(parsed.records["hdrcharset"] == Array("BINARY".utf8))
@@ -56,9 +56,9 @@ import Testing
         #expect(parsed.records["mtime"] == Array("-2.500000000".utf8))
         #expect(parsed.records["SCHILY.xattr.user.k"] == [0, 1, 2, 10])
         #expect(parsed.ustar[parsed.ustar.startIndex + 156] == UInt8(ascii: "2"))
-        let huge = PaxTar.Member(path: Array("big".utf8), kind: .file, mode: 0o600, uid: 0, gid: 0, mtimeNanoseconds: 0, size: 10 << 30)
+        let huge = ArchiveMember(path: Array("big".utf8), kind: .file, mode: 0o600, uid: 0, gid: 0, mtimeNanoseconds: 0, size: 10 << 30)
         #expect(try #require(Self.parse(PaxTar.header(for: huge))).records["size"] == Array(String(10 << 30).utf8))
-        let plain = PaxTar.Member(path: Array("dir".utf8), kind: .directory, mode: 0o755, uid: 0, gid: 0, mtimeNanoseconds: 1_000_000_000)
+        let plain = ArchiveMember(path: Array("dir".utf8), kind: .directory, mode: 0o755, uid: 0, gid: 0, mtimeNanoseconds: 1_000_000_000)
         #expect(PaxTar.header(for: plain).count == 512, "a plain member needs no pax header")
         #expect(PaxTar.header(for: plain).prefix(4) == Array("dir/".utf8)[...])
         #expect(PaxTar.padding(after: 0) == 0 && PaxTar.padding(after: 1) == 511 && PaxTar.padding(after: 512) == 0)

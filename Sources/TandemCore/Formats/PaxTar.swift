@@ -7,45 +7,6 @@
 /// before 1970) goes into the member's pax header; names are the file's bytes, with
 /// `hdrcharset=BINARY` when they are not UTF-8. Extended attributes are `SCHILY.xattr.NAME`.
 public enum PaxTar {
-    /// One archive member.
-    public struct Member: Sendable, Equatable {
-        public enum Kind: Sendable, Equatable {
-            case file, directory, symlink
-            /// A hard link to the member named by `linkTarget`, written earlier in the archive.
-            case hardLink
-        }
-
-        public var path: [UInt8]
-        public var kind: Kind
-        public var mode: UInt32
-        public var uid: UInt32
-        public var gid: UInt32
-        public var mtimeNanoseconds: Int64
-        /// Bytes that follow the header (files only).
-        public var size: Int64
-        public var linkTarget: [UInt8]
-        public var xattrs: [(name: String, value: [UInt8])]
-
-        public init(path: [UInt8], kind: Kind, mode: UInt32, uid: UInt32, gid: UInt32, mtimeNanoseconds: Int64, size: Int64 = 0,
-                    linkTarget: [UInt8] = [], xattrs: [(name: String, value: [UInt8])] = []) {
-            self.path = path
-            self.kind = kind
-            self.mode = mode
-            self.uid = uid
-            self.gid = gid
-            self.mtimeNanoseconds = mtimeNanoseconds
-            self.size = size
-            self.linkTarget = linkTarget
-            self.xattrs = xattrs
-        }
-
-        public static func == (a: Member, b: Member) -> Bool {
-            a.path == b.path && a.kind == b.kind && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid
-                && a.mtimeNanoseconds == b.mtimeNanoseconds && a.size == b.size && a.linkTarget == b.linkTarget
-                && a.xattrs.map(\.name) == b.xattrs.map(\.name) && a.xattrs.map(\.value) == b.xattrs.map(\.value)
-        }
-    }
-
     public static let blockSize = 512
     /// The two zero blocks that end an archive.
     public static let end = [UInt8](repeating: 0, count: 1024)
@@ -55,7 +16,7 @@ public enum PaxTar {
 
     /// The blocks that precede a member's bytes: its pax header (when a field needs one) and
     /// its ustar header.
-    public static func header(for member: Member) -> [UInt8] {
+    public static func header(for member: ArchiveMember) -> [UInt8] {
         var path = member.path
         if member.kind == .directory, path.last != UInt8(ascii: "/") { path.append(UInt8(ascii: "/")) }
         let size = member.kind == .file ? member.size : 0

@@ -109,10 +109,15 @@ final class OutputSink: @unchecked Sendable {
     /// Writeback is started every this many bytes, overlapping disk writes with decryption.
     static let writebackStep = 64 << 20
 
-    init(sparse: Bool, open: @escaping (Int) throws -> Int32, close: @escaping (Int, Int32) throws -> Void) {
+    /// Sees every byte written, in order (a dump's checksums).
+    private let observe: ((UnsafeRawBufferPointer) -> Void)?
+
+    init(sparse: Bool, open: @escaping (Int) throws -> Int32, close: @escaping (Int, Int32) throws -> Void,
+         observe: ((UnsafeRawBufferPointer) -> Void)? = nil) {
         self.sparse = sparse
         self.open = open
         closeOutput = close
+        self.observe = observe
     }
 
     func write(output: Int, _ payload: RestorePayload) throws {
@@ -144,6 +149,7 @@ final class OutputSink: @unchecked Sendable {
     private func writeAll(_ bytes: some Collection<UInt8>, output: Int) throws {
         endsInHole = false
         _ = try bytes.withContiguousStorageIfAvailable { raw in
+            observe?(UnsafeRawBufferPointer(raw))
             var done = 0
             while done < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)

@@ -3,15 +3,17 @@ import Foundation
 import TandemCore
 import TandemStore
 
-/// `tandemctl dump --repo DIR --tenant T SNAPSHOT [--path P] [--format tar|raw|qcow2] [--output FILE]`:
+/// `tandemctl dump --repo DIR --tenant T SNAPSHOT [--path P] [--format tar|zip|raw|qcow2] [--output FILE]`:
 /// a tree snapshot as a standard archive, or an image as raw or qcow2, to stdout or a file,
 /// without restoring it first.
 struct Dump: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a tree snapshot as a pax tar archive, or an image as raw or sparse qcow2, to stdout or --output (offline, --repo).",
+        abstract: "Write a tree snapshot as a pax tar or zip archive, or an image as raw or sparse qcow2, to stdout or --output (offline, --repo).",
         discussion: """
             Long and non-UTF-8 names, symlinks, hard links, owners, modes, nanosecond mtimes and xattrs (SCHILY.xattr) are kept;
             GNU tar (--xattrs), bsdtar and Python's tarfile read it. Every chunk is authenticated as a restore's is.
+            --format zip: stored members with CRC-32s, ZIP64 past 4 GiB, modes, owners (ux) and mtimes (UT); hard links
+            become copies and xattrs are left out (ZIP has neither). Python's zipfile, unzip and bsdtar read it.
             An image snapshot: --format raw (its bytes) or qcow2 (v3, zero chunks left unallocated; qemu-img check clean).
             """)
 
@@ -19,7 +21,7 @@ struct Dump: AsyncParsableCommand {
     @OptionGroup var tenant: TenantOptions
     @Argument(help: "Snapshot ID, ID prefix or 'latest'.") var snapshot: String
     @Option(help: "Only this path of the snapshot (and what is below it).") var path: String?
-    @Option(help: "tar (a tree snapshot); raw or qcow2 (an image snapshot).") var format = "tar"
+    @Option(help: "tar or zip (a tree snapshot); raw or qcow2 (an image snapshot).") var format = "tar"
     @Option(help: ArgumentHelp("Write the archive here (created; an existing file is refused) instead of stdout.", valueName: "FILE"))
     var output: String?
 
