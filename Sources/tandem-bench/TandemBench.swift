@@ -13,7 +13,7 @@ struct TandemBench: AsyncParsableCommand {
             Throughputs are MB/s (10^6 bytes per second). Sizes are MiB (2^20 bytes).
             Every figure is measured on this machine during this run; nothing is estimated.
             """,
-        subcommands: [Primitives.self, Chunking.self, CompressionStudy.self, Run.self, Memory.self, Ship.self, Twin.self]
+        subcommands: [Primitives.self, Chunking.self, CompressionStudy.self, Run.self, Memory.self, Ship.self, Twin.self, Recover.self]
     )
 
     /// Runs the chosen subcommand, awaiting it when it is asynchronous.

@@ -21,18 +21,31 @@ struct ChildResult {
 /// Spawns children with `posix_spawnp` and reaps them with `wait4`, because Foundation's `Process`
 /// does not expose a child's `rusage` (and `RUSAGE_CHILDREN` only reports the largest child ever).
 enum ChildProcess {
+    /// A child started by ``start(_:environment:directory:scratch:stdoutPath:)`` and not yet reaped.
+    struct Started {
+        let command: [String]
+        let pid: pid_t
+        let start: Double
+        let outPath: String
+        let errPath: String
+        let keepsStdout: Bool
+    }
+
     /// Runs `command` (searched in PATH) to completion. stdin is /dev/null; stdout and stderr go to
     /// files in `scratch` (read back afterwards), or stdout to `stdoutPath` if given.
     static func run(_ command: [String], environment extra: [String: String] = [:], directory: String? = nil,
                     scratch: String, stdoutPath: String? = nil) throws -> ChildResult {
+        try wait(start(command, environment: extra, directory: directory, scratch: scratch, stdoutPath: stdoutPath))
+    }
+
+    /// Starts `command` as ``run(_:environment:directory:scratch:stdoutPath:)`` does and returns
+    /// at once; ``wait(_:)`` reaps it.
+    static func start(_ command: [String], environment extra: [String: String] = [:], directory: String? = nil,
+                      scratch: String, stdoutPath: String? = nil) throws -> Started {
         precondition(!command.isEmpty)
         let token = UUID().uuidString.prefix(8)
         let outPath = stdoutPath ?? scratch + "/child-\(token).out"
         let errPath = scratch + "/child-\(token).err"
-        defer {
-            if stdoutPath == nil { unlink(outPath) }
-            unlink(errPath)
-        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -57,19 +70,30 @@ enum ChildProcess {
         let start = Monotonic.now()
         let spawned = posix_spawnp(&pid, command[0], &actions, nil, argv, envp)
         guard spawned == 0 else {
+            unlink(errPath)
+            if stdoutPath == nil { unlink(outPath) }
             throw BenchError("cannot start \(command[0]): \(String(cString: strerror(spawned)))")
+        }
+        return Started(command: command, pid: pid, start: start, outPath: outPath, errPath: errPath, keepsStdout: stdoutPath != nil)
+    }
+
+    /// Reaps a started child (waiting for it to exit) and reads what it printed.
+    static func wait(_ child: Started) throws -> ChildResult {
+        defer {
+            if !child.keepsStdout { unlink(child.outPath) }
+            unlink(child.errPath)
         }
         var status: Int32 = 0
         var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 {
-            guard errno == EINTR else { throw BenchError("wait4 \(command[0]): \(String(cString: strerror(errno)))") }
+        while wait4(child.pid, &status, 0, &usage) < 0 {
+            guard errno == EINTR else { throw BenchError("wait4 \(child.command[0]): \(String(cString: strerror(errno)))") }
         }
-        let wall = Monotonic.now() - start
+        let wall = Monotonic.now() - child.start
         let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime)
         let exit: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let out = stdoutPath == nil ? (FileManager.default.contents(atPath: outPath) ?? Data()) : Data()
-        let err = String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self)
-        return ChildResult(command: command, status: exit, wallSeconds: wall, cpuSeconds: cpu,
+        let out = child.keepsStdout ? Data() : (FileManager.default.contents(atPath: child.outPath) ?? Data())
+        let err = String(decoding: FileManager.default.contents(atPath: child.errPath) ?? Data(), as: UTF8.self)
+        return ChildResult(command: child.command, status: exit, wallSeconds: wall, cpuSeconds: cpu,
                            peakRSSBytes: Int64(usage.ru_maxrss) * 1024, stdout: out, stderr: err)
     }
 
