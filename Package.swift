@@ -80,7 +80,7 @@ let package = Package(
         .target(name: "TandemPolicy", dependencies: ["TandemCore", .product(name: "Yams", package: "Yams")]),
         // The service: scheduler, job runner, control API, metrics, audit log, systemd notify.
         .target(name: "TandemDaemon",
-                dependencies: ["TandemStore", "TandemCore", "TandemPolicy", "TandemS3", "TandemSites", "CTandemSystem",
+                dependencies: ["TandemStore", "TandemCore", "TandemPolicy", "TandemS3", "TandemSites", "TandemExport", "CTandemSystem",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -44,6 +44,46 @@ import TandemTestSupport
         return (remote, try linkPort(remote))
     }
 
+    @Test func anInstantDrillServesTheRemoteCopyOverNBDBesideTheFullRestore() throws {
+        let certs = NSTemporaryDirectory() + "tandem-certs-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: certs) }
+        try makeCerts(in: certs, sites: ["home-a", "remote"])
+        let (remote, port) = try startRemote(certs: certs)
+        let near = try DaemonProcess(policies: ["alpha": """
+            tenant: alpha
+            key: {key_file: $KEY}
+            sources:
+              - {name: disk, image: $ROOT/data/disk.raw}
+            schedules:
+              - {name: hourly, every: 1h, sources: [disk]}
+            remote_rpo: 1h
+            """], files: ["disk.raw": sampleBytes(3 << 20, seed: 11) + Data(count: 1 << 20)], site: "home-a", extraSite: """
+            role: near
+            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/home-a.pem, key: \(certs)/home-a.key}
+            peers:
+              - {name: remote, role: remote, address: 127.0.0.1:\(port)}
+            """)
+        try near.start()
+        try near.wait("the first snapshot to be complete at the remote") { near.log.contains("snapshot complete at the remote site") }
+        let drill = try near.cli().run(["drill", "--tenant", "alpha", "--site", "remote", "--instant", "--json"])
+        #expect(drill.status == 0, "\(drill.stdout) \(drill.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: drill.stdoutBytes) as? [String: Any], "\(drill.stdout)")
+        let instant = report["instant_rto_seconds"] as? Double ?? -1
+        let full = report["rto_seconds"] as? Double ?? -1
+        let fetch = report["fetch_seconds"] as? Double ?? -1
+        // Both RTOs: the first verified read over NBD comes long before a checked, restored copy.
+        #expect(instant > 0 && fetch > 0 && fetch + instant < full, "instant \(instant) s, fetch \(fetch) s, full \(full) s")
+        #expect(report["verified"] as? Bool == true && (report["bytes_restored"] as? Int) == 4 << 20)
+        let text = try near.cli().run(["drill", "--tenant", "alpha", "--site", "remote", "--instant"])
+        #expect(text.status == 0 && text.stdout.contains("instant RTO") && text.stdout.contains("first verified read served over NBD"), "\(text.stdout)")
+        let audit = try near.cli().run(["audit", "list", "--limit", "5"])
+        #expect(audit.stdout.contains("instant_rto="), "\(audit.stdout) \(audit.stderr)")
+        let sockets = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("tandem-drill-") } ?? []
+        #expect(sockets.isEmpty, "the drill left its socket directory: \(sockets)")
+        #expect(try near.stop() == 0)
+        #expect(try remote.stop() == 0)
+    }
+
     @Test func committedSnapshotsReachTheRemoteAndRestoreThere() throws {
         let certs = NSTemporaryDirectory() + "tandem-certs-" + UUID().uuidString.prefix(8)
         defer { try? FileManager.default.removeItem(atPath: certs) }
@@ -109,6 +149,9 @@ import TandemTestSupport
         #expect((drilled?["rpo_seconds"] as? Double ?? 1e9) < 120 && (drilled?["rto_seconds"] as? Double ?? 0) > 0)
         #expect(drilled?["rpo_met"] as? Bool == true && (drilled?["problems"] as? [String])?.isEmpty == true)
         #expect((drilled?["bytes_restored"] as? Int ?? 0) >= 700_000)
+        // An instant drill serves images over NBD; this tenant's copy is a tree.
+        let instantTree = try near.cli().run(["drill", "--tenant", "alpha", "--site", "remote", "--instant"])
+        #expect(instantTree.status == 64 && instantTree.stderr.contains("is a directory tree: drill it without --instant"), "\(instantTree.stderr)")
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: near.root + "/state/drills")) ?? []
         #expect(leftovers.isEmpty, "the drill left its scratch area: \(leftovers)")
         // The drill's result outlives the daemon: after a restart the metrics still show it,

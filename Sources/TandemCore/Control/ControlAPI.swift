@@ -357,8 +357,13 @@ public struct FailoverReport: Codable, Sendable, Equatable {
 public struct DrillRequest: Codable, Sendable, Equatable {
     /// `twin` or `remote`.
     public var site: String
+    /// Also serve the copy over NBD and time the first verified read (image snapshots).
+    public var instant: Bool?
 
-    public init(site: String) { self.site = site }
+    public init(site: String, instant: Bool? = nil) {
+        self.site = site
+        self.instant = instant
+    }
 }
 
 /// What a drill measured: the newest snapshot held at the site, fetched into a scratch area,
@@ -386,10 +391,18 @@ public struct DrillReport: Codable, Sendable, Equatable {
     public var verified: Bool
     /// Verified, the RPO objective (where there is one) met, and a twin current.
     public var objectivesMet: Bool
+    /// From the start of the drill until the copy was at hand in the scratch area (fetched
+    /// over the link); part of ``rtoSeconds``.
+    public var fetchSeconds: Double?
+    /// With `instant`: from the copy at hand to the first 4 KiB read answered over NBD, every
+    /// chunk of it authenticated: how soon a VM could boot from the copy at the site.
+    public var instantRtoSeconds: Double?
 
     public init(tenant: String, site: String, snapshotId: String, snapshotTime: Date, rpoSeconds: Double, rtoSeconds: Double,
                 bytesRestored: Int64, files: Int, problems: [String], rpoObjectiveSeconds: Double?, rpoMet: Bool?,
-                twinCurrent: Bool? = nil) {
+                twinCurrent: Bool? = nil, fetchSeconds: Double? = nil, instantRtoSeconds: Double? = nil) {
+        self.fetchSeconds = fetchSeconds
+        self.instantRtoSeconds = instantRtoSeconds
         verified = problems.isEmpty
         objectivesMet = problems.isEmpty && rpoMet != false && twinCurrent != false
         self.twinCurrent = twinCurrent
