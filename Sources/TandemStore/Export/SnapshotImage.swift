@@ -2,13 +2,14 @@ import Foundation
 import TandemCodecs
 import TandemCore
 
-/// A stream snapshot (an image, a block device, stdin) read at any offset without restoring
-/// it: what an NBD export serves. Only the chunks a read touches are fetched, each
-/// authenticated (the AEAD with its ID as associated data) and decompressed once into a
-/// bounded cache; all-zero chunks are known by their ID and never fetched. The snapshot's
-/// chunk map stays as compact as in the manifest: chunk-list blobs are loaded as reads reach
-/// them (a few at a time), so a 2 TB image costs no more memory than a small one. Holds the
-/// tenant lock shared until ``close()``, so no prune deletes a pack it may still read.
+/// A stream snapshot (an image, a block device, stdin), or one file of a tree snapshot, read at
+/// any offset without restoring it: what an NBD export serves and a mount reads. Only the
+/// chunks a read touches are fetched, each authenticated (the AEAD with its ID as associated
+/// data) and decompressed once into the bounded cache of its ``ChunkSource``; all-zero chunks
+/// are known by their ID and never fetched. The chunk map stays as compact as in the manifest:
+/// chunk-list blobs are loaded as reads reach them (a few at a time), so a 2 TB image costs no
+/// more memory than a small one. An image opened with ``open(tenant:reference:cacheLimit:)``
+/// owns its source (and the tenant lock, held shared until ``close()``).
 public actor SnapshotImage {
     /// One span of the image: chunk references stored inline, or one chunk-list blob.
     private enum Piece {
@@ -18,48 +19,46 @@ public actor SnapshotImage {
 
     public nonisolated let snapshotID: String
     public nonisolated let size: Int
-    private let tenant: TenantRepository
-    private let locations: [ChunkID: BlobLocation]
-    private let sealer: BlobSealer
-    private let readers = GroupReaderCache()
+    private let source: ChunkSource
+    /// Whether ``close()`` closes the source too (it was opened for this image alone).
+    private let ownsSource: Bool
+    private var closed = false
+    /// Made when a read first meets a zero run of a new length (most images never do).
+    private var sealer: BlobSealer?
     private let pieces: [Piece]
     /// Where each piece starts in the image.
     private let pieceStarts: [Int]
-    private var lock: BackendLock?
     /// Chunk maps of recently read pieces: each chunk's start in the image and reference.
     private var maps: [Int: (starts: [Int], refs: [ChunkRef], used: Int)] = [:]
-    private var cache: [ChunkID: (bytes: [UInt8], used: Int)] = [:]
-    private var cachedBytes = 0
     private var tick = 0
     private var zeroIDs = Set<ChunkID>()
     private var triedLengths = Set<Int>()
-    /// The decoded chunks kept for repeated reads.
-    public let cacheLimit: Int
 
     /// Opens `reference` (an ID, a prefix or `latest`) of `tenant`, which must be a stream
     /// snapshot, and takes the tenant lock shared.
     public static func open(tenant: TenantRepository, reference: String, cacheLimit: Int = 64 << 20) async throws -> SnapshotImage {
-        let lock = try await tenant.lock(exclusive: false)
+        let source = try await ChunkSource.open(tenant: tenant, cacheLimit: cacheLimit)
         do {
-            _ = try await tenant.reconcile()
             let id = try await tenant.resolveSnapshot(reference)
             let manifest = try await tenant.loadManifest(id)
             guard manifest.kind == .stream else { throw RepositoryError.notAnImage(id) }
-            return try SnapshotImage(tenant: tenant, id: id, list: manifest.stream ?? ChunkList(), lock: lock, cacheLimit: cacheLimit)
+            return try SnapshotImage(source: source, owning: true, id: id, list: manifest.stream ?? ChunkList())
         } catch {
-            await lock.release()
+            await source.close()
             throw error
         }
     }
 
-    private init(tenant: TenantRepository, id: String, list: ChunkList, lock: BackendLock, cacheLimit: Int) throws {
-        self.tenant = tenant
+    /// The bytes `list` names (a file of snapshot `id`), read through `source`, which stays
+    /// open when this closes.
+    public init(source: ChunkSource, id: String, list: ChunkList) throws {
+        try self.init(source: source, owning: false, id: id, list: list)
+    }
+
+    private init(source: ChunkSource, owning: Bool, id: String, list: ChunkList) throws {
+        self.source = source
+        ownsSource = owning
         snapshotID = id
-        self.lock = lock
-        self.cacheLimit = cacheLimit
-        locations = try tenant.index.allLocations()
-        let sealer = try BlobSealer(keys: tenant.keys, compression: .none)
-        self.sealer = sealer
         var pieces: [Piece] = [], starts: [Int] = [], offset = 0
         if !list.refs.isEmpty {
             pieces.append(.inline(list.refs))
@@ -74,24 +73,22 @@ public actor SnapshotImage {
         self.pieces = pieces
         pieceStarts = starts
         size = offset
-        var lengths = [tenant.settings.chunker.maximumChunkSize]
-        if case .fixed(let size) = tenant.settings.chunker { lengths.append(size) }
-        triedLengths = Set(lengths)
-        zeroIDs = Set(lengths.map { Self.zeroID(length: $0, sealer: sealer) })
+        // The zero chunks of the chunker's own lengths, known to the source already.
+        triedLengths = Set(source.zeroIDs.keys)
+        zeroIDs = Set(source.zeroIDs.values)
     }
 
-    /// Releases the tenant lock; reads fail afterwards.
+    /// Reads fail afterwards; an image that owns its source releases the tenant lock.
     public func close() async {
-        await lock?.release()
-        lock = nil
-        cache = [:]
+        closed = true
         maps = [:]
+        if ownsSource { await source.close() }
     }
 
     /// `length` bytes from `offset` (within the image), every chunk authenticated.
     public func read(offset: Int, length: Int) async throws -> [UInt8] {
         precondition(offset >= 0 && length >= 0 && offset + length <= size, "a read outside the image")
-        guard lock != nil else { throw RepositoryError.damaged("the image of \(snapshotID.prefix(12)) was closed") }
+        guard !closed else { throw RepositoryError.damaged("the image of \(snapshotID.prefix(12)) was closed") }
         var needed: [(start: Int, ref: ChunkRef)] = []
         try await forEachChunk(from: offset, to: offset + length) { start, ref in
             if !zeroIDs.contains(ref.id) { needed.append((start, ref)) }
@@ -103,7 +100,7 @@ public actor SnapshotImage {
             var next = 0
             func startNext() {
                 let index = next, (start, ref) = needed[index]
-                group.addTask { (index, try await self.chunk(ref, at: start)) }
+                group.addTask { (index, try await self.source.chunk(ref, at: start)) }
                 next += 1
             }
             while next < min(needed.count, Self.fetchesInFlight) { startNext() }
@@ -177,9 +174,7 @@ public actor SnapshotImage {
         let refs: [ChunkRef]
         switch pieces[piece] {
         case .inline(let inline): refs = inline
-        case .blob(let list):
-            // A sealer per call: it holds cipher state, and the call leaves the actor.
-            refs = try await tenant.loadChunkList(list, sealer: try BlobSealer(keys: tenant.keys, compression: .none), locations: locations)
+        case .blob(let list): refs = try await source.chunkList(list)
         }
         var starts: [Int] = [], offset = pieceStarts[piece]
         starts.reserveCapacity(refs.count)
@@ -195,37 +190,10 @@ public actor SnapshotImage {
         return (starts, refs)
     }
 
-    /// One chunk's plaintext, from the cache or fetched, authenticated and decompressed.
-    private func chunk(_ ref: ChunkRef, at start: Int) async throws -> [UInt8] {
-        tick += 1
-        if let hit = cache[ref.id] {
-            cache[ref.id]?.used = tick
-            return hit.bytes
-        }
-        var plain: [UInt8] = []
-        let job = RestoreJob(sequence: 0, output: 0, offset: start, id: ref.id, length: ref.length, zero: false)
-        let sealer = try BlobSealer(keys: tenant.keys, compression: .none)
-        try await tenant.fetch([job], locations: locations, sealer: sealer, readers: readers) { _, payload in
-            switch payload {
-            case .bytes(let bytes): plain = bytes
-            case .zeros(let count): plain = [UInt8](repeating: 0, count: count)
-            }
-        }
-        while cachedBytes + plain.count > cacheLimit, let oldest = cache.min(by: { $0.value.used < $1.value.used }) {
-            cachedBytes -= oldest.value.bytes.count
-            cache[oldest.key] = nil
-        }
-        cache[ref.id] = (plain, tick)
-        cachedBytes += plain.count
-        return plain
-    }
-
     private func learnZero(_ length: Int) {
         guard length > 0, triedLengths.count < 4096, triedLengths.insert(length).inserted else { return }
-        zeroIDs.insert(Self.zeroID(length: length, sealer: sealer))
-    }
-
-    private static func zeroID(length: Int, sealer: BlobSealer) -> ChunkID {
-        [UInt8](repeating: 0, count: length).withUnsafeBytes { sealer.chunkID(of: $0) }
+        if sealer == nil { sealer = try? BlobSealer(keys: source.tenant.keys, compression: .none) }
+        guard let sealer else { return }
+        zeroIDs.insert(ChunkSource.zeroID(length: length, sealer: sealer))
     }
 }
