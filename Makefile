@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/opt/swift/usr/bin
 
-APT_PACKAGES := libzstd-dev liblz4-dev libssl-dev libgcrypt20-dev libxxhash-dev zlib1g-dev libsqlite3-dev pkg-config systemd util-linux curl
+APT_PACKAGES := libzstd-dev liblz4-dev libssl-dev libgcrypt20-dev libxxhash-dev zlib1g-dev libfuse3-dev libsqlite3-dev pkg-config systemd util-linux curl
 # Tests also check the metrics page with promtool, the unit with systemd-analyze, and the NBD
 # export with libnbd (nbdinfo, nbdcopy) and qemu (qemu-img, qemu-io), and dumps with GNU tar and
 # bsdtar (libarchive-tools); getfattr (attr) reads xattrs back.

@@ -42,6 +42,8 @@ let package = Package(
                        providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CFuse", path: "Sources/CFuse", pkgConfig: "fuse3",
+                       providers: [.apt(["libfuse3-dev"])]),
         .systemLibrary(name: "CTandemSystem", path: "Sources/CTandemSystem"),
         // Owning Swift wrappers of the C libraries: no C type escapes this module.
         .target(name: "TandemCodecs", dependencies: ["CZstd", "CLZ4", "CLibCrypto", "CGcrypt", "CXXHash", "CZlib"]),
@@ -76,6 +78,11 @@ let package = Package(
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")]),
+        // Mounting snapshots read-only through FUSE (libfuse 3's low-level API).
+        .target(name: "TandemMount",
+                dependencies: ["CFuse", "TandemStore", "TandemCore",
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "Logging", package: "swift-log")]),
         // Site config and tenant policies: YAML in, validated values out, errors with file:line.
         .target(name: "TandemPolicy", dependencies: ["TandemCore", .product(name: "Yams", package: "Yams")]),
         // The service: scheduler, job runner, control API, metrics, audit log, systemd notify.
@@ -94,7 +101,7 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "tandemctl",
-                          dependencies: ["TandemStore", "TandemCore", "TandemCodecs", "TandemPolicy", "TandemS3", "TandemExport",
+                          dependencies: ["TandemStore", "TandemCore", "TandemCodecs", "TandemPolicy", "TandemS3", "TandemExport", "TandemMount",
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                                          .product(name: "NIOCore", package: "swift-nio"),

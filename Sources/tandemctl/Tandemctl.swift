@@ -28,7 +28,7 @@ struct Tandemctl: AsyncParsableCommand {
             """,
         subcommands: [
             Init.self, TenantCommand.self, Backup.self, Snapshots.self, Restore.self, Check.self,
-            Forget.self, Prune.self, KeyCommand.self, Status.self, PolicyCommand.self, Audit.self, Reload.self, Certs.self, Repair.self, Drill.self, Failover.self, Failback.self, Serve.self, Dump.self,
+            Forget.self, Prune.self, KeyCommand.self, Status.self, PolicyCommand.self, Audit.self, Reload.self, Certs.self, Repair.self, Drill.self, Failover.self, Failback.self, Serve.self, Mount.self, Dump.self,
         ]
     )
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TandemCodecs
 import TandemCore
+import TandemMount
 import TandemS3
 import TandemStore
 
@@ -21,6 +22,8 @@ enum Failure {
             if case .unsupportedVersion = error { 6 } else { 3 }
         case is BlobError, is IndexCorruption: 3
         case is CryptoSuiteUnavailable: 6
+        case let error as MountError:
+            if case .badMountPoint = error { 9 } else { 7 }
         case let error as KeySlotError:
             error == .wrongKey ? 4 : 9
         case let error as BackendError:

@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import TandemCore
+import TandemStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One tenant's snapshots as a read-only file system's answers: the namespace (``MountTree``),
+/// filled in from each snapshot's manifest when first looked at, and open files read chunk by
+/// chunk through one shared ``ChunkSource`` (the tenant lock held shared until ``close()``).
+/// Every answer is a value or an errno, which the FUSE session sends to the kernel.
+public actor MountedRepository {
+    /// An errno for the kernel.
+    public struct Errno: Error, Equatable, Sendable {
+        public let code: Int32
+        public init(_ code: Int32) { self.code = code }
+    }
+
+    private let source: ChunkSource
+    private var tree: MountTree
+    private var files: [UInt64: SnapshotImage] = [:]
+    private var nextHandle: UInt64 = 1
+    private let logger: Logger
+    private let uid: UInt32
+    private let gid: UInt32
+
+    /// Opens the tenant's snapshots for reading, taking its lock shared.
+    public static func open(tenant: TenantRepository, cacheLimit: Int = 64 << 20, logger: Logger) async throws -> MountedRepository {
+        let source = try await ChunkSource.open(tenant: tenant, cacheLimit: cacheLimit)
+        do {
+            let snapshots = try await tenant.snapshots().map { record in
+                MountTree.Snapshot(id: record.id, time: record.time, isImage: record.kind == .stream,
+                                   imageName: Self.imageName(record.source))
+            }
+            return MountedRepository(source: source, snapshots: snapshots, logger: logger)
+        } catch {
+            await source.close()
+            throw error
+        }
+    }
+
+    private init(source: ChunkSource, snapshots: [MountTree.Snapshot], logger: Logger) {
+        self.source = source
+        uid = getuid()
+        gid = getgid()
+        tree = MountTree(snapshots: snapshots, uid: uid, gid: gid, nowNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
+        self.logger = logger
+    }
+
+    /// An image snapshot's file name: the last part of its source path (`stdin` for `-`).
+    static func imageName(_ source: String) -> String {
+        let last = source.split(separator: "/").last.map(String.init) ?? ""
+        return last.isEmpty || last == "-" ? "stdin" : last
+    }
+
+    /// Closes every open file and releases the tenant lock.
+    public func close() async {
+        for file in files.values { await file.close() }
+        files = [:]
+        await source.close()
+    }
+
+    /// A node's attributes, its snapshot's entries read first if it is a snapshot's directory.
+    public func attributes(_ inode: UInt64) async -> Result<MountTree.Attributes, Errno> {
+        guard let node = tree.node(inode) else { return .failure(Errno(ENOENT)) }
+        return .success(node.attributes)
+    }
+
+    /// `name` in the directory `parent`: its inode and attributes.
+    public func lookup(_ parent: UInt64, _ name: [UInt8]) async -> Result<(UInt64, MountTree.Attributes), Errno> {
+        if let failure = await populate(parent) { return .failure(failure) }
+        guard let inode = tree.lookup(parent, name), let node = tree.node(inode) else { return .failure(Errno(ENOENT)) }
+        return .success((inode, node.attributes))
+    }
+
+    /// A directory's entries, `.` and `..` first.
+    public func entries(_ inode: UInt64) async -> Result<[(name: [UInt8], inode: UInt64, kind: MountTree.Kind)], Errno> {
+        if let failure = await populate(inode) { return .failure(failure) }
+        guard let node = tree.node(inode) else { return .failure(Errno(ENOENT)) }
+        guard node.attributes.kind == .directory else { return .failure(Errno(ENOTDIR)) }
+        var out: [(name: [UInt8], inode: UInt64, kind: MountTree.Kind)] = [([46], inode, .directory), ([46, 46], node.parent, .directory)]
+        for (name, child) in node.children {
+            out.append((name, child, tree.node(child)?.attributes.kind ?? .file))
+        }
+        return .success(out)
+    }
+
+    /// Where a symlink points.
+    public func target(_ inode: UInt64) -> Result<[UInt8], Errno> {
+        guard let node = tree.node(inode) else { return .failure(Errno(ENOENT)) }
+        guard case .link(let target) = node.content else { return .failure(Errno(EINVAL)) }
+        return .success(target)
+    }
+
+    /// Opens a file for reading; writing is refused (EROFS).
+    public func open(_ inode: UInt64, flags: Int32) -> Result<UInt64, Errno> {
+        guard flags & O_ACCMODE == O_RDONLY, flags & O_TRUNC == 0 else { return .failure(Errno(EROFS)) }
+        guard let node = tree.node(inode) else { return .failure(Errno(ENOENT)) }
+        guard case .chunks(let snapshot, let list) = node.content else { return .failure(Errno(node.attributes.kind == .directory ? EISDIR : EINVAL)) }
+        do {
+            let file = try SnapshotImage(source: source, id: snapshot, list: list)
+            let handle = nextHandle
+            nextHandle += 1
+            files[handle] = file
+            return .success(handle)
+        } catch {
+            logger.error("cannot open a file of the snapshot", metadata: ["snapshot": "\(snapshot.prefix(12))", "error": "\(error)"])
+            return .failure(Errno(EIO))
+        }
+    }
+
+    /// Up to `length` bytes at `offset` of an open file (fewer at its end); a chunk that fails
+    /// authentication or cannot be read is EIO, never wrong bytes.
+    public func read(_ handle: UInt64, offset: Int, length: Int) async -> Result<[UInt8], Errno> {
+        guard let file = files[handle] else { return .failure(Errno(EBADF)) }
+        let size = file.size
+        guard offset < size, length > 0 else { return .success([]) }
+        do {
+            return .success(try await file.read(offset: offset, length: min(length, size - offset)))
+        } catch {
+            logger.error("a read of a mounted file failed", metadata: ["snapshot": "\(file.snapshotID.prefix(12))", "offset": "\(offset)",
+                                                                       "error": "\(error)"])
+            return .failure(Errno(EIO))
+        }
+    }
+
+    /// Forgets an open file.
+    public func release(_ handle: UInt64) async {
+        await files.removeValue(forKey: handle)?.close()
+    }
+
+    /// The value of extended attribute `name`.
+    public func xattr(_ inode: UInt64, _ name: String) -> Result<[UInt8], Errno> {
+        guard let node = tree.node(inode) else { return .failure(Errno(ENOENT)) }
+        guard let value = node.xattrs.first(where: { $0.name == name })?.value else { return .failure(Errno(ENODATA)) }
+        return .success(value)
+    }
+
+    /// The names of a node's extended attributes, each ended by a NUL byte.
+    public func xattrNames(_ inode: UInt64) -> Result<[UInt8], Errno> {
+        guard let node = tree.node(inode) else { return .failure(Errno(ENOENT)) }
+        return .success(node.xattrs.flatMap { Array($0.name.utf8) + [0] })
+    }
+
+    /// Reads a snapshot's manifest into the tree the first time its directory is looked at.
+    private func populate(_ inode: UInt64) async -> Errno? {
+        guard let snapshot = tree.node(inode)?.pending else { return nil }
+        do {
+            let manifest = try await source.tenant.loadManifest(snapshot.id)
+            if snapshot.isImage {
+                tree.populate(inode, image: manifest.stream ?? ChunkList(), uid: uid, gid: gid)
+            } else {
+                try tree.populate(inode, tree: manifest.tree ?? [])
+            }
+            return nil
+        } catch {
+            logger.error("cannot read a snapshot's manifest", metadata: ["snapshot": "\(snapshot.id.prefix(12))", "error": "\(error)"])
+            return Errno(EIO)
+        }
+    }
+}
