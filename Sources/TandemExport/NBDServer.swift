@@ -52,6 +52,15 @@ public struct NBDServer: Sendable {
         }
     }
 
+    /// Requests of one connection answered at once. One, measured: with 2, 4 or 16 in flight
+    /// `nbdcopy` of image-v1 took 11.5-12.3 s instead of 5.4-6.0 s, because reads of
+    /// neighbouring regions then reach the chunks of one 4 MiB group out of order and each
+    /// group reader (sequential) decodes the group again; `qemu-img compare` gained (6.1-7.5 s
+    /// instead of 8.4 s). Raise it once ChunkSource decodes a group once for every reader.
+    static let requestsInFlight = 1
+    /// The most bytes of reads being answered at once on one connection (with more than one in flight).
+    static let bytesInFlight = 64 << 20
+
     private func handle(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         let peer = connection.channel.remoteAddress.map { "\($0)" } ?? "local"
         var machine = NBDServerMachine(export: export)
@@ -59,20 +68,54 @@ public struct NBDServer: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await outbound.write(ByteBuffer(bytes: NBDServerMachine.greeting()))
-                for try await buffer in inbound {
-                    for action in machine.receive(buffer.readableBytesView) {
-                        switch action {
-                        case .send(let bytes):
-                            try await outbound.write(ByteBuffer(bytes: bytes))
-                        case .read(let request):
-                            try await outbound.write(await answer(read: request, machine: machine))
-                        case .blockStatus(let request):
-                            try await outbound.write(await answer(blockStatus: request, machine: machine))
-                        case .close(let reason):
-                            why = reason
-                            return
+                // Child tasks answer the reads, each writing its reply when ready (the writer takes
+                // whole buffers from many tasks) and done, its bytes counted free, once written.
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    var requests = 0, bytes = 0
+                    func settleOne() async throws {
+                        guard let done = try await group.next() else { return }
+                        requests -= 1
+                        bytes -= done
+                    }
+                    func answer(_ length: Int, _ reply: @escaping @Sendable () async -> ByteBuffer) async throws {
+                        while requests > 0, requests >= Self.requestsInFlight || bytes + length > Self.bytesInFlight { try await settleOne() }
+                        requests += 1
+                        bytes += length
+                        group.addTask {
+                            // A failed write means the client is gone; the reading loop ends on its own.
+                            try? await outbound.write(await reply())
+                            return length
                         }
                     }
+                    var failure: (any Error)?
+                    do {
+                        reading: for try await buffer in inbound {
+                            for action in machine.receive(buffer.readableBytesView) {
+                                switch action {
+                                case .send(let bytes):
+                                    try await outbound.write(ByteBuffer(bytes: bytes))
+                                case .read(let request):
+                                    let machine = machine
+                                    try await answer(Int(request.length)) { await self.answer(read: request, machine: machine) }
+                                case .blockStatus(let request):
+                                    let machine = machine
+                                    try await answer(0) { await self.answer(blockStatus: request, machine: machine) }
+                                case .close(let reason):
+                                    why = reason
+                                    break reading
+                                }
+                            }
+                        }
+                    } catch {
+                        failure = error
+                    }
+                    // Every request received is answered before the connection closes, and every
+                    // reply is on the wire: closing drops what the socket has not taken yet (an
+                    // 8 MiB reply to a read sent just before NBD_CMD_DISC, say). An empty write
+                    // completes once everything written before it has gone out.
+                    while requests > 0 { try await settleOne() }
+                    if let failure { throw failure }
+                    try await connection.channel.writeAndFlush(ByteBuffer())
                 }
             }
         } catch {

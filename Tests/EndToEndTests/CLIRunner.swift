@@ -116,3 +116,38 @@ func sampleBytes(_ count: Int, seed: UInt64) -> Data {
     return out.prefix(count)
 }
 
+
+/// A `tandemctl` command left running (serve, mount) until ``stop()`` sends SIGTERM; its
+/// stdout and stderr go to a file, read as ``text``.
+final class BackgroundCommand {
+    let process = Process()
+    let output: String
+
+    /// Starts `tandemctl ARGUMENTS` and waits (30 s at most) until its output contains `ready`.
+    init(_ cli: CLIRunner, _ arguments: [String], ready: String, scratch: Scratch) throws {
+        output = scratch.file("\(arguments.first ?? "command")-\(UUID().uuidString.prefix(6)).out")
+        FileManager.default.createFile(atPath: output, contents: nil)
+        process.executableURL = URL(fileURLWithPath: CLIRunner.binary)
+        process.arguments = arguments
+        process.environment = cli.environment
+        process.standardOutput = FileHandle(forWritingAtPath: output)
+        process.standardError = FileHandle(forWritingAtPath: output)
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while !text.contains(ready) {
+            guard process.isRunning, Date() < deadline else {
+                throw CLIFailure(arguments: arguments, outcome: .init(status: -1, signaled: false, stderr: text, stdoutBytes: Data()))
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    var text: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+
+    /// SIGTERM, then its exit status.
+    func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}

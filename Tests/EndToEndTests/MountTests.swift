@@ -8,40 +8,6 @@ import TandemTestSupport
 @Suite(.serialized) struct MountTests {
     static var fuseMissing: Bool { access("/dev/fuse", R_OK | W_OK) != 0 }
 
-    /// A `tandemctl mount` process, stopped with SIGTERM.
-    final class Mounted {
-        let process = Process()
-        let output: String
-        let point: String
-
-        init(_ cli: CLIRunner, at point: String, scratch: Scratch) throws {
-            self.point = point
-            output = scratch.file("mount-\(UUID().uuidString.prefix(6)).out")
-            FileManager.default.createFile(atPath: output, contents: nil)
-            process.executableURL = URL(fileURLWithPath: CLIRunner.binary)
-            process.arguments = ["mount", "--repo", cli.repo, "--tenant", "t", point]
-            process.environment = cli.environment
-            process.standardOutput = FileHandle(forWritingAtPath: output)
-            process.standardError = FileHandle(forWritingAtPath: output)
-            try process.run()
-            let deadline = Date().addingTimeInterval(30)
-            while !text.contains("mounted the snapshots") {
-                guard process.isRunning, Date() < deadline else {
-                    throw CLIFailure(arguments: ["mount"], outcome: .init(status: -1, signaled: false, stderr: text, stdoutBytes: Data()))
-                }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-        }
-
-        var text: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
-
-        func stop() -> Int32 {
-            process.terminate()
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
-    }
-
     static func mounted(_ point: String) -> Bool {
         ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").contains(" \(point) ")
     }
@@ -64,8 +30,8 @@ import TandemTestSupport
         try cli.run(["backup", "--repo", cli.repo, "--tenant", "t", root, "--xattrs"]).expectSuccess()
         let point = scratch.file("mnt")
         try FileManager.default.createDirectory(atPath: point, withIntermediateDirectories: true)
-        let mount = try Mounted(cli, at: point, scratch: scratch)
-        defer { if mount.process.isRunning { _ = mount.stop() } }
+        let mount = try BackgroundCommand(cli, ["mount", "--repo", cli.repo, "--tenant", "t", point], ready: "mounted the snapshots", scratch: scratch)
+        defer { _ = mount.stop() }
         #expect(Self.mounted(point))
 
         let names = try FileManager.default.contentsOfDirectory(atPath: point + "/snapshots").sorted()
@@ -100,5 +66,42 @@ import TandemTestSupport
 
         #expect(mount.stop() == 0, "\(mount.text)")
         #expect(!Self.mounted(point) && mount.text.contains("unmounted"), "\(mount.text)")
+    }
+
+    @Test func aDamagedChunkReadsAsEIOAndTheMountGoesOn() throws {
+        if Self.fuseMissing {
+            report("MountTests: skipped, /dev/fuse is missing or not usable here")
+            return
+        }
+        let scratch = Scratch()
+        let root = scratch.file("src")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try sampleBytes(2 << 20, seed: 8).write(to: URL(fileURLWithPath: root + "/data.bin"))
+        try Data().write(to: URL(fileURLWithPath: root + "/empty"))
+        try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: "data.bin")
+        let cli = CLIRunner(repo: scratch.file("repo"))
+        try cli.run(["init", "--repo", cli.repo]).expectSuccess()
+        try cli.run(["tenant", "create", "--repo", cli.repo, "--tenant", "t"]).expectSuccess()
+        try cli.run(["backup", "--repo", cli.repo, "--tenant", "t", root]).expectSuccess()
+        let packs = try FileManager.default.subpathsOfDirectory(atPath: cli.repo + "/tenants/t/packs")
+            .filter { $0.count == 67 }.map { cli.repo + "/tenants/t/packs/" + $0 }
+        try #require(!packs.isEmpty)
+        for pack in packs {
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: pack))
+            for offset in stride(from: 4096, to: bytes.count - 4096, by: 65536) { bytes[offset] ^= 0x5A }
+            try bytes.write(to: URL(fileURLWithPath: pack))
+        }
+        let point = scratch.file("mnt")
+        try FileManager.default.createDirectory(atPath: point, withIntermediateDirectories: true)
+        let mount = try BackgroundCommand(cli, ["mount", "--repo", cli.repo, "--tenant", "t", point], ready: "mounted the snapshots", scratch: scratch)
+        defer { _ = mount.stop() }
+        let tree = point + "/snapshots/latest"
+        let damaged = try DumpTests.run("/usr/bin/cat", [tree + "/data.bin"])
+        #expect(damaged.status != 0 && damaged.output.contains("Input/output error"), "\(damaged.status) \(damaged.output.prefix(200))")
+        // The rest of the snapshot still answers.
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: tree + "/link") == "data.bin")
+        #expect(FileManager.default.contents(atPath: tree + "/empty") == Data())
+        #expect(mount.stop() == 0)
+        #expect(mount.text.contains("a read of a mounted file failed"), "\(mount.text)")
     }
 }

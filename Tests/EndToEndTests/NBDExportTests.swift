@@ -2,6 +2,9 @@ import Foundation
 import Testing
 import TandemTestSupport
 import TandemCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `tandemctl serve --nbd`: an image snapshot served over NBD to the real clients an operator
 /// points at it (libnbd's nbdinfo and nbdcopy, qemu-img and qemu-io).
@@ -11,35 +14,18 @@ import TandemCore
 
     /// A `tandemctl serve` process, stopped with SIGTERM.
     final class Served {
-        let process = Process()
-        let output: String
+        let command: BackgroundCommand
         let socket: String
         var uri: String { "nbd+unix:///?socket=\(socket)" }
+        var text: String { command.text }
 
         init(_ cli: CLIRunner, arguments: [String], socket: String, scratch: Scratch) throws {
             self.socket = socket
-            output = scratch.file("serve-\(UUID().uuidString.prefix(6)).out")
-            FileManager.default.createFile(atPath: output, contents: nil)
-            process.executableURL = URL(fileURLWithPath: CLIRunner.binary)
-            process.arguments = ["serve", "--repo", cli.repo] + arguments + ["--nbd", "unix:\(socket)"]
-            process.environment = cli.environment
-            process.standardOutput = FileHandle(forWritingAtPath: output)
-            process.standardError = FileHandle(forWritingAtPath: output)
-            try process.run()
-            let deadline = Date().addingTimeInterval(30)
-            while !text.contains("serving snapshot") {
-                guard process.isRunning, Date() < deadline else { throw CLIFailure(arguments: ["serve"], outcome: .init(status: -1, signaled: false, stderr: text, stdoutBytes: Data())) }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
+            command = try BackgroundCommand(cli, ["serve", "--repo", cli.repo] + arguments + ["--nbd", "unix:\(socket)"],
+                                            ready: "serving snapshot", scratch: scratch)
         }
 
-        var text: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
-
-        func stop() -> Int32 {
-            process.terminate()
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
+        func stop() -> Int32 { command.stop() }
     }
 
     /// Runs a client tool; (exit status, stdout + stderr).
@@ -134,6 +120,94 @@ import TandemCore
         #expect(zeros.status == 0 && !zeros.output.contains("error"), "\(zeros.output)")
         #expect(served.stop() == 0)
         #expect(served.text.contains("nbd read failed"), "\(served.text)")
+    }
+
+    /// Bytes in and out of a Unix socket, blocking: a client that can send what libnbd never
+    /// would (many requests and a disconnect in one write).
+    final class RawClient {
+        let fd: Int32
+
+        init(socket path: String) throws {
+            fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+            }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            try #require(connected == 0, "connect: \(String(cString: strerror(errno)))")
+        }
+
+        deinit { close(fd) }
+
+        func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) } }
+
+        /// Exactly `count` bytes, or fewer if the server closed the connection.
+        func receive(_ count: Int) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: count)
+            var done = 0
+            while done < count {
+                let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + done, count - done, 0) }
+                if n <= 0 { return Array(out[..<done]) }
+                done += n
+            }
+            return out
+        }
+
+        static func be(_ value: UInt64, _ width: Int) -> [UInt8] { (0..<width).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
+
+        /// Fixed newstyle, NBD_OPT_GO for the default export: simple replies from here on.
+        func negotiate() throws {
+            let greeting = receive(18)
+            try #require(greeting.count == 18)
+            send(Self.be(3, 4))
+            send(Self.be(0x4948_4156_454f_5054, 8) + Self.be(7, 4) + Self.be(6, 4) + Self.be(0, 4) + Self.be(0, 2))
+            while true {
+                let header = receive(20)
+                try #require(header.count == 20, "the server closed during negotiation")
+                let type = header[12..<16].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                let length = Int(header[16..<20].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                _ = receive(length)
+                if type == 1 { return }
+                try #require(type & 0x8000_0000 == 0, "NBD_OPT_GO refused")
+            }
+        }
+
+        static func read(handle: UInt64, offset: Int, length: Int) -> [UInt8] {
+            be(0x2560_9513, 4) + be(0, 2) + be(0, 2) + be(handle, 8) + be(UInt64(offset), 8) + be(UInt64(length), 4)
+        }
+
+        static let disconnect = be(0x2560_9513, 4) + be(0, 2) + be(2, 2) + be(0, 8) + be(0, 8) + be(0, 4)
+    }
+
+    @Test func readsSentBeforeTheDisconnectAreAllAnsweredWhole() throws {
+        let scratch = Scratch()
+        let cli = try Self.repositoryWithImage(scratch)
+        let served = try Served(cli, arguments: ["--tenant", "vm", "latest"], socket: scratch.file("nbd.sock"), scratch: scratch)
+        defer { _ = served.stop() }
+        let client = try RawClient(socket: served.socket)
+        try client.negotiate()
+        // A long read of data, then a read of zeros and a short read of data, and the
+        // disconnect, all in one write: every reply arrives whole before the server closes
+        // (closing used to drop what the socket had not taken yet of the 8 MiB reply).
+        let reads: [(handle: UInt64, offset: Int, length: Int)] = [(1, 0, 8 << 20), (2, 12 << 20, 4096), (3, (24 << 20) + 4096, 65536)]
+        client.send(reads.flatMap { RawClient.read(handle: $0.handle, offset: $0.offset, length: $0.length) } + RawClient.disconnect)
+        var order: [UInt64] = []
+        for _ in reads {
+            let header = client.receive(16)
+            try #require(header.count == 16, "the connection closed before every read was answered")
+            let error = header[4..<8].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            try #require(error == 0, "read failed with error \(error): \(served.text)")
+            let handle = header[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let read = try #require(reads.first(where: { $0.handle == handle }), "a reply to no request")
+            order.append(handle)
+            let data = client.receive(read.length)
+            expectSameBytes(data, Self.image[read.offset..<(read.offset + read.length)])
+        }
+        #expect(Set(order) == [1, 2, 3])
+        #expect(client.receive(1).isEmpty, "the connection stayed open after NBD_CMD_DISC")
     }
 
     @Test func badRequestsAreRefusedClearly() throws {
