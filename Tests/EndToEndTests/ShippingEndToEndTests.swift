@@ -44,25 +44,34 @@ import TandemTestSupport
         return (remote, try linkPort(remote))
     }
 
-    @Test func anInstantDrillServesTheRemoteCopyOverNBDBesideTheFullRestore() throws {
-        let certs = NSTemporaryDirectory() + "tandem-certs-" + UUID().uuidString.prefix(8)
-        defer { try? FileManager.default.removeItem(atPath: certs) }
-        try makeCerts(in: certs, sites: ["home-a", "remote"])
-        let (remote, port) = try startRemote(certs: certs)
-        let near = try DaemonProcess(policies: ["alpha": """
+    /// The near site home-a (not started) with tenant alpha backing up `source` hourly
+    /// (named in the schedule by its name) and shipping to the remote at `remotePort`.
+    func startNear(certs: String, remotePort port: Int, source: String, files: [String: Data], extraPolicy: String = "") throws -> DaemonProcess {
+        let name = source.split(separator: ",").first.map { String($0.dropFirst("{name: ".count)) } ?? "docs"
+        return try DaemonProcess(policies: ["alpha": """
             tenant: alpha
             key: {key_file: $KEY}
             sources:
-              - {name: disk, image: $ROOT/data/disk.raw}
+              - \(source)
             schedules:
-              - {name: hourly, every: 1h, sources: [disk]}
+              - {name: hourly, every: 1h, sources: [\(name)]}
             remote_rpo: 1h
-            """], files: ["disk.raw": sampleBytes(3 << 20, seed: 11) + Data(count: 1 << 20)], site: "home-a", extraSite: """
+
+            """ + extraPolicy], files: files, site: "home-a", extraSite: """
             role: near
             tls: {ca: \(certs)/ca.pem, certificate: \(certs)/home-a.pem, key: \(certs)/home-a.key}
             peers:
               - {name: remote, role: remote, address: 127.0.0.1:\(port)}
             """)
+    }
+
+    @Test func anInstantDrillServesTheRemoteCopyOverNBDBesideTheFullRestore() throws {
+        let certs = NSTemporaryDirectory() + "tandem-certs-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: certs) }
+        try makeCerts(in: certs, sites: ["home-a", "remote"])
+        let (remote, port) = try startRemote(certs: certs)
+        let near = try startNear(certs: certs, remotePort: port, source: "{name: disk, image: $ROOT/data/disk.raw}",
+                                 files: ["disk.raw": sampleBytes(3 << 20, seed: 11) + Data(count: 1 << 20)])
         try near.start()
         try near.wait("the first snapshot to be complete at the remote") { near.log.contains("snapshot complete at the remote site") }
         let drill = try near.cli().run(["drill", "--tenant", "alpha", "--site", "remote", "--instant", "--json"])
@@ -89,21 +98,8 @@ import TandemTestSupport
         defer { try? FileManager.default.removeItem(atPath: certs) }
         try makeCerts(in: certs, sites: ["home-a", "remote"])
         let (remote, port) = try startRemote(certs: certs)
-        let near = try DaemonProcess(policies: ["alpha": """
-            tenant: alpha
-            key: {key_file: $KEY}
-            sources:
-              - {name: docs, directory: $ROOT/data/docs}
-            schedules:
-              - {name: hourly, every: 1h, sources: [docs]}
-            remote_rpo: 1h
-            bandwidth: 100K/s
-            """], files: Self.files, site: "home-a", extraSite: """
-            role: near
-            tls: {ca: \(certs)/ca.pem, certificate: \(certs)/home-a.pem, key: \(certs)/home-a.key}
-            peers:
-              - {name: remote, role: remote, address: 127.0.0.1:\(port)}
-            """)
+        let near = try startNear(certs: certs, remotePort: port, source: "{name: docs, directory: $ROOT/data/docs}",
+                                 files: Self.files, extraPolicy: "bandwidth: 100K/s\n")
         let began = Date()
         try near.start()
         try near.wait("the first snapshot to be complete at the remote") { near.log.contains("snapshot complete at the remote site") }
