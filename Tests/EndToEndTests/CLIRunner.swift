@@ -151,3 +151,16 @@ final class BackgroundCommand {
         return process.terminationStatus
     }
 }
+
+/// Flips one byte in every 64 KiB of each of the tenant's packs (past their headers), so every
+/// data chunk fails authentication while the repository's layout stays intact.
+func damageEveryPack(repo: String, tenant: String) throws {
+    let packs = try FileManager.default.subpathsOfDirectory(atPath: repo + "/tenants/\(tenant)/packs")
+        .filter { $0.count == 67 }.map { repo + "/tenants/\(tenant)/packs/" + $0 }
+    try #require(!packs.isEmpty, "no packs to damage")
+    for pack in packs {
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: pack))
+        for offset in stride(from: 4096, to: bytes.count - 4096, by: 65536) { bytes[offset] ^= 0x5A }
+        try bytes.write(to: URL(fileURLWithPath: pack))
+    }
+}

@@ -83,14 +83,7 @@ import TandemTestSupport
         try cli.run(["init", "--repo", cli.repo]).expectSuccess()
         try cli.run(["tenant", "create", "--repo", cli.repo, "--tenant", "t"]).expectSuccess()
         try cli.run(["backup", "--repo", cli.repo, "--tenant", "t", root]).expectSuccess()
-        let packs = try FileManager.default.subpathsOfDirectory(atPath: cli.repo + "/tenants/t/packs")
-            .filter { $0.count == 67 }.map { cli.repo + "/tenants/t/packs/" + $0 }
-        try #require(!packs.isEmpty)
-        for pack in packs {
-            var bytes = try Data(contentsOf: URL(fileURLWithPath: pack))
-            for offset in stride(from: 4096, to: bytes.count - 4096, by: 65536) { bytes[offset] ^= 0x5A }
-            try bytes.write(to: URL(fileURLWithPath: pack))
-        }
+        try damageEveryPack(repo: cli.repo, tenant: "t")
         let point = scratch.file("mnt")
         try FileManager.default.createDirectory(atPath: point, withIntermediateDirectories: true)
         let mount = try BackgroundCommand(cli, ["mount", "--repo", cli.repo, "--tenant", "t", point], ready: "mounted the snapshots", scratch: scratch)

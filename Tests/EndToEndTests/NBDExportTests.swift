@@ -105,14 +105,7 @@ import Glibc
     @Test func damagedDataGivesEIOAndTheExportGoesOn() throws {
         let scratch = Scratch()
         let cli = try Self.repositoryWithImage(scratch)
-        let packs = try FileManager.default.subpathsOfDirectory(atPath: cli.repo + "/tenants/vm/packs")
-            .filter { $0.count == 67 }.map { cli.repo + "/tenants/vm/packs/" + $0 }
-        try #require(!packs.isEmpty)
-        for pack in packs {
-            var bytes = try Data(contentsOf: URL(fileURLWithPath: pack))
-            for offset in stride(from: 4096, to: bytes.count - 4096, by: 65536) { bytes[offset] ^= 0x5A }
-            try bytes.write(to: URL(fileURLWithPath: pack))
-        }
+        try damageEveryPack(repo: cli.repo, tenant: "vm")
         let served = try Served(cli, arguments: ["--tenant", "vm", "latest"], socket: scratch.file("nbd.sock"), scratch: scratch)
         let damaged = try Self.tool("qemu-io", ["-r", "-f", "raw", "-c", "read 0 64k", served.uri])
         #expect(damaged.output.contains("Input/output error"), "\(damaged.output)")
