@@ -20,7 +20,7 @@ struct Tandemctl: AsyncParsableCommand {
             6 repository or object of a newer format, or a crypto suite this build cannot serve;
             7 I/O error (disk full, permission); 8 repository locked by another tandem process;
             9 already exists / refused;
-            10 tandemd not reachable; 11 refused by tandemd (not your tenant, not an operator, or not possible at
+            10 tandemd not reachable (or it stopped while serving an export); 11 refused by tandemd (not your tenant, not an operator, or not possible at
             this site now: not active here, home already, the lease or the witness says no);
             12 quota exceeded; 13 a daemon backup job failed (or a drill missed its objective or found the twin behind); 14 backup saved but incomplete
             (entries that could not be read are missing; see the warnings); 2 invalid configuration;

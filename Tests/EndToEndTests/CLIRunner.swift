@@ -123,12 +123,17 @@ final class BackgroundCommand {
     let process = Process()
     let output: String
 
-    /// Starts `tandemctl ARGUMENTS` and waits (30 s at most) until its output contains `ready`.
+    /// Starts `tandemctl ARGUMENTS` (as the runner's uid, if it has one) and waits (30 s at most) until its output contains `ready`.
     init(_ cli: CLIRunner, _ arguments: [String], ready: String, scratch: Scratch) throws {
         output = scratch.file("\(arguments.first ?? "command")-\(UUID().uuidString.prefix(6)).out")
         FileManager.default.createFile(atPath: output, contents: nil)
-        process.executableURL = URL(fileURLWithPath: CLIRunner.binary)
-        process.arguments = arguments
+        if let uid = cli.uid {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", CLIRunner.binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: CLIRunner.binary)
+            process.arguments = arguments
+        }
         process.environment = cli.environment
         process.standardOutput = FileHandle(forWritingAtPath: output)
         process.standardError = FileHandle(forWritingAtPath: output)

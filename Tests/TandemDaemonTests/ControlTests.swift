@@ -30,7 +30,9 @@ import TandemPolicy
     @Test func aTenantUidSeesOnlyItsTenantAndIsRefusedTheOther() async throws {
         let fixture = try twoTenants()
         try await RunningDaemon.with(fixture, at: utcDate("2026-05-01T00:00:00Z")) { running in
-            let router = ControlRouter(daemon: running.daemon, logger: Logger(label: "t"), metricsAddress: { nil })
+            let router = ControlRouter(daemon: running.daemon, logger: Logger(label: "t"),
+                                       exports: ExportService(controlSocket: "/nonexistent/control.sock", daemon: running.daemon, logger: Logger(label: "t")),
+                                       metricsAddress: { nil })
             let status = await router.handle(request(.GET, "/v1/status", uid: 4242))
             #expect(status.status == .ok)
             let decoded = try ControlJSON.decoder().decode(StatusResponse.self, from: Data(status.body))
@@ -58,7 +60,9 @@ import TandemPolicy
     @Test func badRequestsGetClearErrorsAndChangeNothing() async throws {
         let fixture = try twoTenants()
         try await RunningDaemon.with(fixture, at: utcDate("2026-05-01T00:00:00Z")) { running in
-            let router = ControlRouter(daemon: running.daemon, logger: Logger(label: "t"), metricsAddress: { nil })
+            let router = ControlRouter(daemon: running.daemon, logger: Logger(label: "t"),
+                                       exports: ExportService(controlSocket: "/nonexistent/control.sock", daemon: running.daemon, logger: Logger(label: "t")),
+                                       metricsAddress: { nil })
             let cases: [(HTTPMethod, String, String, HTTPResponseStatus, String)] = [
                 (.POST, "/v1/tenants/alpha/backup", "{not json", .badRequest, "not valid"),
                 (.POST, "/v1/tenants/alpha/backup", #"{"source": 7}"#, .badRequest, "field 'source' has the wrong type"),

@@ -18,6 +18,9 @@ public struct StatusResponse: Codable, Sendable, Equatable {
     public var metricsAddress: String?
     /// Peer sites and their links (operators only).
     public var peers: [PeerStatus]?
+    /// Snapshots tandemd serves over NBD now: every one for an operator, the caller's
+    /// tenants' for a tenant user (absent from older daemons).
+    public var exports: [ExportInfo]?
 
     public init(site: String, role: String, version: String, startedAt: Date, caller: String,
                 tenants: [TenantStatus], jobs: [JobStatus]) {

@@ -22,6 +22,8 @@ import TandemStore
 /// | POST | /v1/tenants/T/drill | T or operator | ``DrillRequest`` | ``DrillReport`` |
 /// | GET | /v1/tenants/T/policy | T or operator | | ``PolicyDocument`` |
 /// | GET | /v1/tenants/T/simulate | T or operator | `days=N` | ``SimulationReport`` |
+/// | POST | /v1/tenants/T/exports | T or operator | ``ExportRequest`` | ``ExportInfo``; served while the connection stays open |
+/// | GET | /v1/tenants/T/exports | T or operator | | [``ExportInfo``] |
 /// | POST | /v1/reload | operator | | status |
 /// | GET | /v1/audit | operator | `limit=N` | audit records |
 /// | GET | /v1/audit/verify | operator | | ``AuditVerifyResponse`` |
@@ -29,10 +31,13 @@ public struct ControlRouter: Sendable {
     let daemon: Daemon
     let logger: Logger
     let metricsAddress: @Sendable () async -> String?
+    /// Snapshots served over NBD; its ``ExportService/run()`` belongs to whoever runs the server.
+    let exports: ExportService
 
-    public init(daemon: Daemon, logger: Logger, metricsAddress: @escaping @Sendable () async -> String?) {
+    init(daemon: Daemon, logger: Logger, exports: ExportService, metricsAddress: @escaping @Sendable () async -> String?) {
         self.daemon = daemon
         self.logger = logger
+        self.exports = exports
         self.metricsAddress = metricsAddress
     }
 
@@ -68,7 +73,7 @@ public struct ControlRouter: Sendable {
         guard parts.first == "v1" else { throw DaemonError.notFound("no such endpoint \(request.path)") }
         switch (request.method, Array(parts.dropFirst())) {
         case (.GET, ["status"]):
-            return try Self.json(await daemon.status(for: caller, metricsAddress: await metricsAddress()))
+            return try Self.json(await status(for: caller))
         case (.GET, ["jobs"]):
             let jobs = await daemon.jobs().filter { caller.may(actOn: $0.tenant) }
             return try Self.json(JobsResponse(jobs: jobs))
@@ -80,7 +85,7 @@ public struct ControlRouter: Sendable {
         case (.POST, ["reload"]):
             try requireOperator(caller)
             switch await daemon.reload(actor: caller.actor) {
-            case .success: return try Self.json(await daemon.status(for: caller, metricsAddress: await metricsAddress()))
+            case .success: return try Self.json(await status(for: caller))
             case .failure(let error): throw error
             }
         case (.GET, ["audit"]):
@@ -100,7 +105,8 @@ public struct ControlRouter: Sendable {
             guard caller.may(actOn: tenant) else {
                 logger.warning("control request refused: tenant uid asked for another tenant",
                                metadata: ["uid": "\(caller.uid)", "tenant": "\(tenant)", "path": "\(request.path)"])
-                await daemon.record(actor: caller.actor, role: caller.roleName, action: path[2], tenant: tenant,
+                // Named as the granted request would be in the audit log (an export is a `serve`).
+                await daemon.record(actor: caller.actor, role: caller.roleName, action: path[2] == "exports" ? "serve" : path[2], tenant: tenant,
                                     detail: request.path, result: "refused: not this caller's tenant")
                 throw DaemonError.forbidden("uid \(caller.uid) may not act on tenant \(tenant)")
             }
@@ -136,6 +142,13 @@ public struct ControlRouter: Sendable {
         case (.POST, "drill"):
             let body = try decode(DrillRequest.self, request, default: DrillRequest(site: "remote"))
             return try Self.json(try await daemon.drill(tenant: tenant, request: body, caller: caller))
+        case (.POST, "exports"):
+            let body = try decode(ExportRequest.self, request, default: nil)
+            return try Self.json(try await exports.start(tenant: tenant, request: body, caller: caller, closed: request.connectionClosed),
+                                 status: .created)
+        case (.GET, "exports"):
+            _ = try await daemon.policy(tenant)
+            return try Self.json(await exports.list(for: caller).filter { $0.tenant == tenant })
         case (.GET, "policy"):
             return try Self.json(try await daemon.policyText(tenant: tenant))
         case (.GET, "simulate"):
@@ -145,6 +158,12 @@ public struct ControlRouter: Sendable {
         default:
             throw DaemonError.notFound("no such endpoint \(method) \(request.path)")
         }
+    }
+
+    private func status(for caller: Caller) async -> StatusResponse {
+        var response = await daemon.status(for: caller, metricsAddress: await metricsAddress())
+        response.exports = await exports.list(for: caller)
+        return response
     }
 
     private func requireOperator(_ caller: Caller) throws {

@@ -25,6 +25,9 @@ public struct HTTPRequest: Sendable {
     public let body: [UInt8]
     /// Known on the control socket; nil on TCP (the metrics port).
     public let peer: PeerCredentials?
+    /// Completes when the connection the request came on closes: what a request's effect
+    /// that lasts while its client does (an NBD export) waits on.
+    public var connectionClosed: EventLoopFuture<Void>? = nil
 }
 
 /// One HTTP response.
@@ -141,7 +144,8 @@ public struct HTTPServer: Sendable {
                         } else {
                             let (path, query) = Self.split(h.uri)
                             response = await handler(HTTPRequest(method: h.method, path: path, query: query, body: body,
-                                                                 peer: connection.peer))
+                                                                 peer: connection.peer,
+                                                                 connectionClosed: connection.channel.channel.closeFuture))
                         }
                         let keepAlive = h.isKeepAlive
                         var headers = HTTPHeaders()

@@ -110,12 +110,21 @@ struct ControlService: Service {
     let ready: AsyncStream<Void>.Continuation
 
     func run() async throws {
-        let router = ControlRouter(daemon: daemon, logger: logger, metricsAddress: { await metrics.address })
+        let exports = ExportService(controlSocket: path, daemon: daemon, logger: logger)
+        let router = ControlRouter(daemon: daemon, logger: logger, exports: exports, metricsAddress: { await metrics.address })
         let server = HTTPServer(listener: .unix(path: path, mode: 0o666), logger: logger) { await router.handle($0) }
         try await untilGracefulShutdown {
-            try await server.serve { address in
-                logger.notice("control socket listening", metadata: ["path": "\(path)"])
-                ready.yield()
+            // The exports end with the control socket: each lasts while its client's connection does.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await exports.run() }
+                group.addTask {
+                    try await server.serve { address in
+                        logger.notice("control socket listening", metadata: ["path": "\(path)"])
+                        ready.yield()
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
             }
         }
         unlink(path)

@@ -50,6 +50,14 @@ struct Status: AsyncParsableCommand {
                           + (t.remoteError.map { "; last error: \($0)" } ?? ""))
                 }
             }
+            if let exports = status.exports, !exports.isEmpty {
+                print("")
+                print("SERVED OVER NBD")
+                for export in exports {
+                    print("  \(export.id)  \(export.tenant)  snapshot \(export.snapshotId.prefix(12))  \(Human.bytes(export.size))  "
+                          + "since \(Self.time(export.startedAt)) for \(export.actor)  \(export.uri)")
+                }
+            }
             if !status.jobs.isEmpty {
                 print("")
                 print("JOBS")

@@ -24,6 +24,8 @@ enum DaemonCallError: Error, CustomStringConvertible {
     case unreachable(String, String)
     case refused(status: Int, ErrorResponse)
     case malformed(String)
+    /// The daemon ended a held request (an export) before the command did.
+    case ended(String)
 
     var description: String {
         switch self {
@@ -31,6 +33,7 @@ enum DaemonCallError: Error, CustomStringConvertible {
             "cannot reach tandemd at \(path): \(why) (is it running? use --repo DIR to work offline, or --socket PATH)"
         case .refused(_, let error): error.message
         case .malformed(let why): "tandemd sent an answer tandemctl cannot read: \(why)"
+        case .ended(let what): what
         }
     }
 }
@@ -77,6 +80,44 @@ struct ControlClient: Sendable {
     }
 
     private func callOnce(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> [UInt8] {
+        try await exchange(method, path, body: body, keepAlive: false) { answer, _ in answer }
+    }
+
+    /// POSTs `body` and, once the daemon accepts it, runs `hold` with the answer while the
+    /// connection stays open: what the daemon does for such a request (an export) lasts as
+    /// long as the connection, so it ends with this process however this process ends.
+    /// Returns when `hold` does, or when the daemon closes the connection first (true).
+    func postHolding<T: Decodable & Sendable>(_ path: String, body: some Encodable, as type: T.Type,
+                                              while hold: @escaping @Sendable (T) async throws -> Void) async throws -> Bool {
+        let bytes = Array(try ControlJSON.encoder().encode(body))
+        do {
+            return try await exchange(.POST, path, body: bytes, keepAlive: true) { answer, channel in
+                let value = try decode(T.self, answer)
+                let (closed, closing) = AsyncStream<Void>.makeStream()
+                channel.closeFuture.whenComplete { _ in closing.finish() }
+                return try await withThrowingTaskGroup(of: Bool.self) { group in
+                    group.addTask {
+                        try await hold(value)
+                        return false
+                    }
+                    group.addTask {
+                        for await _ in closed {}
+                        return !Task.isCancelled
+                    }
+                    let daemonClosed = try await group.next() ?? false
+                    group.cancelAll()
+                    return daemonClosed
+                }
+            }
+        } catch let failure as NotSent {
+            throw DaemonCallError.unreachable(socketPath, Self.reason(failure.error, path: socketPath))
+        }
+    }
+
+    /// Sends one request and hands a successful answer's body to `answered` while the
+    /// connection is still open; an error answer is thrown as ``DaemonCallError/refused(status:_:)``.
+    private func exchange<R>(_ method: HTTPMethod, _ path: String, body: [UInt8]?, keepAlive: Bool,
+                             answered: ([UInt8], any Channel) async throws -> R) async throws -> R {
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -92,7 +133,7 @@ struct ControlClient: Sendable {
         return try await channel.executeThenClose { inbound, outbound in
             var headers = HTTPHeaders()
             headers.add(name: "Host", value: "tandemd")
-            headers.add(name: "Connection", value: "close")
+            headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
             headers.add(name: "Content-Length", value: String(body?.count ?? 0))
             if body != nil { headers.add(name: "Content-Type", value: "application/json") }
             do {
@@ -110,7 +151,7 @@ struct ControlClient: Sendable {
                 case .body(let buffer): received += buffer.readableBytesView
                 case .end:
                     guard let status else { throw DaemonCallError.malformed("no response head") }
-                    if (200..<300).contains(Int(status.code)) { return received }
+                    if (200..<300).contains(Int(status.code)) { return try await answered(received, channel.channel) }
                     let error = (try? ControlJSON.decoder().decode(ErrorResponse.self, from: Data(received)))
                         ?? ErrorResponse(.failed, message: "HTTP \(status.code) \(String(decoding: received, as: UTF8.self))")
                     throw DaemonCallError.refused(status: Int(status.code), error)

@@ -38,7 +38,7 @@ enum Failure {
         case is CancellationError: 130
         case let error as DaemonCallError:
             switch error {
-            case .unreachable: 10
+            case .unreachable, .ended: 10
             case .malformed: 1
             case .refused(_, let answer):
                 switch answer.code {

@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import TandemCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The folders export sockets live in (`exports/ID/nbd.sock`), kept root's own so that a
+/// tenant user who may connect to its socket can never make the daemon act on a path of its
+/// choosing: the daemon makes, hands over and removes only entries it created itself.
+enum ExportFolders {
+    /// Makes `directory` (0711) if need be and `directory/id` (0700); refuses a `directory` that
+    /// is not a real directory of this process's uid.
+    static func make(_ id: String, in directory: String) throws -> String {
+        if mkdir(directory, 0o711) != 0 && errno != EEXIST {
+            throw DaemonError.io("cannot make the exports directory \(directory): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard lstat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == getuid() else {
+            throw DaemonError.io("\(directory) must be a directory of uid \(getuid()) (tandemd's) for exports; it is not")
+        }
+        let folder = directory + "/" + id
+        guard (folder + "/nbd.sock").utf8.count < 108 else {
+            throw DaemonError.config("the export socket \(folder)/nbd.sock is longer than a Unix socket path may be (107 bytes); "
+                                     + "put control.socket in a shorter directory")
+        }
+        guard mkdir(folder, 0o700) == 0 else {
+            throw DaemonError.io("cannot make the export folder \(folder): \(String(cString: strerror(errno)))")
+        }
+        return folder
+    }
+
+    /// Gives the bound `socket` to `uid` (0600) and opens its folder to traversal (0711), in
+    /// that order: until then only root can reach the socket.
+    static func handOver(_ socket: String, folder: String, to uid: UInt32) throws {
+        guard chmod(socket, 0o600) == 0 else {
+            throw DaemonError.io("cannot set the mode of \(socket): \(String(cString: strerror(errno)))")
+        }
+        if uid != getuid() {
+            guard lchown(socket, uid, gid_t(UInt32.max)) == 0 else {
+                throw DaemonError.refused("tandemd runs as uid \(getuid()) and cannot give uid \(uid) a socket of its own "
+                                          + "(\(String(cString: strerror(errno)))); serve offline with --repo instead")
+            }
+        }
+        guard chmod(folder, 0o711) == 0 else {
+            throw DaemonError.io("cannot open the export folder \(folder): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Removes an export's socket and folder (both the daemon's own).
+    static func remove(_ folder: String, logger: Logger) {
+        unlink(folder + "/nbd.sock")
+        if rmdir(folder) != 0 && errno != ENOENT {
+            logger.warning("cannot remove an export folder", metadata: ["folder": "\(folder)", "error": "\(String(cString: strerror(errno)))"])
+        }
+    }
+
+    /// Removes the folders of exports a daemon that died left behind.
+    static func clearLeftovers(in directory: String, logger: Logger) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.count == 12 && name.allSatisfy(\.isHexDigit) {
+            remove(directory + "/" + name, logger: logger)
+        }
+    }
+}

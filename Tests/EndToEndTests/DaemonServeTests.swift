@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import TandemTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tandemctl serve --tenant T SNAPSHOT` without `--repo`: tandemd serves the snapshot over NBD
+/// to the uid that asked and nobody else, for as long as that command runs, audited.
+@Suite(.serialized) struct DaemonServeTests {
+    /// 4 MiB of data, 8 MiB of zeros, 4 MiB and an odd tail of data.
+    static let image: Data = sampleBytes(4 << 20, seed: 61) + Data(count: 8 << 20) + sampleBytes((4 << 20) + 777, seed: 62)
+
+    static let vmPolicy = """
+    tenant: vm
+    access: {uids: [4242]}
+    key: {key_file: $KEY}
+    sources:
+      - {name: disk, image: $ROOT/data/disk.raw}
+      - {name: docs, directory: $ROOT/data/docs}
+    """
+
+    static let betaPolicy = """
+    tenant: beta
+    access: {uids: [5353]}
+    key: {key_file: $KEY}
+    sources:
+      - {name: docs, directory: $ROOT/data/docs}
+    """
+
+    /// Runs `tool ARGUMENTS`, as `uid` when given; (exit status, stdout + stderr).
+    static func tool(_ name: String, _ arguments: [String], uid: UInt32? = nil) throws -> (status: Int32, output: String) {
+        guard let uid else { return try NBDExportTests.tool(name, arguments) }
+        return try NBDExportTests.tool("setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/" + name] + arguments)
+    }
+
+    /// The socket path in `serve`'s line (`... at nbd+unix:///?socket=PATH (export ...`).
+    static func socket(in text: String) throws -> String {
+        let after = try #require(text.range(of: "?socket=")?.upperBound, "no socket in: \(text)")
+        return String(text[after...].prefix { $0 != " " && $0 != "\n" })
+    }
+
+    static func mode(_ path: String) -> (uid: UInt32, mode: UInt32)? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return (info.st_uid, info.st_mode & 0o7777)
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to act as tenant uids"))
+    func tandemdServesATenantsImageToItsOwnUidAlone() throws {
+        let daemon = try DaemonProcess(policies: ["vm": Self.vmPolicy, "beta": Self.betaPolicy],
+                                       files: ["disk.raw": Self.image, "docs/a.txt": Data("a tree\n".utf8)])
+        try daemon.start()
+        try daemon.cli().run(["backup", "now", "--tenant", "vm", "--source", "disk"]).expectSuccess()
+        let image = try #require(try daemon.cli().jsonArray(["snapshots", "--tenant", "vm"]).first?["id"] as? String)
+        try daemon.cli().run(["backup", "now", "--tenant", "vm", "--source", "docs"]).expectSuccess()
+        let scratch = Scratch()
+
+        // The tenant's own uid asks; the socket is made for it alone.
+        let tenantUser = daemon.cli(uid: 4242)
+        let served = try BackgroundCommand(tenantUser, ["serve", "--tenant", "vm", image],
+                                           ready: "tandemd serves snapshot", scratch: scratch)
+        let socket = try Self.socket(in: served.text)
+        let uri = "nbd+unix:///?socket=\(socket)"
+        let folder = (socket as NSString).deletingLastPathComponent
+        #expect(socket.hasPrefix(daemon.root + "/run/exports/"), "\(socket)")
+        #expect(Self.mode(socket)?.uid == 4242 && Self.mode(socket)?.mode == 0o600, "\(String(describing: Self.mode(socket)))")
+        #expect(Self.mode(folder)?.uid == 0 && Self.mode(folder)?.mode == 0o711, "\(String(describing: Self.mode(folder)))")
+
+        // That uid reads every byte through qemu; root may too; another tenant's uid may not connect.
+        let compare = try Self.tool("qemu-img", ["compare", "-f", "raw", "-F", "raw", daemon.root + "/data/disk.raw", uri], uid: 4242)
+        #expect(compare.status == 0, "\(compare.output)")
+        let info = try Self.tool("nbdinfo", ["--json", uri])
+        #expect(info.status == 0 && info.output.contains("\"export-size\": \(Self.image.count)"), "\(info.output)")
+        let stranger = try Self.tool("nbdinfo", [uri], uid: 5353)
+        #expect(stranger.status != 0 && stranger.output.contains("Permission denied"), "\(stranger.output)")
+
+        // Status shows the export to operators and to its tenant, not to another tenant.
+        let exports = try #require(try daemon.cli().json(["status"])["exports"] as? [[String: Any]])
+        #expect(exports.count == 1 && exports.first?["tenant"] as? String == "vm" && exports.first?["owner_uid"] as? Int == 4242
+                && exports.first?["socket"] as? String == socket, "\(exports)")
+        #expect((try tenantUser.json(["status"])["exports"] as? [[String: Any]])?.count == 1)
+        let betaUser = daemon.cli(uid: 5353)
+        #expect((try betaUser.json(["status"])["exports"] as? [[String: Any]])?.isEmpty == true)
+
+        // Another tenant's snapshot is refused to a tenant uid, and the refusal is audited.
+        let refused = try tenantUser.run(["serve", "--tenant", "beta", "latest"])
+        #expect(refused.status == 11 && refused.stderr.contains("may not act on tenant beta"), "\(refused.status) \(refused.stderr)")
+        // A tree is not an image; offline-only options are refused without --repo.
+        let tree = try daemon.cli().run(["serve", "--tenant", "vm", "latest"])
+        #expect(tree.status == 9 && tree.stderr.contains("is a directory tree"), "\(tree.status) \(tree.stderr)")
+        let nbd = try daemon.cli().run(["serve", "--tenant", "vm", "latest", "--nbd", "unix:/tmp/x.sock"])
+        #expect(nbd.status == 64 && nbd.stderr.contains("--nbd needs --repo"), "\(nbd.stderr)")
+
+        // The export ends with its command, its socket and folder gone.
+        #expect(served.stop() == 0, "\(served.text)")
+        try daemon.wait("the export ends") { !FileManager.default.fileExists(atPath: folder) }
+        #expect((try daemon.cli().json(["status"])["exports"] as? [[String: Any]])?.isEmpty == true)
+
+        // kill -9 of the command ends it too: the daemon sees the control connection close.
+        let killed = try BackgroundCommand(daemon.cli(), ["serve", "--tenant", "vm", image],
+                                           ready: "tandemd serves snapshot", scratch: scratch)
+        let killedFolder = (try Self.socket(in: killed.text) as NSString).deletingLastPathComponent
+        kill(killed.process.processIdentifier, SIGKILL)
+        killed.process.waitUntilExit()
+        try daemon.wait("the export of a killed command ends") { !FileManager.default.fileExists(atPath: killedFolder) }
+
+        let audit = try daemon.cli().run(["audit", "--limit", "50"])
+        #expect(audit.status == 0, "\(audit.stderr)")
+        let lines = audit.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.contains("serve") && $0.contains("uid:4242") && $0.contains("beta") && $0.contains("refused") }, "\(audit.stdout)")
+        #expect(lines.filter { $0.contains("serve-end") && $0.contains("control connection closed") }.count == 2, "\(audit.stdout)")
+        #expect(lines.contains { $0.contains(" serve ") && $0.contains("uid:4242") && $0.contains(" ok") }, "\(audit.stdout)")
+
+        // Stopping tandemd ends a running export, and the command says so.
+        let last = try BackgroundCommand(daemon.cli(), ["serve", "--tenant", "vm", image],
+                                         ready: "tandemd serves snapshot", scratch: scratch)
+        #expect(try daemon.stop() == 0)
+        last.process.waitUntilExit()
+        #expect(last.process.terminationStatus == 10 && last.text.contains("tandemd closed the connection"), "\(last.text)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: daemon.root + "/run/exports"))?.isEmpty == true)
+    }
+}
