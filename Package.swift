@@ -74,7 +74,7 @@ let package = Package(
                                .product(name: "NIOPosix", package: "swift-nio")]),
         // Serving snapshots without restoring them: image snapshots over NBD.
         .target(name: "TandemExport",
-                dependencies: ["TandemStore", "TandemCore",
+                dependencies: ["TandemStore", "TandemCore", "CTandemSystem",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")]),

@@ -1,3 +1,4 @@
+import CTandemSystem
 import Foundation
 import Logging
 import NIOCore
@@ -13,14 +14,20 @@ public struct NBDServer: Sendable {
     let image: SnapshotImage
     let export: NBDServerMachine.Export
     let logger: Logger
+    /// The uids that may connect to a Unix socket, by the kernel's word (`SO_PEERCRED`); any
+    /// other is closed before the greeting. Nil: whoever may open the socket.
+    let allowedUIDs: Set<UInt32>?
     /// The largest extent walk one block status request makes.
     static let blockStatusLimit = 1 << 30
 
-    public init(image: SnapshotImage, export: NBDServerMachine.Export, logger: Logger) {
+    public init(image: SnapshotImage, export: NBDServerMachine.Export, logger: Logger, allowedUIDs: Set<UInt32>? = nil) {
         self.image = image
         self.export = export
         self.logger = logger
+        self.allowedUIDs = allowedUIDs
     }
+
+    private typealias Connection = (channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, uid: UInt32?)
 
     /// Listens at `address` until the task is cancelled; `onBound` gets the address bound
     /// (a TCP port 0 resolved). A unix socket left by an earlier run is replaced, and removed at the end.
@@ -28,10 +35,19 @@ public struct NBDServer: Sendable {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 16)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-        let initializer: @Sendable (Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
-            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        let wantsPeer: Bool
+        if case .unix = address { wantsPeer = allowedUIDs != nil } else { wantsPeer = false }
+        let initializer: @Sendable (Channel) -> EventLoopFuture<Connection> = { channel in
+            let uid: EventLoopFuture<UInt32?>
+            if wantsPeer, let provider = channel as? SocketOptionProvider {
+                uid = provider.unsafeGetSocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
+                    .map { (credentials: tandem_peer_credentials) in credentials.uid }
+            } else {
+                uid = channel.eventLoop.makeSucceededFuture(nil)
+            }
+            return uid.flatMapThrowing { uid in (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), uid) }
         }
-        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        let server: NIOAsyncChannel<Connection, Never>
         switch address {
         case .unix(let path):
             server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
@@ -46,7 +62,7 @@ public struct NBDServer: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { connections in
                 for try await connection in connections {
-                    group.addTask { await handle(connection) }
+                    group.addTask { await admit(connection) }
                 }
             }
         }
@@ -60,6 +76,19 @@ public struct NBDServer: Sendable {
     static let requestsInFlight = 1
     /// The most bytes of reads being answered at once on one connection (with more than one in flight).
     static let bytesInFlight = 64 << 20
+
+    /// Serves a connection whose peer may connect; closes any other at once.
+    private func admit(_ connection: Connection) async {
+        if let allowedUIDs {
+            guard let uid = connection.uid, allowedUIDs.contains(uid) else {
+                logger.warning("refused an NBD connection: the peer's uid may not read this export",
+                               metadata: ["uid": "\(connection.uid.map(String.init) ?? "unknown")", "export": "\(export.name)"])
+                try? await connection.channel.executeThenClose { _, _ in }
+                return
+            }
+        }
+        await handle(connection.channel)
+    }
 
     private func handle(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         let peer = connection.channel.remoteAddress.map { "\($0)" } ?? "local"

@@ -59,10 +59,23 @@ final class DaemonProcess {
         throw DaemonFailure(description: "tandemd not ready within 30 s: \(log)")
     }
 
+    /// Runs tandemd as this uid (through setpriv, its site handed to that uid), as the shipped
+    /// unit runs it as `tandem`; nil: as the test runs.
+    var uid: UInt32?
+
     private func spawn(environment extra: [String: String]) throws {
         if process.processIdentifier != 0 { process = Process() }
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--config", configPath]
+        if let uid {
+            lchown(root, uid, uid)
+            for case let path as String in FileManager.default.enumerator(atPath: root)?.allObjects ?? [] {
+                lchown(root + "/" + path, uid, uid)
+            }
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", Self.binary, "--config", configPath]
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = ["--config", configPath]
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
         environment.removeValue(forKey: "NOTIFY_SOCKET")

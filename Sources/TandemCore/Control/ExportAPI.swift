@@ -21,8 +21,8 @@ public struct ExportInfo: Codable, Sendable, Equatable {
     public var snapshotId: String
     /// The image's size in bytes.
     public var size: Int64
-    /// The Unix socket NBD clients connect to, owned by ``ownerUid`` with mode 0600, in a
-    /// directory of its own that only ``ownerUid`` may enter.
+    /// The Unix socket NBD clients connect to; tandemd admits only ``ownerUid`` and root on it
+    /// (by the connecting process's uid, as on the control socket).
     public var socket: String
     /// The NBD URI clients take (`nbdinfo`, `nbdcopy`, `qemu-img`).
     public var uri: String

@@ -5,9 +5,9 @@ import TandemCore
 import Glibc
 #endif
 
-/// The folders export sockets live in (`exports/ID/nbd.sock`), kept root's own so that a
-/// tenant user who may connect to its socket can never make the daemon act on a path of its
-/// choosing: the daemon makes, hands over and removes only entries it created itself.
+/// The folders export sockets live in (`exports/ID/nbd.sock`), kept the daemon's own so that
+/// a user who may connect to a socket can never make the daemon act on a path of its choosing:
+/// the daemon makes, opens and removes only entries it created itself.
 enum ExportFolders {
     /// Makes `directory` (0711) if need be and `directory/id` (0700); refuses a `directory` that
     /// is not a real directory of this process's uid.
@@ -30,17 +30,13 @@ enum ExportFolders {
         return folder
     }
 
-    /// Gives the bound `socket` to `uid` (0600) and opens its folder to traversal (0711), in
-    /// that order: until then only root can reach the socket.
-    static func handOver(_ socket: String, folder: String, to uid: UInt32) throws {
-        guard chmod(socket, 0o600) == 0 else {
+    /// Lets every local user connect to the bound `socket` (0666; the server admits only its
+    /// owner's uid, by `SO_PEERCRED`, as the control socket does) and opens its folder to
+    /// traversal (0711), in that order: until then only the daemon can reach the socket.
+    /// Nothing is chowned, so this works for a daemon that runs as its own unprivileged user.
+    static func open(_ socket: String, folder: String) throws {
+        guard chmod(socket, 0o666) == 0 else {
             throw DaemonError.io("cannot set the mode of \(socket): \(String(cString: strerror(errno)))")
-        }
-        if uid != getuid() {
-            guard lchown(socket, uid, gid_t(UInt32.max)) == 0 else {
-                throw DaemonError.refused("tandemd runs as uid \(getuid()) and cannot give uid \(uid) a socket of its own "
-                                          + "(\(String(cString: strerror(errno)))); serve offline with --repo instead")
-            }
         }
         guard chmod(folder, 0o711) == 0 else {
             throw DaemonError.io("cannot open the export folder \(folder): \(String(cString: strerror(errno)))")

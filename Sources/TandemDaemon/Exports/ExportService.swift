@@ -12,10 +12,11 @@ import Glibc
 /// --tenant T SNAPSHOT` without `--repo`), so that a tenant can boot from a backup without
 /// reading the repository or holding its key.
 ///
-/// Each export listens on `exports/ID/nbd.sock` beside the control socket. The socket is
-/// bound while its folder is root's alone (0700), then given to the caller's uid with mode
-/// 0600, and only then the folder opened to traversal (0711, still root's): nobody else can
-/// connect, and the caller can put nothing in the folder for the daemon to trip over. An
+/// Each export listens on `exports/ID/nbd.sock` beside the control socket, in a folder of the
+/// daemon's own (made 0700, opened to traversal, 0711, once the socket is bound): the caller
+/// can put nothing there for the daemon to trip over. The server admits only the caller's uid
+/// and root, by `SO_PEERCRED` as on the control socket, and closes anyone else's connection
+/// before the greeting; nothing needs chowning, so a daemon running as its own user can. An
 /// export lasts while the control connection that asked for it stays open: its client ending,
 /// however it ends (a signal, `kill -9`), ends the export. Starts and ends are audited.
 /// Exports run as children of ``run()``, so stopping the daemon ends them all.
@@ -140,7 +141,7 @@ actor ExportService {
         let server = NBDServer(image: launch.image,
                                export: NBDServerMachine.Export(name: String(info.snapshotId.prefix(12)), size: UInt64(info.size),
                                                                description: "tandem tenant \(info.tenant) snapshot \(info.snapshotId)"),
-                               logger: logger)
+                               logger: logger, allowedUIDs: [info.ownerUid, 0])
         let (ends, end) = AsyncStream<String>.makeStream()
         launch.closed.whenComplete { _ in end.yield("its client's control connection closed") }
         var began = false
@@ -162,7 +163,7 @@ actor ExportService {
                     _ = try await group.next()
                     throw DaemonError.io("the NBD server of export \(info.id) stopped before it listened")
                 }
-                try ExportFolders.handOver(info.socket, folder: launch.folder, to: info.ownerUid)
+                try ExportFolders.open(info.socket, folder: launch.folder)
                 began = true
                 launch.started.resume()
                 group.addTask {

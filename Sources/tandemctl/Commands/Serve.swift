@@ -16,7 +16,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve an image snapshot read-only over NBD, reading chunks on demand.",
         discussion: """
             Without --repo, tandemd serves it (operators, and a tenant's own uids for that tenant): the socket is made for
-            the calling uid alone (mode 0600) and printed; the export ends when this command does, and both ends are audited.
+            the calling uid alone (and root: tandemd checks each connecting process's uid) and printed; the export ends
+            when this command does, and both ends are audited.
             With --repo DIR, this process serves at --nbd unix:PATH or tcp:HOST:PORT.
             Writes belong in the client's own overlay: qemu-img create -f qcow2 -b 'nbd+unix:///?socket=PATH' -F raw overlay.qcow2
             Stops on SIGINT or SIGTERM; the tenant stays locked shared meanwhile, so no prune removes what is served.
