@@ -7,8 +7,9 @@ export PATH := $(PATH):/opt/swift/usr/bin
 APT_PACKAGES := libzstd-dev liblz4-dev libssl-dev libgcrypt20-dev libxxhash-dev zlib1g-dev libfuse3-dev libsqlite3-dev pkg-config systemd util-linux curl
 # Tests also check the metrics page with promtool, the unit with systemd-analyze, and the NBD
 # export with libnbd (nbdinfo, nbdcopy) and qemu (qemu-img, qemu-io), and dumps with GNU tar and
-# bsdtar (libarchive-tools); getfattr (attr) reads xattrs back.
-TEST_PACKAGES := prometheus e2fsprogs libnbd-bin qemu-utils libarchive-tools attr unzip python3
+# bsdtar (libarchive-tools); getfattr (attr) reads xattrs back; fuse3's fusermount3 mounts as a
+# tenant's uid.
+TEST_PACKAGES := prometheus e2fsprogs libnbd-bin qemu-utils libarchive-tools attr unzip python3 fuse3
 BENCH_PACKAGES := restic borgbackup python3-numpy
 SWIFT_TEST_FLAGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -72,22 +72,24 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio")]),
-        // Serving snapshots without restoring them: image snapshots over NBD.
+        // Serving snapshots without restoring them: image snapshots over NBD, and a tenant's
+        // snapshots to a mount in another process (MountWire over a Unix socket).
         .target(name: "TandemExport",
-                dependencies: ["TandemStore", "TandemCore", "CTandemSystem",
+                dependencies: ["TandemStore", "TandemCore", "TandemMount", "CTandemSystem",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")]),
         // Mounting snapshots read-only through FUSE (libfuse 3's low-level API).
         .target(name: "TandemMount",
                 dependencies: ["CFuse", "TandemStore", "TandemCore",
+                               .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")]),
         // Site config and tenant policies: YAML in, validated values out, errors with file:line.
         .target(name: "TandemPolicy", dependencies: ["TandemCore", .product(name: "Yams", package: "Yams")]),
         // The service: scheduler, job runner, control API, metrics, audit log, systemd notify.
         .target(name: "TandemDaemon",
-                dependencies: ["TandemStore", "TandemCore", "TandemPolicy", "TandemS3", "TandemSites", "TandemExport", "CTandemSystem",
+                dependencies: ["TandemStore", "TandemCore", "TandemPolicy", "TandemS3", "TandemSites", "TandemExport", "TandemMount", "CTandemSystem",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "NIOHTTP1", package: "swift-nio"),

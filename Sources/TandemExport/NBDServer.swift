@@ -1,4 +1,3 @@
-import CTandemSystem
 import Foundation
 import Logging
 import NIOCore
@@ -27,45 +26,11 @@ public struct NBDServer: Sendable {
         self.allowedUIDs = allowedUIDs
     }
 
-    private typealias Connection = (channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, uid: UInt32?)
-
     /// Listens at `address` until the task is cancelled; `onBound` gets the address bound
     /// (a TCP port 0 resolved). A unix socket left by an earlier run is replaced, and removed at the end.
     public func serve(at address: NBDAddress, onBound: @Sendable (NBDAddress) async -> Void = { _ in }) async throws {
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 16)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-        let wantsPeer: Bool
-        if case .unix = address { wantsPeer = allowedUIDs != nil } else { wantsPeer = false }
-        let initializer: @Sendable (Channel) -> EventLoopFuture<Connection> = { channel in
-            let uid: EventLoopFuture<UInt32?>
-            if wantsPeer, let provider = channel as? SocketOptionProvider {
-                uid = provider.unsafeGetSocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
-                    .map { (credentials: tandem_peer_credentials) in credentials.uid }
-            } else {
-                uid = channel.eventLoop.makeSucceededFuture(nil)
-            }
-            return uid.flatMapThrowing { uid in (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), uid) }
-        }
-        let server: NIOAsyncChannel<Connection, Never>
-        switch address {
-        case .unix(let path):
-            server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
-        case .tcp(let host, let port):
-            server = try await bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: host, port: port, childChannelInitializer: initializer)
-        }
-        defer { if case .unix(let path) = address { unlink(path) } }
-        var bound = address
-        if case .tcp(let host, _) = address, let port = server.channel.localAddress?.port { bound = .tcp(host: host, port: port) }
-        await onBound(bound)
-        try await withThrowingDiscardingTaskGroup { group in
-            try await server.executeThenClose { connections in
-                for try await connection in connections {
-                    group.addTask { await admit(connection) }
-                }
-            }
-        }
+        let listener = ExportListener(address: address, allowedUIDs: allowedUIDs, logger: logger, what: "nbd \(export.name)")
+        try await listener.serve(onBound: onBound) { connection in await handle(connection) }
     }
 
     /// Requests of one connection answered at once. One, measured: with 2, 4 or 16 in flight
@@ -76,19 +41,6 @@ public struct NBDServer: Sendable {
     static let requestsInFlight = 1
     /// The most bytes of reads being answered at once on one connection (with more than one in flight).
     static let bytesInFlight = 64 << 20
-
-    /// Serves a connection whose peer may connect; closes any other at once.
-    private func admit(_ connection: Connection) async {
-        if let allowedUIDs {
-            guard let uid = connection.uid, allowedUIDs.contains(uid) else {
-                logger.warning("refused an NBD connection: the peer's uid may not read this export",
-                               metadata: ["uid": "\(connection.uid.map(String.init) ?? "unknown")", "export": "\(export.name)"])
-                try? await connection.channel.executeThenClose { _, _ in }
-                return
-            }
-        }
-        await handle(connection.channel)
-    }
 
     private func handle(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         let peer = connection.channel.remoteAddress.map { "\($0)" } ?? "local"

@@ -6,25 +6,26 @@ import TandemCore
 import Glibc
 #endif
 
-/// A FUSE mount of a ``MountedRepository``, on libfuse's low-level API: libfuse's loop reads
-/// the kernel's requests on a thread of NIO's blocking pool, each request is answered by a task
-/// that asks the repository actor, so a slow chunk fetch never holds up a `stat` behind it.
+/// A FUSE mount of a ``MountFileSystem`` (a ``MountedRepository`` here, or tandemd's through a
+/// ``RemoteFileSystem``), on libfuse's low-level API: libfuse's loop reads the kernel's
+/// requests on a thread of NIO's blocking pool, each request is answered by a task that asks
+/// the file system, so a slow chunk fetch never holds up a `stat` behind it.
 /// Read-only (`ro`), with the kernel checking modes and owners (`default_permissions`).
 public final class FuseSession: @unchecked Sendable {
     // The session pointer is used by the loop thread and by `unmount()`, which libfuse allows.
     private let session: OpaquePointer
-    private let repository: Unmanaged<MountedRepository>
+    private let repository: Unmanaged<FileSystemBox>
     public let mountPoint: String
 
     /// Mounts `repository` at `mountPoint` (checked by ``MountPoint/check(_:)`` first);
     /// `name` shows as the file system's source in /proc/mounts.
-    public init(repository: MountedRepository, at mountPoint: String, name: String) throws {
+    public init(repository: any MountFileSystem, at mountPoint: String, name: String) throws {
         try MountPoint.check(mountPoint)
         var ops = fuse_lowlevel_ops()
         Self.install(&ops)
         var options = "ro,default_permissions,fsname=\(name.replacingOccurrences(of: ",", with: "_")),subtype=tandem"
         if getuid() == 0 { options += ",allow_other" }
-        let retained = Unmanaged.passRetained(repository)
+        let retained = Unmanaged.passRetained(FileSystemBox(repository))
         guard let session = tandem_fuse_session_new(options, &ops, retained.toOpaque()) else {
             retained.release()
             throw MountError.cannotMount(mountPoint, "libfuse refused the session (see above)")
@@ -146,6 +147,12 @@ public final class FuseSession: @unchecked Sendable {
     }
 }
 
+/// The file system as libfuse's user data (a class, so it can travel as a pointer).
+final class FileSystemBox: Sendable {
+    let fileSystem: any MountFileSystem
+    init(_ fileSystem: any MountFileSystem) { self.fileSystem = fileSystem }
+}
+
 /// A pointer handed to the loop thread.
 private struct UncheckedPointer: @unchecked Sendable {
     let raw: OpaquePointer
@@ -160,10 +167,10 @@ struct FuseReply: @unchecked Sendable {
     /// Attributes and entries are the same for as long as the mount lasts.
     static let timeout = 3600.0
 
-    /// The request and the repository its session answers for.
-    static func start(_ request: fuse_req_t?) -> (FuseReply, MountedRepository) {
-        let repository = Unmanaged<MountedRepository>.fromOpaque(fuse_req_userdata(request)!).takeUnretainedValue()
-        return (FuseReply(request: request!), repository)
+    /// The request and the file system its session answers for.
+    static func start(_ request: fuse_req_t?) -> (FuseReply, any MountFileSystem) {
+        let box = Unmanaged<FileSystemBox>.fromOpaque(fuse_req_userdata(request)!).takeUnretainedValue()
+        return (FuseReply(request: request!), box.fileSystem)
     }
 
     func error(_ errno: Int32) { _ = fuse_reply_err(request, errno) }
@@ -207,7 +214,7 @@ struct FuseReply: @unchecked Sendable {
     }
 
     /// Directory entries from `offset` (an entry's index), as many as fit in `size` bytes.
-    func directory(_ entries: [(name: [UInt8], inode: UInt64, kind: MountTree.Kind)], from offset: Int, size: Int) {
+    func directory(_ entries: [MountWire.Entry], from offset: Int, size: Int) {
         var buffer = [CChar](repeating: 0, count: size)
         var used = 0
         for index in max(0, offset)..<max(max(0, offset), entries.count) {

@@ -10,12 +10,9 @@ import Glibc
 /// filled in from each snapshot's manifest when first looked at, and open files read chunk by
 /// chunk through one shared ``ChunkSource`` (the tenant lock held shared until ``close()``).
 /// Every answer is a value or an errno, which the FUSE session sends to the kernel.
-public actor MountedRepository {
+public actor MountedRepository: MountFileSystem {
     /// An errno for the kernel.
-    public struct Errno: Error, Equatable, Sendable {
-        public let code: Int32
-        public init(_ code: Int32) { self.code = code }
-    }
+    public typealias Errno = MountTree.Errno
 
     private let source: ChunkSource
     private var tree: MountTree
@@ -25,26 +22,30 @@ public actor MountedRepository {
     private let uid: UInt32
     private let gid: UInt32
 
-    /// Opens the tenant's snapshots for reading, taking its lock shared.
-    public static func open(tenant: TenantRepository, cacheLimit: Int = 64 << 20, logger: Logger) async throws -> MountedRepository {
+    /// Opens the tenant's snapshots for reading, taking its lock shared. The root, the
+    /// snapshots' directories and images belong to `owner` (default: this process's user);
+    /// with an owner given, the root is 0500, so only that user (and root) may enter.
+    public static func open(tenant: TenantRepository, cacheLimit: Int = 64 << 20, logger: Logger,
+                            owner: (uid: UInt32, gid: UInt32)? = nil) async throws -> MountedRepository {
         let source = try await ChunkSource.open(tenant: tenant, cacheLimit: cacheLimit)
         do {
             let snapshots = try await tenant.snapshots().map { record in
                 MountTree.Snapshot(id: record.id, time: record.time, isImage: record.kind == .stream,
                                    imageName: Self.imageName(record.source))
             }
-            return MountedRepository(source: source, snapshots: snapshots, logger: logger)
+            return MountedRepository(source: source, snapshots: snapshots, logger: logger, owner: owner)
         } catch {
             await source.close()
             throw error
         }
     }
 
-    private init(source: ChunkSource, snapshots: [MountTree.Snapshot], logger: Logger) {
+    private init(source: ChunkSource, snapshots: [MountTree.Snapshot], logger: Logger, owner: (uid: UInt32, gid: UInt32)?) {
         self.source = source
-        uid = getuid()
-        gid = getgid()
-        tree = MountTree(snapshots: snapshots, uid: uid, gid: gid, nowNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
+        uid = owner?.uid ?? getuid()
+        gid = owner?.gid ?? getgid()
+        tree = MountTree(snapshots: snapshots, uid: uid, gid: gid, nowNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9),
+                         rootMode: owner == nil ? 0o555 : 0o500)
         self.logger = logger
     }
 
@@ -75,13 +76,14 @@ public actor MountedRepository {
     }
 
     /// A directory's entries, `.` and `..` first.
-    public func entries(_ inode: UInt64) async -> Result<[(name: [UInt8], inode: UInt64, kind: MountTree.Kind)], Errno> {
+    public func entries(_ inode: UInt64) async -> Result<[MountWire.Entry], Errno> {
         if let failure = await populate(inode) { return .failure(failure) }
         guard let node = tree.node(inode) else { return .failure(Errno(ENOENT)) }
         guard node.attributes.kind == .directory else { return .failure(Errno(ENOTDIR)) }
-        var out: [(name: [UInt8], inode: UInt64, kind: MountTree.Kind)] = [([46], inode, .directory), ([46, 46], node.parent, .directory)]
+        var out = [MountWire.Entry(name: [46], inode: inode, kind: .directory), MountWire.Entry(name: [46, 46], inode: node.parent, kind: .directory)]
+        out.reserveCapacity(node.children.count + 2)
         for (name, child) in node.children {
-            out.append((name, child, tree.node(child)?.attributes.kind ?? .file))
+            out.append(MountWire.Entry(name: name, inode: child, kind: tree.node(child)?.attributes.kind ?? .file))
         }
         return .success(out)
     }

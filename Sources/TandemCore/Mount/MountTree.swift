@@ -66,10 +66,12 @@ public struct MountTree: Sendable {
     private var nextInode: UInt64 = 2
 
     /// The root and `snapshots/` with a directory per snapshot, owned by `uid`/`gid` (the
-    /// mounting user) and dated `now`; read-only (0555).
-    public init(snapshots: [Snapshot], uid: UInt32, gid: UInt32, nowNanoseconds: Int64) {
+    /// mounting user) and dated `now`; read-only (0555; the root `rootMode`).
+    public init(snapshots: [Snapshot], uid: UInt32, gid: UInt32, nowNanoseconds: Int64, rootMode: UInt32 = 0o555) {
         let directory = Attributes(kind: .directory, mode: 0o555, uid: uid, gid: gid, size: 0, mtimeNanoseconds: nowNanoseconds, links: 2)
-        nodes[Self.rootInode] = Node(inode: Self.rootInode, parent: Self.rootInode, attributes: directory, content: .none, xattrs: [],
+        var root = directory
+        root.mode = rootMode
+        nodes[Self.rootInode] = Node(inode: Self.rootInode, parent: Self.rootInode, attributes: root, content: .none, xattrs: [],
                                      children: [], childIndex: [:])
         let list = add(named: Array("snapshots".utf8), in: Self.rootInode, attributes: directory)
         for snapshot in snapshots.sorted(by: { ($0.time, $0.id) < ($1.time, $1.id) }) {

@@ -22,7 +22,7 @@ import TandemStore
 /// | POST | /v1/tenants/T/drill | T or operator | ``DrillRequest`` | ``DrillReport`` |
 /// | GET | /v1/tenants/T/policy | T or operator | | ``PolicyDocument`` |
 /// | GET | /v1/tenants/T/simulate | T or operator | `days=N` | ``SimulationReport`` |
-/// | POST | /v1/tenants/T/exports | T or operator | ``ExportRequest`` | ``ExportInfo``; served while the connection stays open |
+/// | POST | /v1/tenants/T/exports | T or operator | ``ExportRequest`` (nbd or mount) | ``ExportInfo``; served while the connection stays open |
 /// | GET | /v1/tenants/T/exports | T or operator | | [``ExportInfo``] |
 /// | POST | /v1/reload | operator | | status |
 /// | GET | /v1/audit | operator | `limit=N` | audit records |
@@ -105,8 +105,8 @@ public struct ControlRouter: Sendable {
             guard caller.may(actOn: tenant) else {
                 logger.warning("control request refused: tenant uid asked for another tenant",
                                metadata: ["uid": "\(caller.uid)", "tenant": "\(tenant)", "path": "\(request.path)"])
-                // Named as the granted request would be in the audit log (an export is a `serve`).
-                await daemon.record(actor: caller.actor, role: caller.roleName, action: path[2] == "exports" ? "serve" : path[2], tenant: tenant,
+                // Named as the granted request would be in the audit log (an export is a `serve` or a `mount`).
+                await daemon.record(actor: caller.actor, role: caller.roleName, action: auditAction(path[2], request), tenant: tenant,
                                     detail: request.path, result: "refused: not this caller's tenant")
                 throw DaemonError.forbidden("uid \(caller.uid) may not act on tenant \(tenant)")
             }
@@ -144,7 +144,8 @@ public struct ControlRouter: Sendable {
             return try Self.json(try await daemon.drill(tenant: tenant, request: body, caller: caller))
         case (.POST, "exports"):
             let body = try decode(ExportRequest.self, request, default: nil)
-            return try Self.json(try await exports.start(tenant: tenant, request: body, caller: caller, closed: request.connectionClosed),
+            return try Self.json(try await exports.start(tenant: tenant, request: body, caller: caller, gid: request.peer?.gid ?? caller.uid,
+                                                         closed: request.connectionClosed),
                                  status: .created)
         case (.GET, "exports"):
             _ = try await daemon.policy(tenant)
@@ -158,6 +159,13 @@ public struct ControlRouter: Sendable {
         default:
             throw DaemonError.notFound("no such endpoint \(method) \(request.path)")
         }
+    }
+
+    /// A tenant request's action as the audit log names it.
+    private func auditAction(_ action: String, _ request: HTTPRequest) -> String {
+        guard action == "exports" else { return action }
+        let kind = (try? ControlJSON.decoder().decode(ExportRequest.self, from: Data(request.body)))?.kind ?? .nbd
+        return ExportService.action(kind)
     }
 
     private func status(for caller: Caller) async -> StatusResponse {

@@ -5,7 +5,7 @@ import TandemCore
 import Glibc
 #endif
 
-/// The folders export sockets live in (`exports/ID/nbd.sock`), kept the daemon's own so that
+/// The folders export sockets live in (`exports/ID/nbd.sock` or `mount.sock`), kept the daemon's own so that
 /// a user who may connect to a socket can never make the daemon act on a path of its choosing:
 /// the daemon makes, opens and removes only entries it created itself.
 enum ExportFolders {
@@ -20,8 +20,8 @@ enum ExportFolders {
             throw DaemonError.io("\(directory) must be a directory of uid \(getuid()) (tandemd's) for exports; it is not")
         }
         let folder = directory + "/" + id
-        guard (folder + "/nbd.sock").utf8.count < 108 else {
-            throw DaemonError.config("the export socket \(folder)/nbd.sock is longer than a Unix socket path may be (107 bytes); "
+        guard (folder + "/mount.sock").utf8.count < 108 else {
+            throw DaemonError.config("the export socket \(folder)/mount.sock is longer than a Unix socket path may be (107 bytes); "
                                      + "put control.socket in a shorter directory")
         }
         guard mkdir(folder, 0o700) == 0 else {
@@ -43,9 +43,12 @@ enum ExportFolders {
         }
     }
 
+    /// The socket's name in an export's folder.
+    static func socketName(_ kind: ExportKind) -> String { kind == .mount ? "mount.sock" : "nbd.sock" }
+
     /// Removes an export's socket and folder (both the daemon's own).
     static func remove(_ folder: String, logger: Logger) {
-        unlink(folder + "/nbd.sock")
+        for kind in ExportKind.allCases { unlink(folder + "/" + socketName(kind)) }
         if rmdir(folder) != 0 && errno != ENOENT {
             logger.warning("cannot remove an export folder", metadata: ["folder": "\(folder)", "error": "\(String(cString: strerror(errno)))"])
         }

@@ -3,23 +3,21 @@ import Logging
 import NIOCore
 import TandemCore
 import TandemExport
+import TandemMount
 import TandemStore
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// Image snapshots tandemd serves over NBD for operators and tenant users (`tandemctl serve
-/// --tenant T SNAPSHOT` without `--repo`), so that a tenant can boot from a backup without
-/// reading the repository or holding its key.
+/// What tandemd serves for operators and tenant users without handing them the repository or
+/// the key: an image snapshot over NBD (`tandemctl serve --tenant T SNAPSHOT`), or a tenant's
+/// snapshots to the FUSE mount `tandemctl mount --tenant T DIR` makes as the user.
 ///
-/// Each export listens on `exports/ID/nbd.sock` beside the control socket, in a folder of the
-/// daemon's own (made 0700, opened to traversal, 0711, once the socket is bound): the caller
-/// can put nothing there for the daemon to trip over. The server admits only the caller's uid
-/// and root, by `SO_PEERCRED` as on the control socket, and closes anyone else's connection
-/// before the greeting; nothing needs chowning, so a daemon running as its own user can. An
-/// export lasts while the control connection that asked for it stays open: its client ending,
-/// however it ends (a signal, `kill -9`), ends the export. Starts and ends are audited.
-/// Exports run as children of ``run()``, so stopping the daemon ends them all.
+/// Each export listens on `exports/ID/nbd.sock` (or `mount.sock`) beside the control socket,
+/// in a folder of the daemon's own (made 0700, opened to traversal, 0711, once the socket is
+/// bound): the caller can put nothing there for the daemon to trip over. The server admits
+/// only the caller's uid and root, by `SO_PEERCRED` as on the control socket, and closes
+/// anyone else's connection at once; nothing needs chowning, so a daemon running as its own
+/// user can. An export lasts while the control connection that asked for it stays open: its
+/// client ending, however it ends (a signal, `kill -9`), ends the export. Starts and ends are
+/// audited. Exports run as children of ``run()``, so stopping the daemon ends them all.
 actor ExportService {
     /// At most this many exports of one tenant at once (each holds a decoded-chunk cache).
     static let perTenant = 4
@@ -41,10 +39,15 @@ actor ExportService {
     /// The service stopped before the export could start.
     private struct NotLaunched: Error {}
 
-    /// One export ready to start: its image open, its folder made.
+    /// A server that listens at a socket path until cancelled, calling back once bound.
+    typealias Server = @Sendable (String, @Sendable (NBDAddress) async -> Void) async throws -> Void
+
+    /// One export ready to start: what it serves open, its folder made.
     struct Launch: Sendable {
         let info: ExportInfo
-        let image: SnapshotImage
+        let server: Server
+        /// Closes what the server reads (the image, the mounted repository).
+        let close: @Sendable () async -> Void
         let folder: String
         let closed: EventLoopFuture<Void>
         let started: CheckedContinuation<Void, any Error>
@@ -78,58 +81,78 @@ actor ExportService {
         running.values.map(\.info).filter { caller.may(actOn: $0.tenant) }.sorted { $0.startedAt < $1.startedAt }
     }
 
-    /// Opens `request.snapshot` of `tenant` and serves it until `closed` completes; returns
-    /// once the socket is the caller's and listening.
-    func start(tenant: String, request: ExportRequest, caller: Caller, closed: EventLoopFuture<Void>?) async throws -> ExportInfo {
-        let detail = "snapshot=\(request.snapshot)"
+    /// The audit action of an export of `kind`.
+    static func action(_ kind: ExportKind) -> String { kind == .mount ? "mount" : "serve" }
+
+    /// Opens what `request` asks of `tenant` and serves it until `closed` completes; returns
+    /// once it listens. `gid` is the caller's group (a mount's root and images show it).
+    func start(tenant: String, request: ExportRequest, caller: Caller, gid: UInt32,
+               closed: EventLoopFuture<Void>?) async throws -> ExportInfo {
+        let kind = request.kind ?? .nbd
+        let detail = request.snapshot.map { "snapshot=\($0)" } ?? "all snapshots"
         do {
             guard let closed else { throw DaemonError.badRequest("exports are served for a control connection on the Unix socket") }
             guard accepting else { throw DaemonError.busy("tandemd is stopping") }
             guard running.values.filter({ $0.info.tenant == tenant }).count < Self.perTenant else {
-                throw DaemonError.busy("tenant \(tenant) has \(Self.perTenant) exports served already; end one (its tandemctl serve) first")
+                throw DaemonError.busy("tenant \(tenant) has \(Self.perTenant) exports served already; end one (its tandemctl serve or mount) first")
             }
             guard running.count < Self.total else {
                 throw DaemonError.busy("tandemd serves \(Self.total) exports already; end one first")
             }
             let policy = try await daemon.policy(tenant)
-            let image = try await SnapshotImage.open(tenant: try await daemon.openTenant(policy), reference: request.snapshot,
-                                                     cacheLimit: Self.cacheBytes)
-            let info: ExportInfo
+            let id = String(format: "%012llx", UInt64.random(in: 0..<(1 << 48)))
+            let (server, close, snapshot, size): (Server, @Sendable () async -> Void, String?, Int64?)
+            switch kind {
+            case .nbd:
+                guard let reference = request.snapshot else { throw DaemonError.badRequest("an nbd export needs a snapshot") }
+                let image = try await SnapshotImage.open(tenant: try await daemon.openTenant(policy), reference: reference,
+                                                         cacheLimit: Self.cacheBytes)
+                let nbd = NBDServer(image: image, export: NBDServerMachine.Export(name: String(image.snapshotID.prefix(12)), size: UInt64(image.size),
+                                                                                  description: "tandem tenant \(tenant) snapshot \(image.snapshotID)"),
+                                    logger: logger, allowedUIDs: [caller.uid, 0])
+                (server, close, snapshot, size) = ({ try await nbd.serve(at: .unix($0), onBound: $1) }, { await image.close() },
+                                                   image.snapshotID, Int64(image.size))
+            case .mount:
+                guard request.snapshot == nil else { throw DaemonError.badRequest("a mount shows every snapshot of the tenant; it takes none") }
+                let mounted = try await MountedRepository.open(tenant: try await daemon.openTenant(policy), cacheLimit: Self.cacheBytes,
+                                                               logger: logger, owner: (caller.uid, gid))
+                let mount = MountServer(fileSystem: mounted, name: id, logger: logger, allowedUIDs: [caller.uid, 0])
+                (server, close, snapshot, size) = ({ try await mount.serve(at: $0, onBound: $1) }, { await mounted.close() }, nil, nil)
+            }
             let folder: String
             do {
-                let id = String(format: "%012llx", UInt64.random(in: 0..<(1 << 48)))
                 folder = try ExportFolders.make(id, in: directory)
-                let socket = folder + "/nbd.sock"
-                info = ExportInfo(id: id, tenant: tenant, snapshotId: image.snapshotID, size: Int64(image.size), socket: socket,
-                                  uri: NBDAddress.unix(socket).uri(), ownerUid: caller.uid, actor: caller.actor,
-                                  startedAt: daemon.clock.now())
             } catch {
-                await image.close()
+                await close()
                 throw error
             }
-            running[info.id] = (info, caller.roleName)
+            let socket = folder + "/" + ExportFolders.socketName(kind)
+            let info = ExportInfo(id: id, kind: kind, tenant: tenant, snapshotId: snapshot, size: size, socket: socket,
+                                  uri: kind == .nbd ? NBDAddress.unix(socket).uri() : nil, ownerUid: caller.uid, actor: caller.actor,
+                                  startedAt: daemon.clock.now())
+            running[id] = (info, caller.roleName)
             do {
                 try await withCheckedThrowingContinuation { started in
-                    let launch = Launch(info: info, image: image, folder: folder, closed: closed, started: started)
+                    let launch = Launch(info: info, server: server, close: close, folder: folder, closed: closed, started: started)
                     if case .terminated = launcher.yield(launch) { started.resume(throwing: NotLaunched()) }
                 }
             } catch is NotLaunched {
                 // What serve() would have closed is closed here.
-                running[info.id] = nil
-                await image.close()
+                running[id] = nil
+                await close()
                 ExportFolders.remove(folder, logger: logger)
                 throw DaemonError.busy("tandemd is stopping")
             } catch {
-                running[info.id] = nil
+                running[id] = nil
                 throw error
             }
-            await daemon.record(actor: caller.actor, role: caller.roleName, action: "serve", tenant: tenant,
-                                detail: "\(detail) snapshot_id=\(info.snapshotId) export=\(info.id) socket=\(info.socket)", result: "ok")
-            logger.notice("serving a snapshot over NBD", metadata: ["tenant": "\(tenant)", "snapshot": "\(info.snapshotId.prefix(12))",
-                                                                    "export": "\(info.id)", "for": "\(caller.actor)", "socket": "\(info.socket)"])
+            await daemon.record(actor: caller.actor, role: caller.roleName, action: Self.action(kind), tenant: tenant,
+                                detail: "\(detail)\(snapshot.map { " snapshot_id=\($0)" } ?? "") export=\(id) socket=\(socket)", result: "ok")
+            logger.notice("export started", metadata: ["tenant": "\(tenant)", "kind": "\(kind.rawValue)", "snapshot": "\(snapshot?.prefix(12) ?? "all")",
+                                                       "export": "\(id)", "for": "\(caller.actor)", "socket": "\(socket)"])
             return info
         } catch {
-            await daemon.record(actor: caller.actor, role: caller.roleName, action: "serve", tenant: tenant, detail: detail,
+            await daemon.record(actor: caller.actor, role: caller.roleName, action: Self.action(kind), tenant: tenant, detail: detail,
                                 result: "failed: \(Daemon.describe(error))")
             throw error
         }
@@ -138,10 +161,6 @@ actor ExportService {
     /// One export, from bind to the end: the launcher's `started` is resumed exactly once.
     private nonisolated func serve(_ launch: Launch) async {
         let info = launch.info
-        let server = NBDServer(image: launch.image,
-                               export: NBDServerMachine.Export(name: String(info.snapshotId.prefix(12)), size: UInt64(info.size),
-                                                               description: "tandem tenant \(info.tenant) snapshot \(info.snapshotId)"),
-                               logger: logger, allowedUIDs: [info.ownerUid, 0])
         let (ends, end) = AsyncStream<String>.makeStream()
         launch.closed.whenComplete { _ in end.yield("its client's control connection closed") }
         var began = false
@@ -151,8 +170,8 @@ actor ExportService {
                 let (bound, listening) = AsyncStream<Void>.makeStream()
                 group.addTask {
                     defer { listening.finish() }
-                    try await server.serve(at: .unix(info.socket)) { _ in listening.yield() }
-                    return "its NBD server stopped"
+                    try await launch.server(info.socket) { _ in listening.yield() }
+                    return "its server stopped"
                 }
                 var ready = false
                 for await _ in bound {
@@ -161,7 +180,7 @@ actor ExportService {
                 }
                 guard ready else {
                     _ = try await group.next()
-                    throw DaemonError.io("the NBD server of export \(info.id) stopped before it listened")
+                    throw DaemonError.io("the server of export \(info.id) stopped before it listened")
                 }
                 try ExportFolders.open(info.socket, folder: launch.folder)
                 began = true
@@ -179,7 +198,7 @@ actor ExportService {
             if !began { launch.started.resume(throwing: error) }
         }
         end.finish()
-        await launch.image.close()
+        await launch.close()
         ExportFolders.remove(launch.folder, logger: logger)
         guard began else { return }
         await ended(info, why: why)
@@ -188,8 +207,9 @@ actor ExportService {
     private func ended(_ info: ExportInfo, why: String) async {
         let role = running.removeValue(forKey: info.id)?.role ?? "operator"
         let seconds = daemon.clock.now().timeIntervalSince(info.startedAt)
-        await daemon.record(actor: info.actor, role: role, action: "serve-end", tenant: info.tenant,
-                            detail: "export=\(info.id) snapshot_id=\(info.snapshotId) seconds=\(String(format: "%.1f", seconds))", result: why)
-        logger.notice("stopped serving a snapshot", metadata: ["tenant": "\(info.tenant)", "export": "\(info.id)", "why": "\(why)"])
+        await daemon.record(actor: info.actor, role: role, action: Self.action(info.kind) + "-end", tenant: info.tenant,
+                            detail: "export=\(info.id)\(info.snapshotId.map { " snapshot_id=\($0)" } ?? "") seconds=\(String(format: "%.1f", seconds))",
+                            result: why)
+        logger.notice("export ended", metadata: ["tenant": "\(info.tenant)", "export": "\(info.id)", "why": "\(why)"])
     }
 }

@@ -82,12 +82,12 @@ struct Serve: AsyncParsableCommand {
         let json = json
         let tenant = tenant.tenant
         let daemonClosed = try await location.daemon.client().postHolding(
-            "/v1/tenants/\(tenant)/exports", body: ExportRequest(snapshot: snapshot), as: ExportInfo.self) { export in
+            "/v1/tenants/\(tenant)/exports", body: ExportRequest(kind: .nbd, snapshot: snapshot), as: ExportInfo.self) { export in
                 if json {
                     try JSONOutput.print(export)
                 } else {
-                    let line = "tandemd serves snapshot \(export.snapshotId.prefix(12)) of \(tenant) (\(export.size) bytes) read-only at "
-                        + "\(export.uri) (export \(export.id), for uid \(export.ownerUid) alone; ends when this command does)\n"
+                    let line = "tandemd serves snapshot \(export.snapshotId?.prefix(12) ?? "?") of \(tenant) (\(export.size ?? 0) bytes) read-only at "
+                        + "\(export.uri ?? export.socket) (export \(export.id), for uid \(export.ownerUid) alone; ends when this command does)\n"
                     FileHandle.standardOutput.write(Data(line.utf8))
                 }
                 for await _ in signals { return }

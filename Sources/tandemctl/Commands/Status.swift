@@ -52,10 +52,12 @@ struct Status: AsyncParsableCommand {
             }
             if let exports = status.exports, !exports.isEmpty {
                 print("")
-                print("SERVED OVER NBD")
+                print("EXPORTS")
                 for export in exports {
-                    print("  \(export.id)  \(export.tenant)  snapshot \(export.snapshotId.prefix(12))  \(Human.bytes(export.size))  "
-                          + "since \(Self.time(export.startedAt)) for \(export.actor)  \(export.uri)")
+                    let what = export.kind == .nbd ? "nbd of snapshot \(export.snapshotId?.prefix(12) ?? "?") (\(Human.bytes(export.size ?? 0)))"
+                        : "mount of every snapshot"
+                    print("  \(export.id)  \(export.tenant)  \(what)  since \(Self.time(export.startedAt)) for \(export.actor)  "
+                          + (export.uri ?? export.socket))
                 }
             }
             if !status.jobs.isEmpty {

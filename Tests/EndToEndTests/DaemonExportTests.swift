@@ -5,9 +5,9 @@ import TandemTestSupport
 import Glibc
 #endif
 
-/// `tandemctl serve --tenant T SNAPSHOT` without `--repo`: tandemd serves the snapshot over NBD
-/// to the uid that asked and nobody else, for as long as that command runs, audited.
-@Suite(.serialized) struct DaemonServeTests {
+/// `tandemctl serve` and `tandemctl mount` without `--repo`: tandemd reads the snapshots and
+/// serves them to the uid that asked and nobody else, for as long as that command runs, audited.
+@Suite(.serialized) struct DaemonExportTests {
     /// 4 MiB of data, 8 MiB of zeros, 4 MiB and an odd tail of data.
     static let image: Data = sampleBytes(4 << 20, seed: 61) + Data(count: 8 << 20) + sampleBytes((4 << 20) + 777, seed: 62)
 
@@ -75,7 +75,7 @@ import Glibc
         #expect(info.status == 0 && info.output.contains("\"export-size\": \(Self.image.count)"), "\(info.output)")
         let stranger = try Self.tool("nbdinfo", [uri], uid: 5353)
         #expect(stranger.status != 0 && !stranger.output.contains("export-size"), "\(stranger.output)")
-        try daemon.wait("the refusal logged") { daemon.log.contains("refused an NBD connection") && daemon.log.contains("uid=5353") }
+        try daemon.wait("the refusal logged") { daemon.log.contains("refused a connection") && daemon.log.contains("uid=5353") }
 
         // Status shows the export to operators and to its tenant, not to another tenant.
         let exports = try #require(try daemon.cli().json(["status"])["exports"] as? [[String: Any]])
@@ -145,5 +145,83 @@ import Glibc
         #expect(served.stop() == 0, "\(served.text)")
         try daemon.wait("the export ends") { !FileManager.default.fileExists(atPath: (socket as NSString).deletingLastPathComponent) }
         #expect(try daemon.stop() == 0)
+    }
+
+    /// `tandemctl mount --tenant T DIR` as an operator: the FUSE mount is this process's, the
+    /// repository and key stay in tandemd; the tree and the image read back byte for byte; the
+    /// mount ends on SIGTERM or when tandemd stops; another tenant's uid is refused.
+    @Test(.enabled(if: getuid() == 0, "needs root to act as tenant uids"))
+    func tandemctlMountsWhatTandemdReads() throws {
+        if MountTests.fuseMissing {
+            report("DaemonExportTests: the mount test is skipped, /dev/fuse is missing or not usable here")
+            return
+        }
+        let docs: [String: Data] = ["docs/a.txt": Data("a tree\n".utf8), "docs/sub/b.bin": sampleBytes(300_000, seed: 63),
+                                    "docs/sub/deeper/c.txt": Data(String(repeating: "c", count: 70_000).utf8)]
+        let daemon = try DaemonProcess(policies: ["vm": Self.vmPolicy, "beta": Self.betaPolicy],
+                                       files: docs.merging(["disk.raw": Self.image]) { a, _ in a })
+        try daemon.start()
+        try daemon.cli().run(["backup", "now", "--tenant", "vm", "--source", "disk"]).expectSuccess()
+        try daemon.cli().run(["backup", "now", "--tenant", "vm", "--source", "docs"]).expectSuccess()
+        let scratch = Scratch()
+        let mountPoint = scratch.file("mnt")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mounted = try BackgroundCommand(daemon.cli(), ["mount", "--tenant", "vm", mountPoint],
+                                            ready: "mounted the snapshots", scratch: scratch)
+        #expect(MountTests.mounted(mountPoint), "\(mounted.text)")
+        // The root is the caller's alone; latest is the tree (backed up last), the other the image.
+        #expect(Self.mode(mountPoint)?.uid == 0 && Self.mode(mountPoint)?.mode == 0o500, "\(String(describing: Self.mode(mountPoint)))")
+        let diff = try NBDExportTests.tool("diff", ["-r", daemon.root + "/data/docs", mountPoint + "/snapshots/latest"])
+        #expect(diff.status == 0, "\(diff.output)")
+        let snapshots = try FileManager.default.contentsOfDirectory(atPath: mountPoint + "/snapshots").filter { $0 != "latest" }.sorted()
+        #expect(snapshots.count == 2, "\(snapshots)")
+        // Both may carry the same second in their names: the image is the one holding disk.raw.
+        let imageDirectory = try #require(snapshots.first { FileManager.default.fileExists(atPath: mountPoint + "/snapshots/\($0)/disk.raw") })
+        expectSameBytes(FileManager.default.contents(atPath: mountPoint + "/snapshots/\(imageDirectory)/disk.raw"), Self.image)
+        let exports = try #require(try daemon.cli().json(["status"])["exports"] as? [[String: Any]])
+        #expect(exports.count == 1 && exports.first?["kind"] as? String == "mount" && exports.first?["owner_uid"] as? Int == 0, "\(exports)")
+
+        // The tenant's own uid mounts as itself, through fusermount3, where this machine lets it:
+        // fusermount3 needs the uid in the user database and /dev/fuse open to it (Debian's
+        // udev makes it 0666; containers often leave it 0600).
+        if getpwuid(4242) != nil && Self.mode("/dev/fuse").map({ $0.mode & 0o006 == 0o006 }) == true {
+            let own = scratch.file("own")
+            try FileManager.default.createDirectory(atPath: own, withIntermediateDirectories: true)
+            lchown(own, 4242, 4242)
+            let tenantMount = try BackgroundCommand(daemon.cli(uid: 4242), ["mount", "--tenant", "vm", own],
+                                                    ready: "mounted the snapshots", scratch: scratch)
+            let read = try Self.tool("cat", [own + "/snapshots/latest/sub/deeper/c.txt"], uid: 4242)
+            #expect(read.status == 0 && read.output == String(repeating: "c", count: 70_000), "\(read.output.prefix(200))")
+            // Without allow_other only the mounting uid may look, root included.
+            let owner = try Self.tool("stat", ["-c", "%u %a", own], uid: 4242)
+            #expect(owner.output == "4242 500\n", "\(owner.output)")
+            #expect(try Self.tool("stat", [own + "/snapshots"], uid: 5353).status != 0)
+            #expect(tenantMount.stop() == 0, "\(tenantMount.text)")
+            #expect(!MountTests.mounted(own))
+        } else {
+            report("DaemonExportTests: the tenant-uid mount is skipped: uid 4242 has no user entry for fusermount3, or /dev/fuse is not 0666")
+        }
+
+        // Another tenant's uid asks for vm: refused before anything is mounted, and audited.
+        let other = scratch.file("other")
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        let refused = try daemon.cli(uid: 5353).run(["mount", "--tenant", "vm", other])
+        #expect(refused.status == 11 && refused.stderr.contains("may not act on tenant vm"), "\(refused.status) \(refused.stderr)")
+        #expect(!MountTests.mounted(other))
+
+        // SIGTERM unmounts; the export ends with it.
+        #expect(mounted.stop() == 0, "\(mounted.text)")
+        #expect(!MountTests.mounted(mountPoint))
+        try daemon.wait("the mount export ends") { (try daemon.cli().json(["status"])["exports"] as? [[String: Any]])?.isEmpty == true }
+        let audit = try daemon.cli().run(["audit", "--limit", "50"]).stdout.split(separator: "\n")
+        #expect(audit.contains { $0.contains(" mount ") && $0.contains("uid:5353") && $0.contains("refused") }, "\(audit)")
+        #expect(audit.contains { $0.contains(" mount-end ") && $0.contains("control connection closed") }, "\(audit)")
+
+        // Stopping tandemd unmounts a running mount, and the command says why.
+        let last = try BackgroundCommand(daemon.cli(), ["mount", "--tenant", "vm", mountPoint], ready: "mounted the snapshots", scratch: scratch)
+        #expect(try daemon.stop() == 0)
+        last.process.waitUntilExit()
+        #expect(last.process.terminationStatus == 10 && last.text.contains("tandemd closed the connection"), "\(last.text)")
+        #expect(!MountTests.mounted(mountPoint))
     }
 }
