@@ -59,19 +59,24 @@ final class DaemonProcess {
         throw DaemonFailure(description: "tandemd not ready within 30 s: \(log)")
     }
 
-    /// Runs tandemd as this uid (through setpriv, its site handed to that uid), as the shipped
-    /// unit runs it as `tandem`; nil: as the test runs.
+    /// Runs tandemd as this uid (through setpriv, its site handed to that uid) with umask 0077,
+    /// as the shipped unit runs it as `tandem`; nil: as the test runs.
     var uid: UInt32?
 
     private func spawn(environment extra: [String: String]) throws {
         if process.processIdentifier != 0 { process = Process() }
         if let uid {
+            // systemd makes the unit's RuntimeDirectory 0755 before tandemd starts.
+            mkdir(root + "/run", 0o755)
+            chmod(root + "/run", 0o755)
             lchown(root, uid, uid)
             for case let path as String in FileManager.default.enumerator(atPath: root)?.allObjects ?? [] {
                 lchown(root + "/" + path, uid, uid)
             }
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", Self.binary, "--config", configPath]
+            // With the shipped unit's umask too.
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "umask 0077 && exec /usr/bin/setpriv --reuid=\(uid) --regid=\(uid) --clear-groups \"$0\" --config \"$1\"",
+                                 Self.binary, configPath]
         } else {
             process.executableURL = URL(fileURLWithPath: Self.binary)
             process.arguments = ["--config", configPath]

@@ -19,6 +19,10 @@ enum ExportFolders {
         guard lstat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == getuid() else {
             throw DaemonError.io("\(directory) must be a directory of uid \(getuid()) (tandemd's) for exports; it is not")
         }
+        // mkdir's mode passes through the umask (the unit's is 0077): set it outright.
+        guard info.st_mode & 0o7777 == 0o711 || chmod(directory, 0o711) == 0 else {
+            throw DaemonError.io("cannot open the exports directory \(directory) to traversal: \(String(cString: strerror(errno)))")
+        }
         let folder = directory + "/" + id
         guard (folder + "/mount.sock").utf8.count < 108 else {
             throw DaemonError.config("the export socket \(folder)/mount.sock is longer than a Unix socket path may be (107 bytes); "
