@@ -224,4 +224,27 @@ import Glibc
         #expect(last.process.terminationStatus == 10 && last.text.contains("tandemd closed the connection"), "\(last.text)")
         #expect(!MountTests.mounted(mountPoint))
     }
+
+    /// An export holds the tenant shared, so retention cannot prune under it: the backup says
+    /// retention is deferred (a notice, not an error an operator is paged for), and the next
+    /// backup after the export ends applies it.
+    @Test func retentionWaitsForAnExportWithoutAnError() throws {
+        let policy = Self.vmPolicy.replacingOccurrences(of: "\n  - {name: docs, directory: $ROOT/data/docs}", with: "")
+            + "\nretention: {keep_last: 1}\n"
+        let daemon = try DaemonProcess(policies: ["vm": policy], files: ["disk.raw": Self.image])
+        try daemon.start()
+        try daemon.cli().run(["backup", "now", "--tenant", "vm"]).expectSuccess()
+        let scratch = Scratch()
+        let served = try BackgroundCommand(daemon.cli(), ["serve", "--tenant", "vm", "latest"], ready: "tandemd serves snapshot", scratch: scratch)
+        try Self.image.prefix(1 << 20).write(to: URL(fileURLWithPath: daemon.root + "/data/disk.raw"))
+        try daemon.cli().run(["backup", "now", "--tenant", "vm"]).expectSuccess()
+        try daemon.wait("retention deferred") { daemon.log.contains("retention deferred") }
+        #expect(!daemon.log.contains("retention failed"), "\(daemon.log)")
+        #expect(try daemon.cli().jsonArray(["snapshots", "--tenant", "vm"]).count == 2)
+        #expect(served.stop() == 0, "\(served.text)")
+        try daemon.wait("the export ends") { (try daemon.cli().json(["status"])["exports"] as? [[String: Any]])?.isEmpty == true }
+        try daemon.cli().run(["backup", "now", "--tenant", "vm"]).expectSuccess()
+        try daemon.wait("retention applied") { try daemon.cli().jsonArray(["snapshots", "--tenant", "vm"]).count == 1 }
+        #expect(try daemon.stop() == 0)
+    }
 }

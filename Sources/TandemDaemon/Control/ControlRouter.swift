@@ -56,7 +56,7 @@ public struct ControlRouter: Sendable {
         } catch let error as DecodingError {
             return Self.error(.badRequest, .badRequest, "request body is not valid: \(Self.describe(error))")
         } catch BackendError.locked(let path) {
-            return Self.error(.conflict, .busy, "\(path): a forget, prune or backup of the tenant holds its lock; try again when it ends")
+            return Self.error(.conflict, .busy, "\(path): the tenant's lock is held (a job of the tenant, an export or mount of it, or another tandem process); try again when it ends")
         } catch let error as RepositoryError {
             switch error {
             case .snapshotNotFound, .ambiguousSnapshot: return Self.error(.notFound, .notFound, error.description)

@@ -238,6 +238,10 @@ extension Daemon {
                 log.notice("retention applied", metadata: ["removed": "\(forget.removed.count)", "packs_deleted": "\(pruned.packsDeleted)"])
                 await carryRetention(policy, tenant: tenant, forgotten: forget.removed, pruned: pruned, logger: log)
             }
+        } catch BackendError.locked {
+            // A reader holds the tenant shared (an export or mount through tandemd, a tandemctl
+            // restore, serve or mount of its own): nothing is wrong, and nothing was removed.
+            log.notice("retention deferred: a reader holds the tenant (an export, a mount or a restore); the next backup applies it")
         } catch {
             log.error("retention failed; snapshots are kept until the next run", metadata: ["error": "\(Self.describe(error))"])
         }
