@@ -30,3 +30,15 @@ static inline int tandem_fuse_reply_open(fuse_req_t request, uint64_t handle) {
     info.keep_cache = 1;
     return fuse_reply_open(request, &info);
 }
+
+/// Settles what the connection does, at init: symlinks cached by the kernel where it can,
+/// directory listings with attributes (READDIRPLUS, always, not only when the kernel guesses); and
+/// returns 1 when the kernel handles opens itself once open answers ENOSYS (no open or release
+/// round trip per file, the page cache kept), 0 when open must answer.
+static inline int tandem_fuse_configure(struct fuse_conn_info *conn) {
+    if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+    // Every directory listing carries its entries' attributes: no lookup per entry after it.
+    if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
+    conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+    return (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) ? 1 : 0;
+}

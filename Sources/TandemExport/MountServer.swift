@@ -62,11 +62,12 @@ public struct MountServer: Sendable {
         case .attributes(let inode): return frame(await fileSystem.attributes(inode), MountWire.Result.attributes)
         case .lookup(let parent, let name): return frame(await fileSystem.lookup(parent, name)) { .entry(inode: $0.0, attributes: $0.1) }
         case .entries(let inode): return frame(await fileSystem.entries(inode), MountWire.Result.entries)
+        case .entriesPlus(let inode): return frame(await fileSystem.entriesPlus(inode), MountWire.Result.entriesPlus)
         case .target(let inode): return frame(await fileSystem.target(inode), MountWire.Result.bytes)
         case .open(let inode, let flags): return frame(await fileSystem.open(inode, flags: flags), MountWire.Result.handle)
-        case .read(let handle, let offset, let length):
+        case .read(let inode, let handle, let offset, let length):
             guard offset <= UInt64(Int.max) else { return MountWire.reply(id: id, errno: EINVAL) }
-            return frame(await fileSystem.read(handle, offset: Int(offset), length: Int(length)), MountWire.Result.bytes)
+            return frame(await fileSystem.read(inode, handle: handle, offset: Int(offset), length: Int(length)), MountWire.Result.bytes)
         case .release(let handle):
             await fileSystem.release(handle)
             return MountWire.reply(id: id)

@@ -1,6 +1,7 @@
 import CFuse
 import Foundation
 import NIOPosix
+import Synchronization
 import TandemCore
 #if canImport(Glibc)
 import Glibc
@@ -16,6 +17,7 @@ public final class FuseSession: @unchecked Sendable {
     private let session: OpaquePointer
     private let repository: Unmanaged<FileSystemBox>
     public let mountPoint: String
+    private let unmounted = Atomic<Bool>(false)
 
     /// Mounts `repository` at `mountPoint` (checked by ``MountPoint/check(_:)`` first);
     /// `name` shows as the file system's source in /proc/mounts.
@@ -47,8 +49,9 @@ public final class FuseSession: @unchecked Sendable {
         guard status >= 0 else { throw MountError.loopFailed(mountPoint, String(cString: strerror(-status))) }
     }
 
-    /// Unmounts; ``run()`` returns once the kernel lets go.
+    /// Unmounts (once, however many ask); ``run()`` returns once the kernel lets go.
     public func unmount() {
+        guard !unmounted.exchange(true, ordering: .acquiringAndReleasing) else { return }
         fuse_session_exit(session)
         fuse_session_unmount(session)
     }
@@ -60,6 +63,10 @@ public final class FuseSession: @unchecked Sendable {
 
     /// The low-level operations: each hands its request to a task.
     private static func install(_ ops: inout fuse_lowlevel_ops) {
+        ops.`init` = { userdata, connection in
+            let box = Unmanaged<FileSystemBox>.fromOpaque(userdata!).takeUnretainedValue()
+            box.kernelOpens = tandem_fuse_configure(connection) != 0
+        }
         ops.lookup = { request, parent, name in
             let (reply, repository) = FuseReply.start(request)
             let name = Array(UnsafeRawBufferPointer(start: name, count: strlen(name!)).bindMemory(to: UInt8.self))
@@ -89,6 +96,12 @@ public final class FuseSession: @unchecked Sendable {
             }
         }
         ops.open = { request, inode, info in
+            // Answering ENOSYS once makes the kernel open every file itself from then on: reads
+            // come with handle 0 and are served by inode, and no release follows.
+            if FuseReply.box(request).kernelOpens {
+                _ = fuse_reply_err(request, ENOSYS)
+                return
+            }
             let (reply, repository) = FuseReply.start(request)
             let flags = tandem_fuse_flags(info)
             Task {
@@ -98,11 +111,11 @@ public final class FuseSession: @unchecked Sendable {
                 }
             }
         }
-        ops.read = { request, _, size, offset, info in
+        ops.read = { request, inode, size, offset, info in
             let (reply, repository) = FuseReply.start(request)
             let handle = tandem_fuse_handle(info)
             Task {
-                switch await repository.read(handle, offset: Int(offset), length: size) {
+                switch await repository.read(inode, handle: handle, offset: Int(offset), length: size) {
                 case .success(let bytes): reply.bytes(bytes)
                 case .failure(let failure): reply.error(failure.code)
                 }
@@ -114,6 +127,15 @@ public final class FuseSession: @unchecked Sendable {
             Task {
                 await repository.release(handle)
                 reply.error(0)
+            }
+        }
+        ops.readdirplus = { request, inode, size, offset, _ in
+            let (reply, repository) = FuseReply.start(request)
+            Task {
+                switch await repository.entriesPlus(inode) {
+                case .success(let entries): reply.directoryPlus(entries, from: Int(offset), size: size)
+                case .failure(let failure): reply.error(failure.code)
+                }
             }
         }
         ops.readdir = { request, inode, size, offset, _ in
@@ -148,8 +170,11 @@ public final class FuseSession: @unchecked Sendable {
 }
 
 /// The file system as libfuse's user data (a class, so it can travel as a pointer).
-final class FileSystemBox: Sendable {
+final class FileSystemBox: @unchecked Sendable {
     let fileSystem: any MountFileSystem
+    /// Whether the kernel opens files itself (set at init). Only libfuse's loop thread touches
+    /// it: init runs there before any request, and so does every open callback.
+    var kernelOpens = false
     init(_ fileSystem: any MountFileSystem) { self.fileSystem = fileSystem }
 }
 
@@ -169,8 +194,12 @@ struct FuseReply: @unchecked Sendable {
 
     /// The request and the file system its session answers for.
     static func start(_ request: fuse_req_t?) -> (FuseReply, any MountFileSystem) {
-        let box = Unmanaged<FileSystemBox>.fromOpaque(fuse_req_userdata(request)!).takeUnretainedValue()
-        return (FuseReply(request: request!), box.fileSystem)
+        (FuseReply(request: request!), box(request).fileSystem)
+    }
+
+    /// The session's user data.
+    static func box(_ request: fuse_req_t?) -> FileSystemBox {
+        Unmanaged<FileSystemBox>.fromOpaque(fuse_req_userdata(request)!).takeUnretainedValue()
     }
 
     func error(_ errno: Int32) { _ = fuse_reply_err(request, errno) }
@@ -226,6 +255,31 @@ struct FuseReply: @unchecked Sendable {
                 name.withMemoryRebound(to: CChar.self) { name in
                     buffer.withUnsafeMutableBufferPointer { out in
                         fuse_add_direntry(request, out.baseAddress! + used, size - used, name.baseAddress, &status, off_t(index + 1))
+                    }
+                }
+            }
+            guard used + needed <= size else { break }
+            used += needed
+        }
+        _ = buffer.withUnsafeBufferPointer { fuse_reply_buf(request, $0.baseAddress, used) }
+    }
+
+    /// Directory entries with their attributes from `offset`, as many as fit in `size` bytes;
+    /// the kernel keeps each as looked up (`.` and `..` excepted), for as long as the mount lasts.
+    func directoryPlus(_ entries: [MountWire.EntryPlus], from offset: Int, size: Int) {
+        var buffer = [CChar](repeating: 0, count: size)
+        var used = 0
+        for index in max(0, offset)..<max(max(0, offset), entries.count) {
+            let entry = entries[index]
+            var parameters = fuse_entry_param()
+            parameters.ino = entry.inode
+            parameters.attr = Self.stat(entry.inode, entry.attributes)
+            parameters.attr_timeout = Self.timeout
+            parameters.entry_timeout = Self.timeout
+            let needed = (entry.name + [0]).withUnsafeBufferPointer { name in
+                name.withMemoryRebound(to: CChar.self) { name in
+                    buffer.withUnsafeMutableBufferPointer { out in
+                        fuse_add_direntry_plus(request, out.baseAddress! + used, size - used, name.baseAddress, &parameters, off_t(index + 1))
                     }
                 }
             }

@@ -10,12 +10,17 @@ public protocol MountFileSystem: AnyObject, Sendable {
     func lookup(_ parent: UInt64, _ name: [UInt8]) async -> Result<(UInt64, MountTree.Attributes), MountTree.Errno>
     /// A directory's entries, `.` and `..` first.
     func entries(_ inode: UInt64) async -> Result<[MountWire.Entry], MountTree.Errno>
+    /// A directory's entries with their attributes, `.` and `..` first: what the kernel's
+    /// READDIRPLUS asks, so that listing a directory needs no lookup per entry afterwards.
+    func entriesPlus(_ inode: UInt64) async -> Result<[MountWire.EntryPlus], MountTree.Errno>
     /// Where a symlink points.
     func target(_ inode: UInt64) async -> Result<[UInt8], MountTree.Errno>
     /// Opens a file for reading: its handle; writing is refused (EROFS).
     func open(_ inode: UInt64, flags: Int32) async -> Result<UInt64, MountTree.Errno>
-    /// Up to `length` bytes at `offset` of an open file (fewer at its end); damaged data is EIO.
-    func read(_ handle: UInt64, offset: Int, length: Int) async -> Result<[UInt8], MountTree.Errno>
+    /// Up to `length` bytes at `offset` of file `inode` (fewer at its end), through `handle`
+    /// from ``open(_:flags:)``, or by the inode alone when `handle` is 0 (the kernel opened it
+    /// itself); damaged data is EIO.
+    func read(_ inode: UInt64, handle: UInt64, offset: Int, length: Int) async -> Result<[UInt8], MountTree.Errno>
     /// Forgets an open file.
     func release(_ handle: UInt64) async
     /// The value of extended attribute `name`.

@@ -17,6 +17,10 @@ public actor MountedRepository: MountFileSystem {
     private let source: ChunkSource
     private var tree: MountTree
     private var files: [UInt64: SnapshotImage] = [:]
+    /// Readers of files the kernel opened itself, by inode, the least recently read dropped first.
+    private var byInode: [UInt64: (file: SnapshotImage, used: Int)] = [:]
+    private var tick = 0
+    static let filesByInode = 256
     private var nextHandle: UInt64 = 1
     private let logger: Logger
     private let uid: UInt32
@@ -59,6 +63,7 @@ public actor MountedRepository: MountFileSystem {
     public func close() async {
         for file in files.values { await file.close() }
         files = [:]
+        byInode = [:]
         await source.close()
     }
 
@@ -88,6 +93,21 @@ public actor MountedRepository: MountFileSystem {
         return .success(out)
     }
 
+    /// A directory's entries with their attributes, `.` and `..` first.
+    public func entriesPlus(_ inode: UInt64) async -> Result<[MountWire.EntryPlus], Errno> {
+        if let failure = await populate(inode) { return .failure(failure) }
+        guard let node = tree.node(inode), let parent = tree.node(node.parent) else { return .failure(Errno(ENOENT)) }
+        guard node.attributes.kind == .directory else { return .failure(Errno(ENOTDIR)) }
+        var out = [MountWire.EntryPlus(name: [46], inode: inode, attributes: node.attributes),
+                   MountWire.EntryPlus(name: [46, 46], inode: node.parent, attributes: parent.attributes)]
+        out.reserveCapacity(node.children.count + 2)
+        for (name, child) in node.children {
+            guard let attributes = tree.node(child)?.attributes else { continue }
+            out.append(MountWire.EntryPlus(name: name, inode: child, attributes: attributes))
+        }
+        return .success(out)
+    }
+
     /// Where a symlink points.
     public func target(_ inode: UInt64) -> Result<[UInt8], Errno> {
         guard let node = tree.node(inode) else { return .failure(Errno(ENOENT)) }
@@ -112,10 +132,15 @@ public actor MountedRepository: MountFileSystem {
         }
     }
 
-    /// Up to `length` bytes at `offset` of an open file (fewer at its end); a chunk that fails
+    /// Up to `length` bytes at `offset` of a file (fewer at its end), by its handle, or by its
+    /// inode when the handle is 0 (the kernel opens files itself); a chunk that fails
     /// authentication or cannot be read is EIO, never wrong bytes.
-    public func read(_ handle: UInt64, offset: Int, length: Int) async -> Result<[UInt8], Errno> {
-        guard let file = files[handle] else { return .failure(Errno(EBADF)) }
+    public func read(_ inode: UInt64, handle: UInt64, offset: Int, length: Int) async -> Result<[UInt8], Errno> {
+        let file: SnapshotImage
+        switch handle == 0 ? self.file(inode) : files[handle].map { .success($0) } ?? .failure(Errno(EBADF)) {
+        case .success(let found): file = found
+        case .failure(let failure): return .failure(failure)
+        }
         let size = file.size
         guard offset < size, length > 0 else { return .success([]) }
         do {
@@ -123,6 +148,29 @@ public actor MountedRepository: MountFileSystem {
         } catch {
             logger.error("a read of a mounted file failed", metadata: ["snapshot": "\(file.snapshotID.prefix(12))", "offset": "\(offset)",
                                                                        "error": "\(error)"])
+            return .failure(Errno(EIO))
+        }
+    }
+
+    /// The reader of file `inode` for reads without a handle: made on first use and kept for
+    /// the most recently read files (a reader holds no chunk, only the file's chunk list).
+    private func file(_ inode: UInt64) -> Result<SnapshotImage, Errno> {
+        tick += 1
+        if let known = byInode[inode] {
+            byInode[inode]?.used = tick
+            return .success(known.file)
+        }
+        guard let node = tree.node(inode) else { return .failure(Errno(ENOENT)) }
+        guard case .chunks(let snapshot, let list) = node.content else { return .failure(Errno(node.attributes.kind == .directory ? EISDIR : EINVAL)) }
+        do {
+            let file = try SnapshotImage(source: source, id: snapshot, list: list)
+            if byInode.count >= Self.filesByInode, let oldest = byInode.min(by: { $0.value.used < $1.value.used }) {
+                byInode[oldest.key] = nil
+            }
+            byInode[inode] = (file, tick)
+            return .success(file)
+        } catch {
+            logger.error("cannot open a file of the snapshot", metadata: ["snapshot": "\(snapshot.prefix(12))", "error": "\(error)"])
             return .failure(Errno(EIO))
         }
     }

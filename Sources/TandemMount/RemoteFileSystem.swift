@@ -113,6 +113,10 @@ public actor RemoteFileSystem: MountFileSystem {
         await expect(.entries(inode: inode)) { if case .entries(let entries) = $0 { entries } else { nil } }
     }
 
+    public func entriesPlus(_ inode: UInt64) async -> Result<[MountWire.EntryPlus], MountTree.Errno> {
+        await expect(.entriesPlus(inode: inode)) { if case .entriesPlus(let entries) = $0 { entries } else { nil } }
+    }
+
     public func target(_ inode: UInt64) async -> Result<[UInt8], MountTree.Errno> {
         await expect(.target(inode: inode), Self.bytes)
     }
@@ -121,9 +125,10 @@ public actor RemoteFileSystem: MountFileSystem {
         await expect(.open(inode: inode, flags: flags)) { if case .handle(let handle) = $0 { handle } else { nil } }
     }
 
-    public func read(_ handle: UInt64, offset: Int, length: Int) async -> Result<[UInt8], MountTree.Errno> {
+    public func read(_ inode: UInt64, handle: UInt64, offset: Int, length: Int) async -> Result<[UInt8], MountTree.Errno> {
         guard offset >= 0, length >= 0 else { return .failure(MountTree.Errno(EINVAL)) }
-        return await expect(.read(handle: handle, offset: UInt64(offset), length: UInt32(min(length, Int(MountWire.maximumRead)))), Self.bytes)
+        return await expect(.read(inode: inode, handle: handle, offset: UInt64(offset), length: UInt32(min(length, Int(MountWire.maximumRead)))),
+                            Self.bytes)
     }
 
     public func release(_ handle: UInt64) async {

@@ -21,8 +21,9 @@ struct MountWireTests {
     static func requests(_ random: inout SeededBytes) -> [MountWire.Request] {
         [.attributes(inode: random.next()), .lookup(parent: random.next(), name: name(&random)), .entries(inode: random.next()),
          .target(inode: random.next()), .open(inode: random.next(), flags: Int32(truncatingIfNeeded: random.next())),
-         .read(handle: random.next(), offset: random.next(), length: UInt32(random.next() % UInt64(MountWire.maximumRead + 1))),
-         .release(handle: random.next()), .xattr(inode: random.next(), name: name(&random)), .xattrNames(inode: random.next())]
+         .read(inode: random.next(), handle: random.next(), offset: random.next(), length: UInt32(random.next() % UInt64(MountWire.maximumRead + 1))),
+         .release(handle: random.next()), .xattr(inode: random.next(), name: name(&random)), .xattrNames(inode: random.next()),
+         .entriesPlus(inode: random.next())]
     }
 
     /// A result of the shape `request` is answered with.
@@ -33,6 +34,10 @@ struct MountWireTests {
         case .entries:
             .entries((0..<Int(random.next() % 40)).map { _ in
                 MountWire.Entry(name: name(&random), inode: random.next(), kind: [.directory, .file, .symlink][Int(random.next() % 3)])
+            })
+        case .entriesPlus:
+            .entriesPlus((0..<Int(random.next() % 40)).map { _ in
+                MountWire.EntryPlus(name: name(&random), inode: random.next(), attributes: attributes(&random))
             })
         case .target, .read, .xattr, .xattrNames: .bytes(random.bytes(Int(random.next() % 5000)))
         case .open: .handle(random.next())
@@ -83,7 +88,7 @@ struct MountWireTests {
 
     @Test func liesAboutSizesAreRefused() throws {
         // A read over the limit, an unknown operation, an entry count past the body, an unknown kind.
-        var read = Self.body(MountWire.frame(id: 1, .read(handle: 1, offset: 0, length: 1)))
+        var read = Self.body(MountWire.frame(id: 1, .read(inode: 2, handle: 1, offset: 0, length: 1)))
         read.replaceSubrange(read.count - 4..<read.count, with: [0x01, 0x00, 0x00, 0x01])
         #expect(throws: MountWireError.self) { try MountWire.request(read) }
         var unknown = Self.body(MountWire.frame(id: 1, .attributes(inode: 1)))

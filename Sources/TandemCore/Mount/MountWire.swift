@@ -12,14 +12,16 @@
 ///   3 entries     inode u64
 ///   4 target      inode u64
 ///   5 open        inode u64 | flags i32
-///   6 read        handle u64 | offset u64 | length u32
+///   6 read        inode u64 | handle u64 (0: by the inode) | offset u64 | length u32
 ///   7 release     handle u64
 ///   8 xattr       inode u64 | name (u16 length, bytes)
 ///   9 xattrNames  inode u64
+///  10 entriesPlus inode u64
 /// reply    id u64 | errno i32 (0: the result follows) | result
 ///   attributes    kind u8 | mode u32 | uid u32 | gid u32 | size i64 | mtime ns i64 | links u32
 ///   lookup        inode u64 | attributes
 ///   entries       count u32 | (name (u16, bytes) | inode u64 | kind u8) each
+///   entriesPlus   count u32 | (name (u16, bytes) | inode u64 | attributes) each
 ///   target, read, xattr, xattrNames   bytes (u32 length, bytes)
 ///   open          handle u64
 ///   release       nothing
@@ -37,10 +39,12 @@ public enum MountWire {
         case entries(inode: UInt64)
         case target(inode: UInt64)
         case open(inode: UInt64, flags: Int32)
-        case read(handle: UInt64, offset: UInt64, length: UInt32)
+        case read(inode: UInt64, handle: UInt64, offset: UInt64, length: UInt32)
         case release(handle: UInt64)
         case xattr(inode: UInt64, name: [UInt8])
         case xattrNames(inode: UInt64)
+        /// A directory's entries with their attributes (the kernel's READDIRPLUS).
+        case entriesPlus(inode: UInt64)
 
         /// The operation's number on the wire.
         public var op: UInt8 {
@@ -54,6 +58,7 @@ public enum MountWire {
             case .release: 7
             case .xattr: 8
             case .xattrNames: 9
+            case .entriesPlus: 10
             }
         }
     }
@@ -71,11 +76,25 @@ public enum MountWire {
         }
     }
 
+    /// One directory entry with its attributes (what `stat` shows of it).
+    public struct EntryPlus: Sendable, Equatable {
+        public var name: [UInt8]
+        public var inode: UInt64
+        public var attributes: MountTree.Attributes
+
+        public init(name: [UInt8], inode: UInt64, attributes: MountTree.Attributes) {
+            self.name = name
+            self.inode = inode
+            self.attributes = attributes
+        }
+    }
+
     /// What the repository answers, when it does not answer an errno.
     public enum Result: Sendable, Equatable {
         case attributes(MountTree.Attributes)
         case entry(inode: UInt64, attributes: MountTree.Attributes)
         case entries([Entry])
+        case entriesPlus([EntryPlus])
         case bytes([UInt8])
         case handle(UInt64)
         case done
@@ -87,7 +106,7 @@ public enum MountWire {
         body.u64(id)
         body.u8(request.op)
         switch request {
-        case .attributes(let inode), .entries(let inode), .target(let inode), .xattrNames(let inode):
+        case .attributes(let inode), .entries(let inode), .target(let inode), .xattrNames(let inode), .entriesPlus(let inode):
             body.u64(inode)
         case .lookup(let parent, let name):
             body.u64(parent)
@@ -95,7 +114,8 @@ public enum MountWire {
         case .open(let inode, let flags):
             body.u64(inode)
             body.u32(UInt32(bitPattern: flags))
-        case .read(let handle, let offset, let length):
+        case .read(let inode, let handle, let offset, let length):
+            body.u64(inode)
             body.u64(handle)
             body.u64(offset)
             body.u32(length)
@@ -121,12 +141,13 @@ public enum MountWire {
         case 4: request = .target(inode: try reader.u64())
         case 5: request = .open(inode: try reader.u64(), flags: Int32(bitPattern: try reader.u32()))
         case 6:
-            let handle = try reader.u64(), offset = try reader.u64(), length = try reader.u32()
+            let inode = try reader.u64(), handle = try reader.u64(), offset = try reader.u64(), length = try reader.u32()
             guard length <= maximumRead else { throw .malformed("a read of \(length) bytes, over the \(maximumRead) a request may ask") }
-            request = .read(handle: handle, offset: offset, length: length)
+            request = .read(inode: inode, handle: handle, offset: offset, length: length)
         case 7: request = .release(handle: try reader.u64())
         case 8: request = .xattr(inode: try reader.u64(), name: try reader.short())
         case 9: request = .xattrNames(inode: try reader.u64())
+        case 10: request = .entriesPlus(inode: try reader.u64())
         default: throw .malformed("unknown operation \(op)")
         }
         try reader.end()
@@ -151,6 +172,13 @@ public enum MountWire {
                 body.short(entry.name)
                 body.u64(entry.inode)
                 body.u8(kindCode(entry.kind))
+            }
+        case .entriesPlus(let entries):
+            body.u32(UInt32(entries.count))
+            for entry in entries {
+                body.short(entry.name)
+                body.u64(entry.inode)
+                body.attributes(entry.attributes)
             }
         case .bytes(let bytes):
             body.long(bytes)
@@ -191,6 +219,16 @@ public enum MountWire {
                 entries.append(Entry(name: try reader.short(), inode: try reader.u64(), kind: try reader.kind()))
             }
             result = .entries(entries)
+        case .entriesPlus:
+            let count = Int(try reader.u32())
+            // Each takes at least 43 bytes (a name's length, an inode, 33 of attributes).
+            guard count <= reader.remaining / 43 else { throw .malformed("\(count) entries in \(reader.remaining) bytes") }
+            var entries: [EntryPlus] = []
+            entries.reserveCapacity(count)
+            for _ in 0..<count {
+                entries.append(EntryPlus(name: try reader.short(), inode: try reader.u64(), attributes: try reader.attributes()))
+            }
+            result = .entriesPlus(entries)
         case .target, .read, .xattr, .xattrNames: result = .bytes(try reader.long())
         case .open: result = .handle(try reader.u64())
         case .release: result = .done
@@ -279,12 +317,11 @@ private struct WireWriter {
         u64(UInt64(bitPattern: a.mtimeNanoseconds))
         u32(a.links)
     }
-    /// The body with its length in front.
-    func framed() -> [UInt8] {
-        var out = bytes
-        let length = UInt32(out.count - 4)
-        for index in 0..<4 { out[index] = UInt8(truncatingIfNeeded: length >> UInt32(24 - 8 * index)) }
-        return out
+    /// The body with its length in front (written in place: a read's megabyte is not copied).
+    mutating func framed() -> [UInt8] {
+        let length = UInt32(bytes.count - 4)
+        for index in 0..<4 { bytes[index] = UInt8(truncatingIfNeeded: length >> UInt32(24 - 8 * index)) }
+        return bytes
     }
 }
 

@@ -51,19 +51,7 @@ struct Mount: AsyncParsableCommand {
                 throw error
             }
             FileHandle.standardError.write(Data("mounted the snapshots of \(tenant.tenant) read-only at \(mountPoint)/snapshots\n".utf8))
-            let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await session.run() }
-                group.addTask {
-                    for await _ in signals {
-                        session.unmount()
-                        return
-                    }
-                }
-                // The loop ends when unmounted, by a signal or by `umount`.
-                try await group.next()
-                group.cancelAll()
-            }
+            try await Self.runMounted(session, signals: await UnixSignalsSequence(trapping: .sigint, .sigterm))
             await mounted.close()
             FileHandle.standardError.write(Data("unmounted \(mountPoint)\n".utf8))
         }
@@ -80,28 +68,38 @@ struct Mount: AsyncParsableCommand {
                 let remote = try await RemoteFileSystem.connect(export.socket)
                 let session = try FuseSession(repository: remote, at: mountPoint, name: "tandem:\(tenant)")
                 FileHandle.standardError.write(Data("mounted the snapshots of \(tenant) read-only at \(mountPoint)/snapshots (read by tandemd, export \(export.id))\n".utf8))
-                try await withTaskCancellationHandler {
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask { try await session.run() }
-                        group.addTask {
-                            // tandemd went away: unmount rather than leave a mount that answers EIO.
-                            _ = await remote.run()
-                            session.unmount()
-                        }
-                        group.addTask {
-                            for await _ in signals {
-                                session.unmount()
-                                return
-                            }
-                        }
-                        try await group.next()
-                        group.cancelAll()
-                    }
-                } onCancel: {
-                    session.unmount()
-                }
+                try await Self.runMounted(session, signals: signals) { _ = await remote.run() }
                 FileHandle.standardError.write(Data("unmounted \(mountPoint)\n".utf8))
             }
         if daemonClosed { throw DaemonCallError.ended("tandemd closed the connection (is it stopping?): the mount has ended") }
+    }
+
+    /// Answers the kernel until the mount ends: a signal or `umount`, the end of `source` (the
+    /// connection to tandemd: unmounted rather than left answering EIO), or cancellation.
+    /// Unmounts once, whichever comes first.
+    static func runMounted(_ session: FuseSession, signals: UnixSignalsSequence,
+                           source: (@Sendable () async -> Void)? = nil) async throws {
+        try await withTaskCancellationHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await session.run() }
+                if let source {
+                    group.addTask {
+                        await source()
+                        if !Task.isCancelled { session.unmount() }
+                    }
+                }
+                group.addTask {
+                    for await _ in signals {
+                        session.unmount()
+                        return
+                    }
+                }
+                // The loop ends when unmounted, by a signal or by `umount`.
+                try await group.next()
+                group.cancelAll()
+            }
+        } onCancel: {
+            session.unmount()
+        }
     }
 }
