@@ -244,49 +244,48 @@ struct FuseReply: @unchecked Sendable {
 
     /// Directory entries from `offset` (an entry's index), as many as fit in `size` bytes.
     func directory(_ entries: [MountWire.Entry], from offset: Int, size: Int) {
-        var buffer = [CChar](repeating: 0, count: size)
-        var used = 0
-        for index in max(0, offset)..<max(max(0, offset), entries.count) {
+        replyEntries(count: entries.count, from: offset, size: size) { index, out, room in
             let entry = entries[index]
             var status = Foundation.stat()
             status.st_ino = ino_t(entry.inode)
             status.st_mode = Self.typeBits(entry.kind)
-            let needed = (entry.name + [0]).withUnsafeBufferPointer { name in
-                name.withMemoryRebound(to: CChar.self) { name in
-                    buffer.withUnsafeMutableBufferPointer { out in
-                        fuse_add_direntry(request, out.baseAddress! + used, size - used, name.baseAddress, &status, off_t(index + 1))
-                    }
-                }
-            }
-            guard used + needed <= size else { break }
-            used += needed
+            return Self.withCName(entry.name) { fuse_add_direntry(request, out, room, $0, &status, off_t(index + 1)) }
         }
-        _ = buffer.withUnsafeBufferPointer { fuse_reply_buf(request, $0.baseAddress, used) }
     }
 
     /// Directory entries with their attributes from `offset`, as many as fit in `size` bytes;
     /// the kernel keeps each as looked up (`.` and `..` excepted), for as long as the mount lasts.
     func directoryPlus(_ entries: [MountWire.EntryPlus], from offset: Int, size: Int) {
-        var buffer = [CChar](repeating: 0, count: size)
-        var used = 0
-        for index in max(0, offset)..<max(max(0, offset), entries.count) {
+        replyEntries(count: entries.count, from: offset, size: size) { index, out, room in
             let entry = entries[index]
             var parameters = fuse_entry_param()
             parameters.ino = entry.inode
             parameters.attr = Self.stat(entry.inode, entry.attributes)
             parameters.attr_timeout = Self.timeout
             parameters.entry_timeout = Self.timeout
-            let needed = (entry.name + [0]).withUnsafeBufferPointer { name in
-                name.withMemoryRebound(to: CChar.self) { name in
-                    buffer.withUnsafeMutableBufferPointer { out in
-                        fuse_add_direntry_plus(request, out.baseAddress! + used, size - used, name.baseAddress, &parameters, off_t(index + 1))
-                    }
-                }
+            return Self.withCName(entry.name) { fuse_add_direntry_plus(request, out, room, $0, &parameters, off_t(index + 1)) }
+        }
+    }
+
+    /// Fills a reply of `size` bytes with entries from index `offset` while they fit: `add`
+    /// writes entry `index` at `out` if `room` bytes hold it, and returns the bytes it needs.
+    private func replyEntries(count: Int, from offset: Int, size: Int,
+                              add: (Int, UnsafeMutablePointer<CChar>, Int) -> Int) {
+        var buffer = [CChar](repeating: 0, count: size)
+        var used = 0
+        buffer.withUnsafeMutableBufferPointer { out in
+            for index in max(0, offset)..<max(max(0, offset), count) {
+                let needed = add(index, out.baseAddress! + used, size - used)
+                guard used + needed <= size else { break }
+                used += needed
             }
-            guard used + needed <= size else { break }
-            used += needed
         }
         _ = buffer.withUnsafeBufferPointer { fuse_reply_buf(request, $0.baseAddress, used) }
+    }
+
+    /// `name` NUL-terminated, for libfuse.
+    private static func withCName<R>(_ name: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
+        (name + [0]).withUnsafeBufferPointer { bytes in bytes.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) } }
     }
 
     static func typeBits(_ kind: MountTree.Kind) -> mode_t {

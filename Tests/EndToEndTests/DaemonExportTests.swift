@@ -20,13 +20,8 @@ import Glibc
       - {name: docs, directory: $ROOT/data/docs}
     """
 
-    static let betaPolicy = """
-    tenant: beta
-    access: {uids: [5353]}
-    key: {key_file: $KEY}
-    sources:
-      - {name: docs, directory: $ROOT/data/docs}
-    """
+    /// Another tenant, mapped to uid 5353.
+    static var betaPolicy: String { DaemonEndToEndTests.betaPolicy }
 
     /// Runs `tool ARGUMENTS`, as `uid` when given; (exit status, stdout + stderr).
     static func tool(_ name: String, _ arguments: [String], uid: UInt32? = nil) throws -> (status: Int32, output: String) {

@@ -7,17 +7,20 @@ import Glibc
 /// `tandem-bench recover --data DIR [--vs restic]`: recovery without a full restore. Serves
 /// image-v1 over NBD (`tandemctl serve`) and times the first read, random 4 KiB reads with a
 /// cold and a warm cache, and a whole `nbdcopy` against `tandemctl restore`; dumps tree-v1 as
-/// tar against `restic dump`. Interleaved round by round.
+/// tar against `restic dump`, and reads it with tar through `tandemctl mount`. Interleaved
+/// round by round.
 struct Recover: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Recovery without a full restore: NBD first read, random reads, nbdcopy vs restore, server RSS; dump tar vs restic dump.",
+        abstract: "Recovery without a full restore: NBD first read, random reads, nbdcopy vs restore, server RSS; dump tar vs restic dump; tar through a mount.",
         discussion: """
             Backs up image-v1 and tree-v1 once (Tandem; restic too with --vs restic), then per round, in \
             alternating order: `tandemctl restore` of image-v1 (fsynced); a `tandemctl serve` session \
             opening the tenant with a key file, as tandemd does (first 4 KiB read at offset 0 timed from the spawn; --reads random 4 KiB reads over the whole \
             image with a cold cache; the same number within the first half of the cache after reading it \
             once, warm; `nbdcopy` of the whole image to a file plus its fsync; the server's peak RSS); \
-            `tandemctl dump` of tree-v1 as tar and `restic dump` of the same tree, each to a file.
+            `tandemctl dump` of tree-v1 as tar and `restic dump` of the same tree, each to a file; a \
+            `tandemctl mount` (offline, key file) read by GNU tar into a file, cold and then warm, and the mount's peak RSS \
+            (skipped without /dev/fuse).
             """)
 
     @Option(help: "Dataset directory (gen_dataset.py output).") var data: String
@@ -44,6 +47,10 @@ struct Recover: ParsableCommand {
         var dumpTarPeakRSS: Int64 = 0
         var resticDumpSeconds: Double?
         var resticDumpPeakRSS: Int64?
+        /// tar of tree-v1 through a mount into a file; nil without /dev/fuse.
+        var mountTarColdSeconds: Double?
+        var mountTarWarmSeconds: Double?
+        var mountPeakRSS: Int64?
     }
 
     struct Output: Encodable {
@@ -71,7 +78,7 @@ struct Recover: ParsableCommand {
         try Files.makeDirectory(root + "/logs")
         let lab = try RecoverLab(root: root, tandemctl: TandemTool.locate(override: tandemctl), dataset: dataset,
                                  restic: peers.contains("restic") ? ChildProcess.which("restic") : nil,
-                                 nbdcopy: ChildProcess.which("nbdcopy"), cacheMiB: cacheMib)
+                                 nbdcopy: ChildProcess.which("nbdcopy"), tar: ChildProcess.which("tar"), cacheMiB: cacheMib)
         if peers.contains("restic") && lab.restic == nil { Log.info("warning: restic not found in PATH, skipping it") }
         if lab.nbdcopy == nil { Log.info("warning: nbdcopy not found in PATH (Debian: libnbd-bin), skipping the copy") }
         try lab.prepare()
@@ -79,7 +86,7 @@ struct Recover: ParsableCommand {
         for round in 1...rounds {
             Log.info("recover round \(round)/\(rounds)")
             var figures = Round()
-            let order: [RecoverLab.Part] = round % 2 == 1 ? [.restore, .serve, .dump] : [.dump, .serve, .restore]
+            let order: [RecoverLab.Part] = round % 2 == 1 ? [.restore, .serve, .dump, .mount] : [.mount, .dump, .serve, .restore]
             for part in order { try lab.measure(part, into: &figures, reads: reads, round: round) }
             results.append(figures)
         }
@@ -115,6 +122,12 @@ struct Recover: ParsableCommand {
         row("dump tree-v1 --format tar", rounds.map(\.dumpTarSeconds), "s")
         let restic = rounds.compactMap(\.resticDumpSeconds)
         if !restic.isEmpty { row("restic dump of tree-v1", restic, "s") }
+        let mountCold = rounds.compactMap(\.mountTarColdSeconds)
+        if !mountCold.isEmpty {
+            row("tar of tree-v1 through mount, cold", mountCold, "s")
+            row("tar of tree-v1 through mount, warm", rounds.compactMap(\.mountTarWarmSeconds), "s")
+            row("mount peak RSS", rounds.compactMap(\.mountPeakRSS).map(Units.mib), "MiB", digits: 0)
+        }
         var lines = ["machine: \(output.machine.summary)",
                      "image-v1 \(Units.fixed(Units.mib(output.imageBytes), 0)) MiB, tree-v1 \(Units.fixed(Units.mib(output.treeBytes), 0)) MiB; "
                          + "\(output.reads) random reads per cache state; server cache \(output.cacheMiB) MiB; \(rounds.count) round(s)",

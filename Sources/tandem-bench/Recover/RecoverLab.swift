@@ -7,13 +7,15 @@ import Glibc
 /// image-v1 and tree-v1 (and a restic one holding tree-v1), and the measured steps on them.
 final class RecoverLab {
     /// What one step of a round measures.
-    enum Part { case restore, serve, dump }
+    enum Part { case restore, serve, dump, mount }
 
     let root: String
     let tandemctl: String
     let dataset: Dataset
     let restic: String?
     let nbdcopy: String?
+    /// GNU tar, to read tree-v1 through a mount (nil: the mount is skipped).
+    let tar: String?
     let cacheMiB: Int
     private let logs: String
     private let passphrase = "tandem-bench-passphrase"
@@ -28,12 +30,13 @@ final class RecoverLab {
     private var tandemEnvironment: [String: String] { ["TANDEM_PASSPHRASE": passphrase] }
     private var resticEnvironment: [String: String] { ["RESTIC_PASSWORD": passphrase, "RESTIC_CACHE_DIR": root + "/restic-cache"] }
 
-    init(root: String, tandemctl: String, dataset: Dataset, restic: String?, nbdcopy: String?, cacheMiB: Int) throws {
+    init(root: String, tandemctl: String, dataset: Dataset, restic: String?, nbdcopy: String?, tar: String?, cacheMiB: Int) throws {
         self.root = root
         self.tandemctl = tandemctl
         self.dataset = dataset
         self.restic = restic
         self.nbdcopy = nbdcopy
+        self.tar = tar
         self.cacheMiB = cacheMiB
         logs = root + "/logs"
     }
@@ -93,7 +96,45 @@ final class RecoverLab {
                 try Files.remove(root + "/restic.tar")
             }
             if !tandemFirst { try dumpTar(into: &figures) }
+        case .mount:
+            try mount(into: &figures)
         }
+    }
+
+    /// A `tandemctl mount` of the tenant: GNU tar of tree-v1's snapshot through it to a file,
+    /// cold, then again warm (the kernel's cache); the mount's peak RSS once it is stopped.
+    /// Skipped where /dev/fuse or tar is missing.
+    private func mount(into figures: inout Recover.Round) throws {
+        guard let tar, access("/dev/fuse", R_OK | W_OK) == 0 else { return }
+        let point = root + "/mnt"
+        try Files.makeDirectory(point)
+        let mounter = try ChildProcess.start([tandemctl, "mount", "--repo", repository, "--tenant", "bench", "--key-file", keyFile, point,
+                                              "--cache-mib", String(cacheMiB)], scratch: logs)
+        var stopped = false
+        defer {
+            if !stopped {
+                kill(mounter.pid, SIGKILL)
+                _ = try? ChildProcess.wait(mounter)
+            }
+        }
+        let deadline = Monotonic.now() + 60
+        var directory: String?
+        while directory == nil {
+            directory = (try? FileManager.default.contentsOfDirectory(atPath: point + "/snapshots"))?.first { $0.hasSuffix(String(treeID.prefix(8))) }
+            if directory == nil {
+                guard Monotonic.now() < deadline else { throw BenchError("the mount of the bench tenant did not appear within 60 s") }
+                usleep(50_000)
+            }
+        }
+        let archive = root + "/mount.tar"
+        for warm in [false, true] {
+            let child = try ChildProcess.checked([tar, "-c", "-f", archive, "-C", point + "/snapshots/" + directory!, "."], scratch: logs)
+            if warm { figures.mountTarWarmSeconds = child.wallSeconds } else { figures.mountTarColdSeconds = child.wallSeconds }
+            try Files.remove(archive)
+        }
+        kill(mounter.pid, SIGTERM)
+        stopped = true
+        figures.mountPeakRSS = try ChildProcess.wait(mounter).peakRSSBytes
     }
 
     /// `tandemctl dump` of tree-v1 as tar, to a file.
