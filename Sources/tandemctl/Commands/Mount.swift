@@ -68,7 +68,12 @@ struct Mount: AsyncParsableCommand {
                 let remote = try await RemoteFileSystem.connect(export.socket)
                 let session = try FuseSession(repository: remote, at: mountPoint, name: "tandem:\(tenant)")
                 FileHandle.standardError.write(Data("mounted the snapshots of \(tenant) read-only at \(mountPoint)/snapshots (read by tandemd, export \(export.id))\n".utf8))
-                try await Self.runMounted(session, signals: signals) { _ = await remote.run() }
+                // tandemd closing the mount's socket (it is stopping) may come before it closes
+                // the control connection: either way the command says so.
+                if try await Self.runMounted(session, signals: signals, source: { _ = await remote.run() }) {
+                    FileHandle.standardError.write(Data("unmounted \(mountPoint)\n".utf8))
+                    throw DaemonCallError.ended("tandemd closed the connection (is it stopping?): the mount has ended")
+                }
                 FileHandle.standardError.write(Data("unmounted \(mountPoint)\n".utf8))
             }
         if daemonClosed { throw DaemonCallError.ended("tandemd closed the connection (is it stopping?): the mount has ended") }
@@ -76,27 +81,38 @@ struct Mount: AsyncParsableCommand {
 
     /// Answers the kernel until the mount ends: a signal or `umount`, the end of `source` (the
     /// connection to tandemd: unmounted rather than left answering EIO), or cancellation.
-    /// Unmounts once, whichever comes first.
+    /// Unmounts once, whichever comes first; true when `source` ended it.
+    @discardableResult
     static func runMounted(_ session: FuseSession, signals: UnixSignalsSequence,
-                           source: (@Sendable () async -> Void)? = nil) async throws {
+                           source: (@Sendable () async -> Void)? = nil) async throws -> Bool {
         try await withTaskCancellationHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await session.run() }
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await session.run()
+                    return false
+                }
                 if let source {
                     group.addTask {
                         await source()
-                        if !Task.isCancelled { session.unmount() }
+                        guard !Task.isCancelled else { return false }
+                        session.unmount()
+                        return true
                     }
                 }
                 group.addTask {
                     for await _ in signals {
                         session.unmount()
-                        return
+                        return false
                     }
+                    return false
                 }
-                // The loop ends when unmounted, by a signal or by `umount`.
-                try await group.next()
+                // The first to end unmounts; the others then end too. Which ended it is asked of
+                // all of them, not of the first to return: the loop can return before the child
+                // that unmounted it does.
+                var bySource = try await group.next() ?? false
                 group.cancelAll()
+                while let next = try? await group.next() { bySource = bySource || next }
+                return bySource
             }
         } onCancel: {
             session.unmount()
