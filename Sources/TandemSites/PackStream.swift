@@ -68,7 +68,7 @@ public actor PackStream {
                     queued.removeFirst()
                 } else if !inFlight.isEmpty {
                     let (response, _) = try await connection.response(to: inFlight.removeFirst())
-                    guard response.ok else { throw LinkError.remote(response.error ?? "put_pack refused") }
+                    if let refusal = response.refusal { throw LinkError.remote("put_pack: \(refusal)") }
                     acknowledged += 1
                     wakeSpace()
                 } else if finishing {

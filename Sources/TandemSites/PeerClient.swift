@@ -34,8 +34,7 @@ public struct PeerClient: Sendable {
         try await peer.link.with { connection in
             var wanted = names ?? []
             if names == nil {
-                let listed = try await connection.request(LinkRequest(.listPacks, tenant: tenant))
-                guard listed.ok, let theirs = listed.packs else { throw LinkError.remote(listed.error ?? "list_packs failed") }
+                let theirs = try await connection.packs(LinkRequest(.listPacks, tenant: tenant))
                 let ours = Set(try await backend.list(TenantLayout(tenant).packs).map(TenantLayout.name(of:)))
                 wanted = theirs.filter { LinkNames.isHash($0) && !ours.contains($0) }
             }
@@ -45,7 +44,7 @@ public struct PeerClient: Sendable {
                 let (response, bytes) = try await connection.exchange(LinkRequest(.getPack(name: name), tenant: tenant))
                 guard response.ok, Hex.encode(Hasher256.hash(.sha256, bytes)) == name else {
                     logger.warning("the remote site could not give a good copy of a pack", metadata: [
-                        "tenant": "\(tenant)", "pack": "\(name.prefix(12))", "why": "\(response.error ?? "its bytes do not hash to its name")"])
+                        "tenant": "\(tenant)", "pack": "\(name.prefix(12))", "why": "\(response.refusal ?? "its bytes do not hash to its name")"])
                     unavailable.append(name)
                     continue
                 }
@@ -62,17 +61,14 @@ public struct PeerClient: Sendable {
     /// remote holds none.
     public func fetchNewestSnapshot(tenant: String, into scratch: any Backend) async throws -> (id: String, time: Date)? {
         try await peer.link.with { connection in
-            let listed = try await connection.request(LinkRequest(.completed, tenant: tenant))
-            guard listed.ok else { throw LinkError.remote(listed.error ?? "completed failed") }
-            guard let (id, time) = (listed.completed ?? [:]).max(by: { $0.value < $1.value }) else { return nil }
-            var packs = listed.packs ?? []
+            let listed = try await connection.completed(tenant: tenant)
+            guard let (id, time) = listed.times.max(by: { $0.value < $1.value }) else { return nil }
+            var packs = listed.newestPacks ?? []
             if packs.isEmpty {
-                let all = try await connection.request(LinkRequest(.listPacks, tenant: tenant))
-                packs = all.packs ?? []
+                packs = try await connection.packs(LinkRequest(.listPacks, tenant: tenant))
             }
             for object in ["tenant.json", "snapshots/\(id)"] {
-                let (response, bytes) = try await connection.exchange(LinkRequest(.getObject(path: object), tenant: tenant))
-                guard response.ok else { throw LinkError.remote(response.error ?? "get_object \(object) failed") }
+                let bytes = try await connection.fetch(LinkRequest(.getObject(path: object), tenant: tenant))
                 if object.hasPrefix("snapshots/"), Hex.encode(Hasher256.hash(.sha256, bytes)) != id {
                     throw LinkError.protocolViolation("the remote's manifest \(id.prefix(12)) does not hash to its ID")
                 }

@@ -66,7 +66,7 @@ public actor RemoteReceiver {
             switch request.call {
             case .lack(let asked):
                 let have = try await packs(tenant)
-                return (LinkResponse(id: request.id, ok: true, missing: asked.filter { !have.contains($0) }), [])
+                return (LinkResponse(id: request.id, .missing(asked.filter { !have.contains($0) })), [])
             case .putPack(let name):
                 try await putPack(tenant: tenant, name: name, body: body)
             case .putObject(let path):
@@ -80,25 +80,25 @@ public actor RemoteReceiver {
                 var times: [String: Date] = [:]
                 for record in records { times[record.snapshot] = record.time }
                 let newest = records.max { $0.time < $1.time }
-                return (LinkResponse(id: request.id, ok: true, completed: times, packs: newest?.packNames), [])
+                return (LinkResponse(id: request.id, .completed(CompletedSnapshots(times: times, newestPacks: newest?.packNames))), [])
             case .listPacks:
-                return (LinkResponse(id: request.id, ok: true, packs: try await packs(tenant).sorted()), [])
+                return (LinkResponse(id: request.id, .packs(try await packs(tenant).sorted())), [])
             case .getPack(let name):
-                return (LinkResponse(id: request.id, ok: true), try await backend.read(TenantLayout(tenant).pack(name)))
+                return (LinkResponse(id: request.id, .done), try await backend.read(TenantLayout(tenant).pack(name)))
             case .getObject(let path):
-                return (LinkResponse(id: request.id, ok: true), try await backend.read(TenantLayout(tenant).object(path)))
+                return (LinkResponse(id: request.id, .done), try await backend.read(TenantLayout(tenant).object(path)))
             case .dropSnapshots(let ids):
                 try refuseUnlessMirror(request.operation)
                 try await dropSnapshots(tenant: tenant, ids)
             case .dropPacks(let names):
                 try refuseUnlessMirror(request.operation)
-                return (LinkResponse(id: request.id, ok: true, packs: try await dropPacks(tenant: tenant, names)), [])
+                return (LinkResponse(id: request.id, .packs(try await dropPacks(tenant: tenant, names))), [])
             case .lease, .witness, .release, .handover, .outdate, .clearOutdated:
-                return (LinkResponse(id: request.id, ok: false, error: "\(request.operation.rawValue) is not answered by a repository"), [])
+                return (LinkResponse.refused(id: request.id, "\(request.operation.rawValue) is not answered by a repository"), [])
             }
-            return (LinkResponse(id: request.id, ok: true), [])
+            return (LinkResponse(id: request.id, .done), [])
         } catch {
-            return (LinkResponse(id: request.id, ok: false, error: "\(error)"), [])
+            return (LinkResponse.refused(id: request.id, "\(error)"), [])
         }
     }
 

@@ -127,9 +127,8 @@ public actor Shipper {
     private func ship(_ tenant: String, over connection: any LinkChannel, now: @Sendable () -> Date) async throws {
         var queue = await queue(tenant)
         let epoch = await remote.epoch(tenant)
-        let completed = try await connection.request(LinkRequest(.completed, tenant: tenant))
-        guard completed.ok else { throw LinkError.remote(completed.error ?? "completed failed") }
-        try reconcile(tenant, completed: completed.completed ?? [:], queue: &queue)
+        let completed = try await connection.completed(tenant: tenant)
+        try reconcile(tenant, completed: completed.times, queue: &queue)
         guard !queue.pending.isEmpty else {
             queue.pendingBytes = 0
             try await save(queue, tenant)
@@ -140,13 +139,9 @@ public actor Shipper {
         let local = Dictionary(try await localPacks(tenant).map { ($0.name, $0.path) }, uniquingKeysWith: { first, _ in first })
         var asked = Set<String>()
         for entry in queue.pending { asked.formUnion(entry.packs ?? Array(local.keys)) }
-        let lack = try await connection.request(LinkRequest(.lack(packs: asked.sorted()), tenant: tenant))
-        guard lack.ok, let missing = lack.missing else { throw LinkError.remote(lack.error ?? "lack failed") }
         // A hostile or confused remote may name packs it was not asked about (another
-        // tenant's, say): nothing it names outside the question is sent.
-        guard Set(missing).isSubset(of: asked) else {
-            throw LinkError.protocolViolation("\(remote.site) answered a lack query with packs it was not asked about")
-        }
+        // tenant's, say): `missing` refuses such an answer, so nothing outside the question is sent.
+        let missing = try await connection.missing(asked.sorted(), tenant: tenant)
         var lacking = Set(missing)
         remoteHolds[tenant] = asked.subtracting(lacking)
         counted[tenant] = lacking
@@ -193,13 +188,11 @@ public actor Shipper {
                           over connection: any LinkChannel) async throws {
         for object in objects {
             let request = LinkRequest(.putObject(path: object), tenant: tenant, epoch: epoch)
-            let sent = try await connection.request(request, body: try await backend.read(TenantLayout(tenant).object(object)))
-            guard sent.ok else { throw LinkError.remote(sent.error ?? "put_object \(object) failed") }
+            try await connection.perform(request, body: try await backend.read(TenantLayout(tenant).object(object)))
         }
         let complete = LinkRequest(.complete(SnapshotCompletion(snapshot: entry.snapshot, time: entry.time, packs: packs, source: entry.source)),
                                    tenant: tenant, epoch: epoch)
-        let done = try await connection.request(complete)
-        guard done.ok else { throw LinkError.remote(done.error ?? "complete failed") }
+        try await connection.perform(complete)
     }
 
     /// Sends packs with a window in flight: the peer verifies and stores one while the next
@@ -221,7 +214,7 @@ public actor Shipper {
             }
             let (id, name) = inFlight.removeFirst()
             let (sent, _) = try await connection.response(to: id)
-            guard sent.ok else { throw LinkError.remote(sent.error ?? "put_pack failed") }
+            if let refusal = sent.refusal { throw LinkError.remote("put_pack: \(refusal)") }
             remoteHolds[tenant, default: []].insert(name)
             counted[tenant]?.remove(name)
             stored(name)
@@ -261,10 +254,7 @@ public actor Shipper {
         if !queue.restated.isEmpty {
             let local = Dictionary(try await localPacks(tenant).map { ($0.name, $0.path) }, uniquingKeysWith: { first, _ in first })
             let asked = Set(queue.restated.flatMap { $0.packs ?? [] })
-            let lack = try await connection.request(LinkRequest(.lack(packs: asked.sorted()), tenant: tenant))
-            guard lack.ok, let missing = lack.missing, Set(missing).isSubset(of: asked) else {
-                throw LinkError.remote(lack.error ?? "lack failed")
-            }
+            let missing = try await connection.missing(asked.sorted(), tenant: tenant)
             if let gone = missing.first(where: { local[$0] == nil }) {
                 throw ShippingError.packMissingEverywhere(tenant: tenant, snapshot: queue.restated[0].snapshot, pack: gone)
             }
@@ -280,16 +270,14 @@ public actor Shipper {
         }
         if !queue.forgotten.isEmpty {
             let drop = LinkRequest(.dropSnapshots(queue.forgotten), tenant: tenant, epoch: epoch)
-            let done = try await connection.request(drop)
-            guard done.ok else { throw LinkError.remote(done.error ?? "drop_snapshots failed") }
+            try await connection.perform(drop)
             queue.forgotten = []
             try await save(queue, tenant)
         }
         if !queue.retired.isEmpty {
             let drop = LinkRequest(.dropPacks(queue.retired), tenant: tenant, epoch: epoch)
-            let done = try await connection.request(drop)
-            guard done.ok else { throw LinkError.remote(done.error ?? "drop_packs failed") }
-            if let kept = done.packs, !kept.isEmpty {
+            let kept = try await connection.packs(drop)
+            if !kept.isEmpty {
                 logger.warning("\(remote.label) kept packs this site pruned: a snapshot held there still needs them", metadata: [
                     "tenant": "\(tenant)", "kept": "\(kept.count)", "peer": "\(remote.site)"])
             }

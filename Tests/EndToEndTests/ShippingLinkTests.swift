@@ -124,8 +124,8 @@ import TandemTestSupport
                                                                request: LinkRequest(.completed, tenant: Self.tenantName, id: 1), body: [])
             let (held, _) = await remote.receiver.respond(peer: LoopbackRemote.nearSite,
                                                           request: LinkRequest(.listPacks, tenant: Self.tenantName, id: 2), body: [])
-            #expect(completed.completed?.count == before, "run \(run)")
-            #expect(Set(completed.packs ?? []).isSubset(of: Set(held.packs ?? [])), "run \(run): a snapshot is complete without its packs")
+            #expect(completed.completedTimes?.count == before, "run \(run)")
+            #expect(Set(completed.packNames ?? []).isSubset(of: Set(held.packNames ?? [])), "run \(run): a snapshot is complete without its packs")
             if before < 3 { #expect(await shipper.queue(Self.tenantName).pendingBytes > 0, "run \(run)") }
 
             let after = await ship(shipper)
@@ -278,7 +278,7 @@ import TandemTestSupport
             #expect(!manifest.ok)
             let settings = try await $0.request(LinkRequest(.putObject(path: "tenant.json"), tenant: Self.tenantName),
                                                 body: Array("{}".utf8))
-            #expect(!settings.ok && settings.error?.contains("never replaces") == true, "\(settings)")
+            #expect(!settings.ok && settings.refusal?.contains("never replaces") == true, "\(settings)")
             // A pack under another pack's name is refused too.
             let swapped = try await $0.request(LinkRequest(.putPack(name: pack), tenant: Self.tenantName), body: [1, 2, 3])
             #expect(!swapped.ok)
@@ -342,7 +342,7 @@ import TandemTestSupport
                                                    hello: hello()) {
             try await $0.request(LinkRequest(.completed, tenant: Self.tenantName))
         }
-        #expect(answer.ok && answer.completed == [:])
+        #expect(answer.ok && answer.completedTimes == [:])
     }
 }
 

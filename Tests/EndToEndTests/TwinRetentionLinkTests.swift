@@ -103,15 +103,15 @@ import TandemTestSupport
             let packsAnswer = try await shipper.client.send(dropPacks)
             if mirror {
                 // The snapshot is still held, so its packs are kept and named in the answer.
-                #expect(packsAnswer.ok && Set(packsAnswer.packs ?? []) == commit.packs)
+                #expect(packsAnswer.ok && Set(packsAnswer.packNames ?? []) == commit.packs)
                 #expect(try await backend.list("tenants/\(tenant)") == held)
                 #expect(try await shipper.client.send(dropSnapshot).ok)
                 #expect(try await names(backend, "snapshots").isEmpty)
                 #expect(try await names(backend, "complete").isEmpty)
-                #expect(try await shipper.client.send(dropPacks).packs == [])
+                #expect(try await shipper.client.send(dropPacks).packNames == [])
                 #expect(try await names(backend, "packs").isEmpty)
             } else {
-                #expect(!packsAnswer.ok && packsAnswer.error?.contains("never deletes") == true, "\(packsAnswer)")
+                #expect(!packsAnswer.ok && packsAnswer.refusal?.contains("never deletes") == true, "\(packsAnswer)")
                 #expect(try await !shipper.client.send(dropSnapshot).ok)
                 #expect(try await backend.list("tenants/\(tenant)") == held)
             }

@@ -156,6 +156,8 @@ import Testing
         }
         let seed = try! LinkMessage.request(LinkRequest(.lack(packs: [String(repeating: "c", count: 64)]), tenant: "t1", id: 3)).frame().encoded()
             + (try! LinkMessage.hello(hello).frame().encoded())
+            + (try! LinkMessage.response(LinkResponse(id: 3, .completed(CompletedSnapshots(times: [String(repeating: "d", count: 64): Date()],
+                                                                                           newestPacks: [])))).frame().encoded())
         var frames = 0
         for round in 0..<4000 {
             var bytes = round % 10 == 0 ? (0..<Int(next() % 300)).map { _ in UInt8(truncatingIfNeeded: next()) } : seed

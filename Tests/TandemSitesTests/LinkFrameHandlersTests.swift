@@ -26,10 +26,10 @@ import TandemCore
         return [
             try LinkMessage.heartbeat(LinkHeartbeat(site: "home-a", sequence: 7)).frame(),
             try LinkMessage.request(request).frame(body: bytes(3 << 20, 1)),
-            try LinkMessage.response(LinkResponse(id: 1, ok: true)).frame(body: bytes(2 << 20, 2)),
+            try LinkMessage.response(LinkResponse(id: 1, .done)).frame(body: bytes(2 << 20, 2)),
             try LinkMessage.request(request).frame(body: bytes(5000, 3)),
             try LinkMessage.request(request).frame(body: bytes((1 << 20) + 1, 4)),
-            try LinkMessage.response(LinkResponse(id: 2, ok: false, error: "no")).frame(),
+            try LinkMessage.response(LinkResponse.refused(id: 2, "no")).frame(),
         ]
     }
 
@@ -81,7 +81,7 @@ import TandemCore
         let request = LinkRequest(.putPack(name: String(repeating: "cd", count: 32)), tenant: "alpha", id: 4)
         let big = LinkFrame(kind: .request, header: try LinkMessage.request(request).frame().header, body: body)
         try channel.writeOutbound(big)
-        try channel.writeOutbound(try LinkMessage.response(LinkResponse(id: 4, ok: true)).frame())
+        try channel.writeOutbound(try LinkMessage.response(LinkResponse(id: 4, .done)).frame())
         var wire: [UInt8] = []
         while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
             #expect(buffer.readableBytes <= LinkFrameOutboundHandler.slice + LinkFrame.headerSize + LinkFrame.maximumHeader)
@@ -91,7 +91,7 @@ import TandemCore
         var decoder = LinkFrameDecoder()
         decoder.feed(wire)
         #expect(try decoder.next() == big)
-        #expect(try decoder.next() == (try LinkMessage.response(LinkResponse(id: 4, ok: true)).frame()))
+        #expect(try decoder.next() == (try LinkMessage.response(LinkResponse(id: 4, .done)).frame()))
         #expect(try decoder.next() == nil)
     }
 }

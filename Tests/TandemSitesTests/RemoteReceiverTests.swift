@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TandemCodecs
 import TandemCore
+import TandemSiteLab
 import TandemStore
 @testable import TandemSites
 
@@ -31,7 +32,7 @@ import TandemStore
         let good = await receiver.handle(peer: "home-a", request: request(.putPack, name: hash(pack)), body: pack)
         #expect(good.ok)
         let altered = await receiver.handle(peer: "home-a", request: request(.putPack, name: hash(pack)), body: pack + [0])
-        #expect(!altered.ok && altered.error?.contains("do not hash to its name") == true)
+        #expect(!altered.ok && altered.refusal?.contains("do not hash to its name") == true)
         let forged = await receiver.handle(peer: "home-a", request: request(.putPack, name: hash([1])), body: [2])
         #expect(!forged.ok)
         #expect(try await backend.list("tenants/t1/packs") == ["tenants/t1/packs/\(hash(pack).prefix(2))/\(hash(pack))"])
@@ -40,7 +41,7 @@ import TandemStore
         #expect(!wrongID.ok)
         #expect(await receiver.handle(peer: "home-a", request: request(.putObject, path: "snapshots/\(hash(manifest))"), body: manifest).ok)
         let lack = await receiver.handle(peer: "home-a", request: request(.lack, packs: [hash(pack), hash([7])]), body: [])
-        #expect(lack.missing == [hash([7])])
+        #expect(lack.missingPacks == [hash([7])])
     }
 
     @Test func nothingIsEverReplaced() async throws {
@@ -50,7 +51,7 @@ import TandemStore
         // The same bytes again are fine (a retry); different bytes are refused.
         #expect(await receiver.handle(peer: "a", request: request(.putObject, path: "tenant.json"), body: Array("v1".utf8)).ok)
         let replaced = await receiver.handle(peer: "a", request: request(.putObject, path: "tenant.json"), body: Array("v2".utf8))
-        #expect(!replaced.ok && replaced.error?.contains("never replaces") == true)
+        #expect(!replaced.ok && replaced.refusal?.contains("never replaces") == true)
         #expect(try await backend.read("tenants/t1/tenant.json") == Array("v1".utf8))
     }
 
@@ -59,17 +60,17 @@ import TandemStore
         let pack = Array("p".utf8)
         let manifest = Array("m".utf8)
         let early = await receiver.handle(peer: "a", request: request(.complete, packs: [hash(pack)], snapshot: hash(manifest)), body: [])
-        #expect(!early.ok && early.error?.contains("manifest has not arrived") == true)
+        #expect(!early.ok && early.refusal?.contains("manifest has not arrived") == true)
         _ = await receiver.handle(peer: "a", request: request(.putObject, path: "snapshots/\(hash(manifest))"), body: manifest)
         let noPack = await receiver.handle(peer: "a", request: request(.complete, packs: [hash(pack)], snapshot: hash(manifest)), body: [])
-        #expect(!noPack.ok && noPack.error?.contains("1 pack(s) not here yet") == true)
+        #expect(!noPack.ok && noPack.refusal?.contains("1 pack(s) not here yet") == true)
         _ = await receiver.handle(peer: "a", request: request(.putPack, name: hash(pack)), body: pack)
         #expect(await receiver.handle(peer: "a", request: request(.complete, packs: [hash(pack)], snapshot: hash(manifest)), body: []).ok)
         let completed = await receiver.handle(peer: "a", request: request(.completed), body: [])
-        #expect(completed.completed?.keys.sorted() == [hash(manifest)])
+        #expect(completed.completedTimes?.keys.sorted() == [hash(manifest)])
         // Another tenant sees nothing of it.
         let other = await receiver.handle(peer: "a", request: request(.completed, "t2"), body: [])
-        #expect(other.completed == [:])
+        #expect(other.completedTimes == [:])
     }
 }
 
@@ -112,7 +113,7 @@ import TandemStore
         let snapshots = Set(try await backend.list("tenants/t1/snapshots").map { String($0.split(separator: "/").last!) })
         #expect(snapshots == Set(manifests.suffix(2)))
         let completed = await receiver.handle(peer: "a", request: LinkRequest(.completed, tenant: "t1", id: 1), body: [])
-        #expect(Set(completed.completed?.keys.map { $0 } ?? []) == Set(manifests.suffix(2)))
+        #expect(Set(completed.completedTimes?.keys.map { $0 } ?? []) == Set(manifests.suffix(2)))
     }
 
     /// A manifest the complete records do not account for (a snapshot still arriving, or a
@@ -162,10 +163,10 @@ import TandemStore
         let old = Array("old pack".utf8), new = Array("repacked".utf8), manifest = Array("m".utf8)
         await store(receiver, pack: old, manifest: manifest)
         var drop = LinkRequest(.dropPacks([hash(old)]), tenant: "t1", id: 1)
-        #expect(await receiver.handle(peer: "a", request: drop, body: []).packs == [hash(old)])
+        #expect(await receiver.handle(peer: "a", request: drop, body: []).packNames == [hash(old)])
         await store(receiver, pack: new, manifest: manifest)
         drop.id = 2
-        #expect(await receiver.handle(peer: "a", request: drop, body: []).packs == [])
+        #expect(await receiver.handle(peer: "a", request: drop, body: []).packNames == [])
         #expect(try await backend.list("tenants/t1/packs") == ["tenants/t1/packs/\(hash(new).prefix(2))/\(hash(new))"])
     }
 
@@ -179,7 +180,7 @@ import TandemStore
         try await backend.write("tenants/t1/snapshots/\(hash(Array("own".utf8)))", Array("own".utf8), overwrite: false)
         await receiver.invalidate("t1")
         let answer = await receiver.handle(peer: "a", request: LinkRequest(.dropPacks([hash(pack)]), tenant: "t1", id: 1), body: [])
-        #expect(answer.ok && answer.packs == [hash(pack)])
+        #expect(answer.ok && answer.packNames == [hash(pack)])
         #expect(try await backend.list("tenants/t1/packs").count == 1)
     }
 }

@@ -71,7 +71,7 @@ import TandemTestSupport
         }
         #expect(await shipper.shipAll(tenants: [Self.tenant], now: { Date() }) == 2)
         let completed = await receiver.respond(peer: "home-a", request: LinkRequest(.completed, tenant: Self.tenant), body: []).0
-        #expect(Set(completed.completed?.keys.map { $0 } ?? []) == [first.snapshot, second.snapshot])
+        #expect(Set(completed.completedTimes?.keys.map { $0 } ?? []) == [first.snapshot, second.snapshot])
         let held = Set(try await backend.list(TenantLayout(Self.tenant).packs).map(TenantLayout.name(of:)))
         #expect(held == first.packs.union(second.packs))
         #expect(link.asked[.putPack] == held.count, "each pack sent once: \(link.asked)")
@@ -124,7 +124,7 @@ import TandemTestSupport
             #expect(queue.pending.count == 2 - shipped && queue.lastError?.contains("cut") == true, "cut \(cut): \(queue)")
             let held = Set(try await backend.list(TenantLayout(Self.tenant).packs).map(TenantLayout.name(of:)))
             let completed = await receiver.respond(peer: "home-a", request: LinkRequest(.completed, tenant: Self.tenant), body: []).0
-            for id in completed.completed?.keys.map({ $0 }) ?? [] {
+            for id in completed.completedTimes?.keys.map({ $0 }) ?? [] {
                 let packs = try #require(commits.first { $0.snapshot == id }?.packs)
                 #expect(packs.isSubset(of: held), "cut \(cut): \(id.prefix(12)) complete without its packs")
             }
@@ -140,14 +140,14 @@ import TandemTestSupport
         let record = OutdateRequest(holder: SiteID("home-a"), epoch: Epoch(7), twin: SiteID("home-b"))
         let link = InMemoryLink { request, _ in
             guard case .outdate(let heard) = request.call, heard == record else {
-                return (LinkResponse(id: request.id, ok: false, error: "unexpected \(request.call)"), [])
+                return (LinkResponse.refused(id: request.id, "unexpected \(request.call)"), [])
             }
-            return (LinkResponse(id: request.id, ok: false, error: "epoch 7 is not the newest"), [])
+            return (LinkResponse.refused(id: request.id, "epoch 7 is not the newest"), [])
         }
         let client = PeerClient(peer: .init(site: "remote", link: link), backend: InMemoryBackend(),
                                 logger: Self.silent)
         let answer = try await client.send(LinkRequest(.outdate(record), tenant: Self.tenant))
-        #expect(!answer.ok && answer.error == "epoch 7 is not the newest")
+        #expect(!answer.ok && answer.refusal == "epoch 7 is not the newest")
         #expect(link.asked == [.outdate: 1] && link.connections == 1)
     }
 
@@ -156,13 +156,47 @@ import TandemTestSupport
         let good = bytes(1000, seed: 5), bad = bytes(1000, seed: 6)
         let goodName = Hex.encode(Hasher256.hash(.sha256, good)), badName = Hex.encode(Hasher256.hash(.sha256, bad))
         let link = InMemoryLink { request, _ in
-            guard case .getPack(let name) = request.call else { return (LinkResponse(id: request.id, ok: false, error: "no"), []) }
-            return (LinkResponse(id: request.id, ok: true), name == goodName ? good : Array(bad.reversed()))
+            guard case .getPack(let name) = request.call else { return (LinkResponse.refused(id: request.id, "no"), []) }
+            return (LinkResponse(id: request.id, .done), name == goodName ? good : Array(bad.reversed()))
         }
         let local = InMemoryBackend()
         let client = PeerClient(peer: .init(site: "remote", link: link), backend: local, logger: Self.silent)
         let result = try await client.fetchPacks(tenant: Self.tenant, names: [goodName, badName])
         #expect(result.fetched == [goodName] && result.unavailable == [badName])
         #expect(try await local.list(TenantLayout(Self.tenant).packs) == [TenantLayout(Self.tenant).pack(goodName)])
+    }
+}
+
+extension ShipperTests {
+    /// A confused or hostile peer: an answer of the wrong kind, or a `lack` answer naming a
+    /// pack it was not asked about, fails the round as a protocol violation and nothing is sent.
+    @Test func aPeerAnsweringOutOfTurnGetsNothing() async throws {
+        let near = try await NearSite()
+        _ = try await near.backup(bytes(300_000, seed: 11), at: Date())
+        let foreign = String(repeating: "f", count: 64)
+        let tampers: [(String, @Sendable (LinkRequest, LinkResponse) -> LinkResponse)] = [
+            ("completed answered with packs", { (request: LinkRequest, response: LinkResponse) -> LinkResponse in
+                request.operation == .completed ? LinkResponse(id: response.id, .packs([])) : response
+            }),
+            ("lack names another pack", { (request: LinkRequest, response: LinkResponse) -> LinkResponse in
+                guard case .missing(let names) = response.answer else { return response }
+                return LinkResponse(id: response.id, .missing(names + [foreign]))
+            }),
+            ("lack answered done", { (request: LinkRequest, response: LinkResponse) -> LinkResponse in
+                request.operation == .lack ? LinkResponse(id: response.id, .done) : response
+            }),
+        ]
+        for (name, tamper) in tampers {
+            let receiver = RemoteReceiver(backend: InMemoryBackend())
+            let link = InMemoryLink { request, body in
+                let (response, bytes) = await receiver.respond(peer: "home-a", request: request, body: body)
+                return (tamper(request, response), bytes)
+            }
+            let shipper = near.shipper(over: link)
+            #expect(await shipper.shipAll(tenants: [Self.tenant], now: { Date() }) == 0, "\(name)")
+            let error = await shipper.queue(Self.tenant).lastError ?? ""
+            #expect(error.contains("protocol violation"), "\(name): \(error)")
+            #expect(link.asked[.putPack] == nil && link.asked[.complete] == nil, "\(name): \(link.asked)")
+        }
     }
 }

@@ -122,36 +122,6 @@ public struct LinkHeartbeat: Codable, Sendable, Equatable {
     }
 }
 
-/// The answer to one request.
-public struct LinkResponse: Codable, Sendable, Equatable {
-    public var id: UInt64
-    public var ok: Bool
-    public var error: String?
-    /// For `lack`: the packs the answering site does not hold.
-    public var missing: [String]?
-    /// For `completed`: the snapshots complete there, with their times.
-    public var completed: [String: Date]?
-    /// For `list_packs`: every pack held there; for `drop_packs`: the named packs kept because
-    /// a snapshot held there still needs them (or its needs are unknown).
-    public var packs: [String]?
-    /// For `lease`: the voter's answer.
-    public var lease: LeaseWireReply?
-    /// For `witness`: the witness's verdict on a takeover.
-    public var verdict: WitnessWireVerdict?
-    /// For `handover`: the epoch the successor now holds.
-    public var epoch: UInt64?
-
-    public init(id: UInt64, ok: Bool, error: String? = nil, missing: [String]? = nil, completed: [String: Date]? = nil,
-                packs: [String]? = nil) {
-        self.id = id
-        self.ok = ok
-        self.error = error
-        self.missing = missing
-        self.completed = completed
-        self.packs = packs
-    }
-}
-
 /// Name rules shared by both ends of a link.
 public enum LinkNames {
     static let hex = Set("0123456789abcdef")

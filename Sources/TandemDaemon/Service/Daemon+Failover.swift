@@ -80,8 +80,8 @@ extension Daemon {
             }
             let release = try await coordinator.drained(tenant)
             let answer = try await twinMirror.client.send(LinkRequest(.handover(release), tenant: tenant))
-            guard answer.ok, let epoch = answer.epoch else {
-                throw DaemonError.busy("\(to) did not take the tenant: \(answer.error ?? "no epoch in its answer")")
+            guard case .handedOver(let epoch) = answer.answer else {
+                throw DaemonError.busy("\(to) did not take the tenant: \(answer.refusal ?? "it answered \(answer.answer.kind), not the epoch it holds")")
             }
             await coordinator.handedOver(tenant, to: to, epoch: epoch)
             let report = FailoverReport(tenant: tenant, kind: "switchover", from: policies.site.siteName, to: to, epoch: epoch,

@@ -43,7 +43,7 @@ extension Daemon {
         }
         do {
             let answer = try await witnessLink.send(LinkRequest(.outdate(record), tenant: tenant))
-            guard answer.ok else { return "the witness refused to record the twin outdated: \(answer.error ?? "")" }
+            if let refusal = answer.refusal { return "the witness refused to record the twin outdated: \(refusal)" }
         } catch {
             return "the witness could not be reached to record the twin outdated: \(error)"
         }

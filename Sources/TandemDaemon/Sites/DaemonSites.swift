@@ -92,7 +92,7 @@ extension LinkService {
     func answer(peer: String, request: LinkRequest, body: ArraySlice<UInt8>, logger: Logger) async -> (LinkResponse, [UInt8]) {
         if request.operation.isPlacement {
             guard let coordinator = await daemon.placement.coordinator else {
-                return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) takes no part in leases"), [])
+                return (LinkResponse.refused(id: request.id, "site \(links.site.siteName) takes no part in leases"), [])
             }
             return (await coordinator.answer(request, from: peer), [])
         }
@@ -101,18 +101,17 @@ extension LinkService {
             return await receiver.respond(peer: peer, request: request, body: body)
         case .near where links.site.peers.contains(where: { $0.name == peer && $0.role == .twin }):
             guard let fence = await daemon.placement.fence else {
-                return (LinkResponse(id: request.id, ok: false, error: "site \(links.site.siteName) has no mirror state"), [])
+                return (LinkResponse.refused(id: request.id, "site \(links.site.siteName) has no mirror state"), [])
             }
             if let refusal = await fence.refusal(for: request) {
                 logger.warning("mirrored write refused", metadata: ["peer": "\(peer)", "tenant": "\(request.tenant)", "op": "\(request.operation.rawValue)",
                                                                     "reason": "\(refusal)"])
                 daemon.metrics.staleWriteRefused(tenant: request.tenant)
-                return (LinkResponse(id: request.id, ok: false, error: refusal), [])
+                return (LinkResponse.refused(id: request.id, refusal), [])
             }
             return await receiver.respond(peer: peer, request: request, body: body)
         default:
-            return (LinkResponse(id: request.id, ok: false,
-                                 error: "site \(links.site.siteName) stores no data from \(peer) (it is not this site's twin, and this is not a remote site)"), [])
+            return (LinkResponse.refused(id: request.id, "site \(links.site.siteName) stores no data from \(peer) (it is not this site's twin, and this is not a remote site)"), [])
         }
     }
 }

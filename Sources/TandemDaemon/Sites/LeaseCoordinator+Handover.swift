@@ -56,21 +56,22 @@ extension LeaseCoordinator {
     /// Returns the new epoch this site now holds.
     func handoverOffered(_ release: LeaseRelease, request: LinkRequest, from peer: String) async -> LinkResponse {
         guard release.holder == SiteID(peer), release.successor == site else {
-            return LinkResponse(id: request.id, ok: false, error: "a handover must come from the holder and name this site")
+            return LinkResponse.refused(id: request.id, "a handover must come from the holder and name this site")
         }
         _ = grantors[request.tenant]?.release(release, now: now)
         guard var watcher = watchers[request.tenant] else {
-            return LinkResponse(id: request.id, ok: false, error: "site \(site.name) is not watching \(request.tenant) as its twin")
+            return LinkResponse.refused(id: request.id, "site \(site.name) is not watching \(request.tenant) as its twin")
         }
         do {
             let action = try watcher.handoverOffered(release, now: now)
             watchers[request.tenant] = watcher
             await perform(action, tenant: request.tenant)
-            var response = LinkResponse(id: request.id, ok: true)
-            response.epoch = placements[request.tenant]?.epoch
-            return response
+            guard let epoch = placements[request.tenant]?.epoch else {
+                return LinkResponse.refused(id: request.id, "site \(site.name) took \(request.tenant) over but records no placement for it")
+            }
+            return LinkResponse(id: request.id, .handedOver(epoch: epoch))
         } catch {
-            return LinkResponse(id: request.id, ok: false, error: "\(error)")
+            return LinkResponse.refused(id: request.id, "\(error)")
         }
     }
 

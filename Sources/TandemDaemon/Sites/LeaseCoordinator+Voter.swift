@@ -28,11 +28,10 @@ extension LeaseCoordinator {
         switch request.call {
         case .lease(let lease):
             guard lease.holder == SiteID(peer) else {
-                return LinkResponse(id: request.id, ok: false, error: "a lease request must come from its holder")
+                return LinkResponse.refused(id: request.id, "a lease request must come from its holder")
             }
-            var response = LinkResponse(id: request.id, ok: true)
             let reply = grantor.request(lease, now: instant)
-            response.lease = LeaseWireReply(reply)
+            let response = LinkResponse(id: request.id, .lease(LeaseWireReply(reply)))
             // The witness runs no holder or watcher: a lease it grants at a newer epoch is how it
             // learns where the tenant is active now (its `status` and metrics say so).
             if !leasesInForce, case .granted = reply,
@@ -42,21 +41,19 @@ extension LeaseCoordinator {
             return response
         case .witness(let asking, _):
             guard asking == SiteID(peer) else {
-                return LinkResponse(id: request.id, ok: false, error: "a takeover question must come from the site asking")
+                return LinkResponse.refused(id: request.id, "a takeover question must come from the site asking")
             }
-            var response = LinkResponse(id: request.id, ok: true)
-            response.verdict = WitnessWireVerdict(grantor.takeoverVerdict(requester: SiteID(peer), now: instant))
-            return response
+            return LinkResponse(id: request.id, .verdict(WitnessWireVerdict(grantor.takeoverVerdict(requester: SiteID(peer), now: instant))))
         case .outdate(let outdate), .clearOutdated(let outdate):
             let clearing = request.operation == .clearOutdated
             guard outdate.holder == SiteID(peer) else {
-                return LinkResponse(id: request.id, ok: false, error: "an outdate record must come from the active site")
+                return LinkResponse.refused(id: request.id, "an outdate record must come from the active site")
             }
             // At the twin itself: the active site says it holds everything again (or not).
             if outdate.twin == site, var watcher = watchers[request.tenant], watcher.activeSite == outdate.holder {
                 if clearing { watcher.caughtUp() } else { watcher.markedOutdated(since: outdate.epoch) }
                 watchers[request.tenant] = watcher
-                return LinkResponse(id: request.id, ok: true)
+                return LinkResponse(id: request.id, .done)
             }
             let before = grantor.outdated
             let refusal: OutdateRefusal?
@@ -65,25 +62,25 @@ extension LeaseCoordinator {
             } else {
                 if case .failure(let why) = grantor.clearOutdated(outdate, now: instant) { refusal = why } else { refusal = nil }
             }
-            if let refusal { return LinkResponse(id: request.id, ok: false, error: "\(refusal)") }
+            if let refusal { return LinkResponse.refused(id: request.id, "\(refusal)") }
             // Durable before the answer: a restarted witness must still refuse the stale twin.
             if grantor.outdated != before {
                 do { try await records.saveOutdated(request.tenant, grantor.outdated) } catch {
                     grantor = LeaseGrantorMachine(site: site, settings: settings, startedAt: instant)
-                    return LinkResponse(id: request.id, ok: false, error: "cannot record it durably: \(error)")
+                    return LinkResponse.refused(id: request.id, "cannot record it durably: \(error)")
                 }
             }
             logger.notice(clearing ? "twin no longer outdated" : "twin recorded outdated",
                           metadata: ["tenant": "\(request.tenant)", "twin": "\(outdate.twin.name)", "epoch": "\(outdate.epoch.value)"])
-            return LinkResponse(id: request.id, ok: true)
+            return LinkResponse(id: request.id, .done)
         case .release(let release):
             guard release.holder == SiteID(peer) else {
-                return LinkResponse(id: request.id, ok: false, error: "a release must come from its holder")
+                return LinkResponse.refused(id: request.id, "a release must come from its holder")
             }
             _ = grantor.release(release, now: instant)
-            return LinkResponse(id: request.id, ok: true)
+            return LinkResponse(id: request.id, .done)
         default:
-            return LinkResponse(id: request.id, ok: false, error: "not a lease operation: \(request.operation.rawValue)")
+            return LinkResponse.refused(id: request.id, "not a lease operation: \(request.operation.rawValue)")
         }
     }
 }

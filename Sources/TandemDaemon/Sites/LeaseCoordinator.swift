@@ -171,8 +171,8 @@ actor LeaseCoordinator {
         switch request.call {
         case .lease(let lease):
             // A vote counts only from the voter it was asked of (the link's certificate name).
-            guard var holder = holders[request.tenant], response.lease?.grantor == peer,
-                  let reply = response.lease?.reply(to: lease) else { return }
+            guard var holder = holders[request.tenant], case .lease(let wire) = response.answer, wire.grantor == peer,
+                  let reply = wire.reply(to: lease) else { return }
             let actions: [LeaseHolderAction]
             switch reply {
             case .granted(let grant): actions = holder.grantReceived(grant, now: now)
@@ -182,7 +182,8 @@ actor LeaseCoordinator {
             perform(actions, tenant: request.tenant)
         case .witness:
             guard var watcher = watchers[request.tenant] else { return }
-            let action = response.verdict?.verdict.map { watcher.witnessAnswered($0, now: now) } ?? watcher.witnessUnreachable(now: now)
+            let verdict: WitnessVerdict? = if case .verdict(let wire) = response.answer { wire.verdict } else { nil }
+            let action = verdict.map { watcher.witnessAnswered($0, now: now) } ?? watcher.witnessUnreachable(now: now)
             watchers[request.tenant] = watcher
             await perform(action, tenant: request.tenant)
         default:
