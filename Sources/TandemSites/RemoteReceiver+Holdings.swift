@@ -27,6 +27,28 @@ extension RemoteReceiver {
         if let size { packBytes[tenant]? -= Int64(size) }
     }
 
+    /// Runs a deletion of `tenant`'s data holding its lock exclusive, as a local forget or
+    /// prune does, so that no reader at this site (a restore, a drill, an export or a mount,
+    /// each holding it shared) loses a pack or manifest under it. Throws ``ReceiveError/busy(_:)``
+    /// at once when a reader holds it: the active site keeps its deletions queued and sends them
+    /// again, and this site's own retention runs after the next snapshot.
+    func deleting<Result>(_ tenant: String, _ body: () async throws -> Result) async throws -> Result {
+        let lock: BackendLock
+        do {
+            lock = try await backend.lock(TenantLayout(tenant).lock, exclusive: true)
+        } catch BackendError.locked {
+            throw ReceiveError.busy("\(tenant) is being read at this site (a restore, drill, export or mount); its deletions wait for it to end")
+        }
+        do {
+            let result = try await body()
+            await lock.release()
+            return result
+        } catch {
+            await lock.release()
+            throw error
+        }
+    }
+
     /// `tenants/T/complete/ID`: a snapshot whole at this site, with the packs it needs.
     struct CompleteRecord: Codable {
         let snapshot: String
@@ -42,10 +64,12 @@ enum ReceiveError: Error, CustomStringConvertible {
     case mismatch(String)
     case appendOnly(String)
     case incomplete(String)
+    /// A reader holds the tenant here; a deletion waits for it.
+    case busy(String)
 
     var description: String {
         switch self {
-        case .mismatch(let m), .appendOnly(let m), .incomplete(let m): m
+        case .mismatch(let m), .appendOnly(let m), .incomplete(let m), .busy(let m): m
         }
     }
 }

@@ -89,10 +89,10 @@ public actor RemoteReceiver {
                 return (LinkResponse(id: request.id, .done), try await backend.read(TenantLayout(tenant).object(path)))
             case .dropSnapshots(let ids):
                 try refuseUnlessMirror(request.operation)
-                try await dropSnapshots(tenant: tenant, ids)
+                try await deleting(tenant) { try await dropSnapshots(tenant: tenant, ids) }
             case .dropPacks(let names):
                 try refuseUnlessMirror(request.operation)
-                return (LinkResponse(id: request.id, .packs(try await dropPacks(tenant: tenant, names))), [])
+                return (LinkResponse(id: request.id, .packs(try await deleting(tenant) { try await dropPacks(tenant: tenant, names) })), [])
             case .lease, .witness, .release, .handover, .outdate, .clearOutdated:
                 return (LinkResponse.refused(id: request.id, "\(request.operation.rawValue) is not answered by a repository"), [])
             }
@@ -116,7 +116,13 @@ public actor RemoteReceiver {
     /// Applies this site's own retention for `tenant` (the remote's, after each snapshot arrives).
     private func applyOwnRetention(_ tenant: String) async throws {
         guard let rules = await retention(tenant) else { return }
-        let report = try await applyRetention(tenant: tenant, policy: rules.policy, timeZone: rules.timeZone, now: Date())
+        let report: RetentionReport
+        do {
+            report = try await deleting(tenant) { try await applyRetention(tenant: tenant, policy: rules.policy, timeZone: rules.timeZone, now: Date()) }
+        } catch ReceiveError.busy {
+            logger?.notice("remote retention deferred: the tenant is being read here", metadata: ["tenant": "\(tenant)"])
+            return
+        }
         if !report.removed.isEmpty || report.packsHeldBack || !report.locked.isEmpty {
             logger?.notice("remote retention applied", metadata: [
                 "tenant": "\(tenant)", "removed": "\(report.removed.count)", "packs_deleted": "\(report.packsDeleted)",

@@ -132,7 +132,7 @@ public actor Shipper {
         guard !queue.pending.isEmpty else {
             queue.pendingBytes = 0
             try await save(queue, tenant)
-            try await sendDeletions(tenant, over: connection, epoch: epoch)
+            try await sendDeletionsOrDefer(tenant, over: connection, epoch: epoch)
             return
         }
         // One question per round: which of the packs the pending snapshots need are missing there.
@@ -179,7 +179,7 @@ public actor Shipper {
         }
         queue.pendingBytes = 0
         try await save(queue, tenant)
-        try await sendDeletions(tenant, over: connection, epoch: epoch)
+        try await sendDeletionsOrDefer(tenant, over: connection, epoch: epoch)
     }
 
     /// Sends `objects` (tenant-relative paths: settings, key slots, the manifest), then
@@ -245,6 +245,17 @@ public actor Shipper {
             queue.retired = Array(Set(queue.retired).union(retired)).sorted()
         }
         try await save(queue, tenant)
+    }
+
+    /// Deletions are housekeeping: one the peer refuses (a restore, drill, export or mount
+    /// reads the tenant there) stays queued for the next round and does not hold up the
+    /// tenants after this one. A broken link still ends the round.
+    private func sendDeletionsOrDefer(_ tenant: String, over connection: any LinkChannel, epoch: UInt64?) async throws {
+        do {
+            try await sendDeletions(tenant, over: connection, epoch: epoch)
+        } catch LinkError.remote(let reason) {
+            logger.notice("deletions at \(remote.label) deferred", metadata: ["tenant": "\(tenant)", "peer": "\(remote.site)", "why": "\(reason)"])
+        }
     }
 
     /// Carries queued deletions to a peer that mirrors them (see ``retentionApplied(tenant:forgotten:retired:packsNow:)``).

@@ -184,3 +184,53 @@ import TandemStore
         #expect(try await backend.list("tenants/t1/packs").count == 1)
     }
 }
+
+/// A reader at this site (a restore, drill, export or mount) holds the tenant lock shared: the
+/// deletions the receiver makes wait for it, so no pack is deleted under a read.
+@Suite struct ReceiverDeletionLockTests {
+    func hash(_ bytes: [UInt8]) -> String { Hex.encode(Hasher256.hash(.sha256, bytes)) }
+
+    func complete(_ receiver: RemoteReceiver, pack: [UInt8], manifest: [UInt8], time: Date) async {
+        _ = await receiver.handle(peer: "a", request: LinkRequest(.putPack(name: hash(pack)), tenant: "t1", id: 1), body: pack)
+        _ = await receiver.handle(peer: "a", request: LinkRequest(.putObject(path: "snapshots/\(hash(manifest))"), tenant: "t1", id: 1),
+                                  body: manifest)
+        let complete = LinkRequest(.complete(SnapshotCompletion(snapshot: hash(manifest), time: time, packs: [hash(pack)])), tenant: "t1", id: 1)
+        #expect(await receiver.handle(peer: "a", request: complete, body: []).ok, "a reader must not stop a snapshot arriving")
+    }
+
+    @Test func aTwinsDeletionsWaitForItsReaders() async throws {
+        let backend = InMemoryBackend()
+        let receiver = RemoteReceiver(backend: backend, mirror: true)
+        let old = Array("old".utf8), new = Array("new".utf8), first = Array("m1".utf8), second = Array("m2".utf8)
+        await complete(receiver, pack: old, manifest: first, time: Date(timeIntervalSince1970: 1_800_000_000))
+        await complete(receiver, pack: new, manifest: second, time: Date(timeIntervalSince1970: 1_800_086_400))
+        let reader = try await backend.lock(TenantLayout("t1").lock, exclusive: false)
+        let forget = LinkRequest(.dropSnapshots([hash(first)]), tenant: "t1", id: 2)
+        let prune = LinkRequest(.dropPacks([hash(old)]), tenant: "t1", id: 3)
+        for request in [forget, prune] {
+            let answer = await receiver.handle(peer: "a", request: request, body: [])
+            #expect(answer.refusal?.contains("is being read at this site") == true, "\(request.operation): \(answer.answer)")
+        }
+        #expect(try await backend.list(TenantLayout("t1").packs).count == 2)
+        #expect(try await backend.list(TenantLayout("t1").snapshots).count == 2)
+        await reader.release()
+        // Sent again once the reader is gone (the shipper keeps them queued), they apply.
+        #expect(await receiver.handle(peer: "a", request: forget, body: []).ok)
+        #expect(await receiver.handle(peer: "a", request: prune, body: []).packNames == [])
+        #expect(try await backend.list(TenantLayout("t1").packs) == [TenantLayout("t1").pack(hash(new))])
+    }
+
+    @Test func theRemotesRetentionIsDeferredWhileATenantIsRead() async throws {
+        let backend = InMemoryBackend()
+        let receiver = RemoteReceiver(backend: backend, retention: { _ in (RetentionPolicy(keepLast: 1), TimeZone(identifier: "UTC")!) })
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let reader = try await backend.lock(TenantLayout("t1").lock, exclusive: false)
+        for day in 0..<2 {
+            await complete(receiver, pack: Array("pack \(day)".utf8), manifest: Array("m \(day)".utf8), time: start.addingTimeInterval(Double(day) * 86400))
+        }
+        #expect(try await backend.list(TenantLayout("t1").packs).count == 2, "retention deleted a pack under a reader")
+        await reader.release()
+        await complete(receiver, pack: Array("pack 2".utf8), manifest: Array("m 2".utf8), time: start.addingTimeInterval(2 * 86400))
+        #expect(try await backend.list(TenantLayout("t1").packs) == [TenantLayout("t1").pack(hash(Array("pack 2".utf8)))])
+    }
+}

@@ -200,3 +200,36 @@ extension ShipperTests {
         }
     }
 }
+
+extension ShipperTests {
+    /// A twin that refuses a deletion while a reader holds the tenant there: the deletion stays
+    /// queued, the round goes on to the next tenant, and the deletion applies once the reader
+    /// is gone.
+    @Test func aDeletionTheTwinDefersStaysQueuedAndHoldsUpNoOneElse() async throws {
+        let near = try await NearSite()
+        defer { try? FileManager.default.removeItem(atPath: near.root) }
+        let twinStore = InMemoryBackend()
+        let receiver = RemoteReceiver(backend: twinStore, mirror: true)
+        let link = InMemoryLink { request, body in await receiver.respond(peer: "home-a", request: request, body: body) }
+        var peer = Shipper.Remote(site: "home-b", link: link)
+        peer.mirrorsDeletions = true
+        let root = near.root
+        let shipper = Shipper(backend: LocalBackend(root: root + "/repo"), stateDirectory: root + "/state", remote: peer, logger: Self.silent,
+                              indexPath: { "\(root)/repo/\(TenantLayout($0).index)" })
+        let commit = try await near.backup(bytes(300_000, seed: 21), at: Date(timeIntervalSince1970: 1_800_000_000))
+        try await shipper.committed(tenant: Self.tenant, snapshot: commit.snapshot, time: Date(timeIntervalSince1970: 1_800_000_000),
+                                    now: Date(), packs: commit.packs)
+        #expect(await shipper.shipAll(tenants: [Self.tenant], now: { Date() }) == 1)
+        try await shipper.retentionApplied(tenant: Self.tenant, forgotten: [commit.snapshot], retired: [], packsNow: [])
+        let reader = try await twinStore.lock(TenantLayout(Self.tenant).lock, exclusive: false)
+        let askedBefore = link.asked[.completed] ?? 0
+        _ = await shipper.shipAll(tenants: [Self.tenant, "beta"], now: { Date() })
+        #expect(await shipper.queue(Self.tenant).forgotten == [commit.snapshot], "the refused deletion left the queue")
+        #expect(link.asked[.completed] == askedBefore + 2, "the next tenant was not shipped: \(link.asked)")
+        #expect(try await twinStore.exists(TenantLayout(Self.tenant).snapshot(commit.snapshot)))
+        await reader.release()
+        _ = await shipper.shipAll(tenants: [Self.tenant], now: { Date() })
+        #expect(await shipper.queue(Self.tenant).forgotten.isEmpty)
+        #expect(try await !twinStore.exists(TenantLayout(Self.tenant).snapshot(commit.snapshot)))
+    }
+}
