@@ -39,14 +39,7 @@ extension RemoteReceiver {
         } catch BackendError.locked {
             throw ReceiveError.busy("\(tenant) is being read at this site (a restore, drill, export or mount); its deletions wait for it to end")
         }
-        do {
-            let result = try await body()
-            await lock.release()
-            return result
-        } catch {
-            await lock.release()
-            throw error
-        }
+        return try await lock.whileHeld(body)
     }
 
     /// `tenants/T/complete/ID`: a snapshot whole at this site, with the packs it needs.

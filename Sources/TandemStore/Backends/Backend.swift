@@ -59,6 +59,21 @@ public protocol BackendLock: Sendable {
     func release() async
 }
 
+extension BackendLock {
+    /// Runs `body` on the caller's actor, then releases this lock however `body` ends.
+    public func whileHeld<Result>(isolation: isolated (any Actor)? = #isolation,
+                                  _ body: () async throws -> Result) async throws -> Result {
+        do {
+            let result = try await body()
+            await release()
+            return result
+        } catch {
+            await release()
+            throw error
+        }
+    }
+}
+
 /// Why a backend operation failed. `transient` errors may be retried; the others are final.
 public enum BackendError: Error, Equatable, CustomStringConvertible {
     case notFound(String)

@@ -159,14 +159,6 @@ public final class TenantRepository: Sendable {
                 try await Task.sleep(for: .milliseconds(200))
             }
         }
-        let lock = taken!
-        do {
-            let result = try await body()
-            await lock.release()
-            return result
-        } catch {
-            await lock.release()
-            throw error
-        }
+        return try await taken!.whileHeld(body)
     }
 }
