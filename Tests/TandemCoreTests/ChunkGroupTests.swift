@@ -44,6 +44,33 @@ import TandemCodecs
         #expect(throws: BlobError.self) { try reader.member(group.members[0].id, inner: 0, length: group.members[0].rawLength, sealer: sealer) }
     }
 
+    /// The members a reader passes on its way to a later one come back whole, in order, each the
+    /// plaintext of its ID, and the reader then reads the member asked for; a frame without a
+    /// member table gives none back but still reads the member.
+    @Test(arguments: [0, 1, 5, 39])
+    func membersPassedOnTheWayComeBack(start: Int) throws {
+        let chunks = Self.members(count: 40, seed: 12)
+        let (sealer, group) = try Self.sealedGroup(chunks)
+        let reader = try group.bytes.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
+        var next = 0
+        for target in [start, min(39, start + 1), min(39, start + 9), 39] where target >= next {
+            let member = group.members[target]
+            let passed = try reader.unverifiedMembers(before: member.inner)
+            #expect(passed.map(\.id) == group.members[next..<target].map(\.id), "passed on the way to \(target)")
+            for (offset, one) in passed.enumerated() {
+                #expect(try one.verified(by: sealer) == chunks[next + offset])
+                #expect(one.placedByFrame)
+            }
+            #expect(try reader.member(member.id, inner: member.inner, length: member.rawLength, sealer: sealer) == chunks[target])
+            next = target + 1
+        }
+        let old = try Self.legacy(group, sealer: sealer)
+        let legacy = try old.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
+        let last = group.members[39]
+        #expect(try legacy.unverifiedMembers(before: last.inner).isEmpty)
+        #expect(try legacy.member(last.id, inner: last.inner, length: last.rawLength, sealer: sealer) == chunks[39])
+    }
+
     /// The frame as Tandem wrote it before member tables: codec 2, no table.
     static func legacy(_ group: SealedGroup, sealer: BlobSealer) throws -> [UInt8] {
         var framed = try sealer.cipher.open(group.bytes, associatedData: BlobSealer.groupAssociatedData(type: .data))

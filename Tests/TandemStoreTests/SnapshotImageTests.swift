@@ -60,6 +60,44 @@ import TandemCore
         await image.close()
     }
 
+    /// A sequential pass in 256 KiB reads (as `nbdcopy` makes them) reads each group frame, and
+    /// each blob, from the backend once: the chunks of one frame a read needs are decoded in one
+    /// pass of its reader, in order, not fetched one by one and out of order (each then decoding
+    /// the frame again from its start).
+    /// With `concurrent` reads answered at once (as the NBD server answers a connection's
+    /// requests), which reach a frame in any order, each blob is still read once: one fetch at a
+    /// time per blob, the later finding in the cache what the earlier decoded.
+    @Test(arguments: [1, 4])
+    func aSequentialPassReadsEachGroupFrameOnce(concurrent: Int) async throws {
+        let dir = TemporaryDirectory()
+        let tenant = try await makeTenant(dir)
+        let source = imageBytes(12 << 20, seed: 81)
+        write(source, to: dir.file("disk.img"))
+        var options = smallPacks()
+        options.workers = 2
+        _ = try await tenant.backup(.stream(path: dir.file("disk.img")), options: options, now: Date())
+        let counting = RangedReadCounter(LocalBackend(root: dir.file("repo")))
+        let reader = try await TenantRepository.open(in: try await Repository.open(backend: counting), name: "acme", secret: passphrase,
+                                                     indexPath: dir.file("repo/tenants/acme/index.sqlite"))
+        let image = try await SnapshotImage.open(tenant: reader, reference: "latest", cacheLimit: 8 << 20)
+        let starts = Array(stride(from: 0, to: source.count, by: 256 << 10))
+        for batch in stride(from: 0, to: starts.count, by: concurrent) {
+            try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+                for offset in starts[batch..<min(starts.count, batch + concurrent)].reversed() {
+                    group.addTask { (offset, try await image.read(offset: offset, length: min(256 << 10, source.count - offset))) }
+                }
+                for try await (offset, bytes) in group {
+                    expectSameBytes(Data(bytes), Data(source[offset..<offset + bytes.count]))
+                }
+            }
+        }
+        await image.close()
+        let reads = await counting.reads
+        #expect(reads.count > 12, "the image must span many blobs: \(reads.count)")
+        let again = reads.filter { $0.value > 1 }
+        #expect(again.isEmpty, "read more than once: \(again.count) of \(reads.count), e.g. \(again.first.map { "\($0.key) \($0.value) times" } ?? "")")
+    }
+
     @Test func aTreeSnapshotIsNotAnImage() async throws {
         let dir = TemporaryDirectory()
         let tenant = try await makeTenant(dir)
@@ -70,5 +108,30 @@ import TandemCore
         // The shared lock taken for the attempt was given back: an exclusive one is free.
         let lock = try await tenant.lock(exclusive: true)
         await lock.release()
+    }
+}
+
+/// Counts the ranged reads of a backend (a blob or a group frame each) by path and offset.
+actor RangedReadCounter: Backend {
+    let inner: any Backend
+    private(set) var reads: [String: Int] = [:]
+
+    init(_ inner: any Backend) { self.inner = inner }
+
+    func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
+        reads["\(path)@\(offset)", default: 0] += 1
+        return try await inner.read(path, offset: offset, length: length)
+    }
+
+    func write(_ path: String, _ bytes: [UInt8], overwrite: Bool) async throws { try await inner.write(path, bytes, overwrite: overwrite) }
+    func read(_ path: String) async throws -> [UInt8] { try await inner.read(path) }
+    func size(_ path: String) async throws -> Int { try await inner.size(path) }
+    func list(_ prefix: String) async throws -> [String] { try await inner.list(prefix) }
+    func delete(_ path: String) async throws { try await inner.delete(path) }
+    func exists(_ path: String) async throws -> Bool { try await inner.exists(path) }
+    func lock(_ path: String, exclusive: Bool) async throws -> BackendLock { try await inner.lock(path, exclusive: exclusive) }
+    nonisolated func makeUpload(in folder: String) throws -> any BackendUpload { try inner.makeUpload(in: folder) }
+    func removeIncompleteWrites(_ prefix: String, olderThan cutoff: Date) async throws -> Int {
+        try await inner.removeIncompleteWrites(prefix, olderThan: cutoff)
     }
 }

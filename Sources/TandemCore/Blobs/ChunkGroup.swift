@@ -243,6 +243,28 @@ public final class ChunkGroupReader {
         return UnverifiedMember(id: id, plaintext: plaintext, placedByFrame: placements != nil)
     }
 
+    /// The members the frame's member table places wholly between ``position`` and `inner`, in
+    /// order, decompressed (not re-hashed) as the reader passes them on its way to `inner`, which
+    /// it reaches next: what a reader skipping to a later member would decompress and drop, kept
+    /// for a cache (an image's reads reach a frame's members out of order when a backup's
+    /// workers filled it). None for a frame without a member table, whose members are only skipped.
+    public func unverifiedMembers(before inner: Int) throws -> [UnverifiedMember] {
+        guard let placements, inner > position else { return [] }
+        var members: [UnverifiedMember] = []
+        for placement in placements.filter({ $0.inner >= position && $0.length > 0 && $0.inner + $0.length <= inner })
+            .sorted(by: { $0.inner < $1.inner }) where placement.inner >= position {
+            try skip(to: placement.inner, for: placement.id)
+            let plaintext = try [UInt8](unsafeUninitializedCapacity: placement.length) { buffer, initialized in
+                do { initialized = try reader.read(into: UnsafeMutableRawBufferPointer(buffer)) } catch {
+                    throw BlobError.malformed(placement.id, "group payload does not decompress")
+                }
+            }
+            guard plaintext.count == placement.length else { throw BlobError.malformed(placement.id, "group payload ends inside it") }
+            members.append(UnverifiedMember(id: placement.id, plaintext: plaintext, placedByFrame: true))
+        }
+        return members
+    }
+
     /// Reads the rest of the frame, which must end exactly at its stated length.
     public func finish() throws {
         try skip(to: rawLength, for: id)

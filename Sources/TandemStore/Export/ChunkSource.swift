@@ -4,17 +4,19 @@ import TandemCore
 
 /// Chunks of one tenant read at random, shared by every ``SnapshotImage`` of a served image or a
 /// mounted repository: the tenant lock (shared, so no prune deletes a pack still read), where
-/// each chunk is stored, open group readers, and a bounded cache of decoded chunks. Each chunk
-/// is fetched, authenticated (the AEAD with its ID as associated data) and decompressed once
-/// while it stays in the cache.
+/// each chunk is stored, open group readers, and a bounded cache of decoded chunks (the least
+/// recently used evicted first). Each chunk is fetched, authenticated (the AEAD with its ID as
+/// associated data) and decompressed once while it stays in the cache: one fetch at a time
+/// reads a blob, and the members a pass through a group frame decompresses on its way are
+/// kept too.
 public actor ChunkSource {
     public nonisolated let tenant: TenantRepository
-    private let locations: [ChunkID: BlobLocation]
+    private nonisolated let locations: [ChunkID: BlobLocation]
     private let readers = GroupReaderCache()
     private var lock: BackendLock?
-    private var cache: [ChunkID: (bytes: [UInt8], used: Int)] = [:]
-    private var cachedBytes = 0
-    private var tick = 0
+    private var cache: RecentlyUsedCache<ChunkID, [UInt8]>
+    /// Blobs a fetch is reading (by pack and offset), with the fetches waiting for them.
+    private var busyBlobs: [GroupReaderCache.Key: [CheckedContinuation<Void, Never>]] = [:]
     /// The decoded chunks kept for repeated reads.
     public nonisolated let cacheLimit: Int
     /// The IDs of all-zero chunks of the chunker's maximum (and fixed) length, by length:
@@ -38,6 +40,7 @@ public actor ChunkSource {
         self.locations = locations
         self.lock = lock
         self.cacheLimit = cacheLimit
+        cache = RecentlyUsedCache(limit: cacheLimit)
         let sealer = try BlobSealer(keys: tenant.keys, compression: .none)
         var lengths = [tenant.settings.chunker.maximumChunkSize]
         if case .fixed(let size) = tenant.settings.chunker { lengths.append(size) }
@@ -56,8 +59,7 @@ public actor ChunkSource {
     public func close() async {
         await lock?.release()
         lock = nil
-        cache = [:]
-        cachedBytes = 0
+        cache.removeAll()
     }
 
     /// The chunk references of a chunk-list blob.
@@ -67,30 +69,88 @@ public actor ChunkSource {
         return try await tenant.loadChunkList(list, sealer: try BlobSealer(keys: tenant.keys, compression: .none), locations: locations)
     }
 
-    /// One chunk's plaintext, from the cache or fetched, authenticated and decompressed;
-    /// `start` (its offset in what is read) only names it in errors.
-    func chunk(_ ref: ChunkRef, at start: Int) async throws -> [UInt8] {
-        guard lock != nil else { throw RepositoryError.damaged("the snapshot's reader was closed") }
-        tick += 1
-        if let hit = cache[ref.id] {
-            cache[ref.id]?.used = tick
-            return hit.bytes
-        }
-        var plain: [UInt8] = []
-        let job = RestoreJob(sequence: 0, output: 0, offset: start, id: ref.id, length: ref.length, zero: false)
-        let sealer = try BlobSealer(keys: tenant.keys, compression: .none)
-        try await tenant.fetch([job], locations: locations, sealer: sealer, readers: readers) { _, payload in
-            switch payload {
-            case .bytes(let bytes): plain = bytes
-            case .zeros(let count): plain = [UInt8](repeating: 0, count: count)
+    /// The chunks `refs` (in the order read) as fetches: the chunks stored in one group frame go
+    /// together, in their order in the frame, so that one pass of its reader decodes them all
+    /// (fetched one by one and at once, they would reach the frame out of order and each decode
+    /// it again from its start); a chunk stored on its own is a fetch of its own. Each fetch lists
+    /// indices into `refs`; fetches are in the order their first chunk is read.
+    public nonisolated func fetches(for refs: [ChunkRef]) -> [[Int]] {
+        var fetches: [[Int]] = []
+        var frames: [GroupReaderCache.Key: Int] = [:]
+        for (index, ref) in refs.enumerated() {
+            guard let location = locations[ref.id], location.inner != nil else {
+                fetches.append([index])
+                continue
+            }
+            let key = GroupReaderCache.Key(pack: location.pack, offset: location.offset)
+            if let fetch = frames[key] {
+                fetches[fetch].append(index)
+            } else {
+                frames[key] = fetches.count
+                fetches.append([index])
             }
         }
-        while cachedBytes + plain.count > cacheLimit, let oldest = cache.min(by: { $0.value.used < $1.value.used }) {
-            cachedBytes -= oldest.value.bytes.count
-            cache[oldest.key] = nil
+        for fetch in frames.values where fetches[fetch].count > 1 {
+            fetches[fetch].sort { (locations[refs[$0].id]?.inner ?? 0) < (locations[refs[$1].id]?.inner ?? 0) }
         }
-        cache[ref.id] = (plain, tick)
-        cachedBytes += plain.count
-        return plain
+        return fetches
+    }
+
+    /// The plaintexts of `refs` (one fetch of ``fetches(for:)``), from the cache or fetched,
+    /// authenticated and decompressed; `starts` (their offsets in what is read) only name them
+    /// in errors.
+    func chunks(_ refs: [ChunkRef], at starts: [Int]) async throws -> [[UInt8]] {
+        guard lock != nil else { throw RepositoryError.damaged("the snapshot's reader was closed") }
+        // One fetch at a time per blob (a group frame, or a chunk stored alone): a later one then
+        // finds in the cache what the earlier one decoded, on its way through a frame or at the
+        // edge of two reads, instead of decoding it again (or, reaching a frame first, sending
+        // the earlier one back to the frame's start), since reads answered at once arrive in
+        // any order.
+        let blob = refs.first.flatMap { locations[$0.id] }.map { GroupReaderCache.Key(pack: $0.pack, offset: $0.offset) }
+        if let blob {
+            while busyBlobs[blob] != nil {
+                await withCheckedContinuation { busyBlobs[blob, default: []].append($0) }
+            }
+            busyBlobs[blob] = []
+        }
+        defer {
+            if let blob, let waiters = busyBlobs.removeValue(forKey: blob) {
+                for waiter in waiters { waiter.resume() }
+            }
+        }
+        return try await chunksOnceFree(refs, at: starts)
+    }
+
+    private func chunksOnceFree(_ refs: [ChunkRef], at starts: [Int]) async throws -> [[UInt8]] {
+        var plains = [[UInt8]?](repeating: nil, count: refs.count)
+        var jobs: [RestoreJob] = [], fetching: [ChunkID: Int] = [:]
+        for (index, ref) in refs.enumerated() {
+            if let hit = cache.value(for: ref.id) {
+                plains[index] = hit
+            } else if fetching[ref.id] == nil {
+                // A chunk repeated within the fetch is decoded once.
+                fetching[ref.id] = index
+                jobs.append(RestoreJob(sequence: index, output: 0, offset: starts[index], id: ref.id, length: ref.length, zero: false))
+            }
+        }
+        if !jobs.isEmpty {
+            let sealer = try BlobSealer(keys: tenant.keys, compression: .none)
+            let passed = try await tenant.fetch(jobs, locations: locations, sealer: sealer, readers: readers, keepPassed: true) { job, payload in
+                switch payload {
+                case .bytes(let bytes): plains[job.sequence] = bytes
+                case .zeros(let count): plains[job.sequence] = [UInt8](repeating: 0, count: count)
+                }
+            }
+            // The frame's members decoded on the way, so that a read reaching them later (the
+            // frame filled out of the image's order) finds them instead of decoding it again.
+            for member in passed where fetching[member.id] == nil {
+                cache.insert(member.plain, for: member.id, cost: member.plain.count)
+            }
+            for job in jobs {
+                let plain = plains[job.sequence]!
+                cache.insert(plain, for: job.id, cost: plain.count)
+            }
+        }
+        return refs.indices.map { plains[$0] ?? plains[fetching[refs[$0].id]!]! }
     }
 }

@@ -93,33 +93,37 @@ public actor SnapshotImage {
         try await forEachChunk(from: offset, to: offset + length) { start, ref in
             if !zeroIDs.contains(ref.id) { needed.append((start, ref)) }
         }
-        // Up to `fetchesInFlight` chunks at once: each fetch (read, authenticate, decompress)
-        // runs off this actor, so one long read keeps both the disk and the cores busy.
+        // Up to `fetchesInFlight` fetches at once, each the chunks of one group frame or one chunk
+        // stored alone (ChunkSource.fetches): each runs off this actor, so one long read keeps
+        // both the disk and the cores busy, and no frame is decoded twice for one read.
+        let fetches = source.fetches(for: needed.map(\.ref))
         var out = [UInt8](repeating: 0, count: length)
-        try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+        try await withThrowingTaskGroup(of: (Int, [[UInt8]]).self) { group in
             var next = 0
             func startNext() {
-                let index = next, (start, ref) = needed[index]
-                group.addTask { (index, try await self.source.chunk(ref, at: start)) }
+                let index = next, fetch = fetches[index].map { needed[$0] }
+                group.addTask { (index, try await self.source.chunks(fetch.map(\.ref), at: fetch.map(\.start))) }
                 next += 1
             }
-            while next < min(needed.count, Self.fetchesInFlight) { startNext() }
-            while let (index, plain) = try await group.next() {
-                let (start, ref) = needed[index]
-                let from = max(offset, start), to = min(offset + length, start + ref.length)
-                out.withUnsafeMutableBufferPointer { target in
-                    plain.withUnsafeBufferPointer { source in
-                        let copy = UnsafeBufferPointer(rebasing: source[(from - start)..<(to - start)])
-                        _ = UnsafeMutableBufferPointer(rebasing: target[(from - offset)...]).initialize(from: copy)
+            while next < min(fetches.count, Self.fetchesInFlight) { startNext() }
+            while let (index, plains) = try await group.next() {
+                for (member, plain) in zip(fetches[index], plains) {
+                    let (start, ref) = needed[member]
+                    let from = max(offset, start), to = min(offset + length, start + ref.length)
+                    out.withUnsafeMutableBufferPointer { target in
+                        plain.withUnsafeBufferPointer { source in
+                            let copy = UnsafeBufferPointer(rebasing: source[(from - start)..<(to - start)])
+                            _ = UnsafeMutableBufferPointer(rebasing: target[(from - offset)...]).initialize(from: copy)
+                        }
                     }
                 }
-                if next < needed.count { startNext() }
+                if next < fetches.count { startNext() }
             }
         }
         return out
     }
 
-    /// Chunks one read fetches at a time.
+    /// Fetches one read runs at a time.
     static let fetchesInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount
 
     /// Which bytes from `offset` are zero chunks (`zero`) and which hold data, as runs covering

@@ -167,9 +167,14 @@ extension TenantRepository {
     /// (RestorePlan.nextRun): they are read first, from the frame's borrowed reader, which goes
     /// back before its chunks are re-hashed, the chunks stored on their own are opened and `body`
     /// writes anything, so the next run from the frame (on another worker) waits only for
-    /// decompression.
+    /// decompression. With `keepPassed`, it returns the members of the frame its reader
+    /// decompressed on the way to the run's chunks (placed by the frame's member table), with
+    /// their plaintexts, for a cache of random reads to keep.
+    @discardableResult
     func fetch(_ run: [RestoreJob], locations: [ChunkID: BlobLocation], sealer: BlobSealer, readers: GroupReaderCache,
-               verifyIDs: Bool = false, _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws {
+               verifyIDs: Bool = false, keepPassed: Bool = false,
+               _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws -> [(id: ChunkID, plain: [UInt8])] {
+        var passed: [UnverifiedMember] = []
         var payloads = [RestorePayload?](repeating: nil, count: run.count)
         var places: [BlobLocation?] = []
         places.reserveCapacity(run.count)
@@ -197,6 +202,7 @@ extension TenantRepository {
                             let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
                             reader = Lent(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
                         }
+                        if keepPassed { passed += try reader!.value.unverifiedMembers(before: inner) }
                         decompressed.append((index, try reader!.value.unverifiedMember(job.id, inner: inner, length: location.rawLength)))
                     } catch {
                         reader = nil
@@ -216,6 +222,12 @@ extension TenantRepository {
                 }
                 // A length that disagrees with a genuine chunk is the manifest's fault, not the blob's.
                 payloads[index] = try checked(plain, run[index])
+            }
+        }
+        var kept: [(id: ChunkID, plain: [UInt8])] = []
+        for member in passed {
+            do { kept.append((member.id, try member.authenticated(by: sealer, rehash: verifyIDs))) } catch {
+                throw await noteDamage(error, at: places.first { $0?.inner != nil }!!, id: member.id, locations: locations, reason: "restore")
             }
         }
         for (index, job) in run.enumerated() {
@@ -238,6 +250,7 @@ extension TenantRepository {
                 try await body(job, .zeros(job.length))
             }
         }
+        return kept
     }
 
     private func checked(_ plain: [UInt8], _ job: RestoreJob) throws -> RestorePayload {
