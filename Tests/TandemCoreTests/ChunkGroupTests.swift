@@ -64,6 +64,12 @@ import TandemCodecs
             #expect(try reader.member(member.id, inner: member.inner, length: member.rawLength, sealer: sealer) == chunks[target])
             next = target + 1
         }
+        // Within a budget: the first members that fit, then the one asked for, read right.
+        let budgeted = try group.bytes.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
+        let budget = chunks[0..<3].reduce(0) { $0 + $1.count } + chunks[3].count - 1
+        let target = group.members[20]
+        #expect(try budgeted.unverifiedMembers(before: target.inner, budget: budget).map(\.id) == group.members[0..<3].map(\.id))
+        #expect(try budgeted.member(target.id, inner: target.inner, length: target.rawLength, sealer: sealer) == chunks[20])
         let old = try Self.legacy(group, sealer: sealer)
         let legacy = try old.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: group.members[0].id) }
         let last = group.members[39]

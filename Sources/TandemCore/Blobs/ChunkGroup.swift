@@ -247,12 +247,15 @@ public final class ChunkGroupReader {
     /// order, decompressed (not re-hashed) as the reader passes them on its way to `inner`, which
     /// it reaches next: what a reader skipping to a later member would decompress and drop, kept
     /// for a cache (an image's reads reach a frame's members out of order when a backup's
-    /// workers filled it). None for a frame without a member table, whose members are only skipped.
-    public func unverifiedMembers(before inner: Int) throws -> [UnverifiedMember] {
+    /// workers filled it). At most `budget` bytes of them, the first ones; the rest are only
+    /// skipped, as are all of a frame without a member table.
+    public func unverifiedMembers(before inner: Int, budget: Int = .max) throws -> [UnverifiedMember] {
         guard let placements, inner > position else { return [] }
-        var members: [UnverifiedMember] = []
+        var members: [UnverifiedMember] = [], kept = 0
         for placement in placements.filter({ $0.inner >= position && $0.length > 0 && $0.inner + $0.length <= inner })
             .sorted(by: { $0.inner < $1.inner }) where placement.inner >= position {
+            guard kept + placement.length <= budget else { break }
+            kept += placement.length
             try skip(to: placement.inner, for: placement.id)
             let plaintext = try [UInt8](unsafeUninitializedCapacity: placement.length) { buffer, initialized in
                 do { initialized = try reader.read(into: UnsafeMutableRawBufferPointer(buffer)) } catch {
@@ -291,6 +294,8 @@ public struct UnverifiedMember: Sendable {
     private let plaintext: [UInt8]
     /// True when the frame's member table (inside its AEAD) places this member where it was read.
     public let placedByFrame: Bool
+    /// The plaintext's length.
+    public var count: Int { plaintext.count }
 
     init(id: ChunkID, plaintext: [UInt8], placedByFrame: Bool) {
         self.id = id

@@ -135,7 +135,8 @@ public actor ChunkSource {
         }
         if !jobs.isEmpty {
             let sealer = try BlobSealer(keys: tenant.keys, compression: .none)
-            let passed = try await tenant.fetch(jobs, locations: locations, sealer: sealer, readers: readers, keepPassed: true) { job, payload in
+            let passed = try await tenant.fetch(jobs, locations: locations, sealer: sealer, readers: readers,
+                                                  keepPassed: cacheLimit / 8) { job, payload in
                 switch payload {
                 case .bytes(let bytes): plains[job.sequence] = bytes
                 case .zeros(let count): plains[job.sequence] = [UInt8](repeating: 0, count: count)

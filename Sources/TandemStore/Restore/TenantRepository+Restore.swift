@@ -167,12 +167,12 @@ extension TenantRepository {
     /// (RestorePlan.nextRun): they are read first, from the frame's borrowed reader, which goes
     /// back before its chunks are re-hashed, the chunks stored on their own are opened and `body`
     /// writes anything, so the next run from the frame (on another worker) waits only for
-    /// decompression. With `keepPassed`, it returns the members of the frame its reader
-    /// decompressed on the way to the run's chunks (placed by the frame's member table), with
-    /// their plaintexts, for a cache of random reads to keep.
+    /// decompression. With `keepPassed` above 0, it returns up to that many bytes of the
+    /// members of the frame its reader decompressed on the way to the run's chunks (placed by
+    /// the frame's member table), with their plaintexts, for a cache of random reads to keep.
     @discardableResult
     func fetch(_ run: [RestoreJob], locations: [ChunkID: BlobLocation], sealer: BlobSealer, readers: GroupReaderCache,
-               verifyIDs: Bool = false, keepPassed: Bool = false,
+               verifyIDs: Bool = false, keepPassed: Int = 0,
                _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws -> [(id: ChunkID, plain: [UInt8])] {
         var passed: [UnverifiedMember] = []
         var payloads = [RestorePayload?](repeating: nil, count: run.count)
@@ -202,7 +202,10 @@ extension TenantRepository {
                             let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
                             reader = Lent(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
                         }
-                        if keepPassed { passed += try reader!.value.unverifiedMembers(before: inner) }
+                        if keepPassed > 0 {
+                            let budget = keepPassed - passed.reduce(0) { $0 + $1.count }
+                            passed += try reader!.value.unverifiedMembers(before: inner, budget: budget)
+                        }
                         decompressed.append((index, try reader!.value.unverifiedMember(job.id, inner: inner, length: location.rawLength)))
                     } catch {
                         reader = nil
