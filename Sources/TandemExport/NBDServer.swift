@@ -108,9 +108,12 @@ public struct NBDServer: Sendable {
 
     private func answer(read request: NBDServerMachine.Request, machine: NBDServerMachine) async -> ByteBuffer {
         do {
-            let data = try await image.read(offset: Int(request.offset), length: Int(request.length))
-            var reply = ByteBuffer(bytes: machine.readReplyHeader(request))
-            reply.writeBytes(data)
+            let data = try await image.pieces(offset: Int(request.offset), length: Int(request.length))
+            let header = machine.readReplyHeader(request)
+            // One copy of the chunks' bytes, straight into the reply.
+            var reply = ByteBufferAllocator().buffer(capacity: header.count + data.count)
+            reply.writeBytes(header)
+            reply.writeWithUnsafeMutableBytes(minimumWritableBytes: data.count) { data.copy(into: $0) }
             return reply
         } catch {
             logger.error("nbd read failed", metadata: ["offset": "\(request.offset)", "length": "\(request.length)", "error": "\(error)"])

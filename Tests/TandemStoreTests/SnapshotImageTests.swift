@@ -16,6 +16,20 @@ import TandemCore
             let length = Int.random(in: 0...min(source.count - offset, round % 4 == 0 ? 3 << 20 : 70_000), using: &random)
             let bytes = try await image.read(offset: offset, length: length)
             expectSameBytes(Data(bytes), Data(source[offset..<offset + length]))
+            // The pieces an NBD reply is copied from: no empty run, and a zero run is zeros.
+            let pieces = try await image.pieces(offset: offset, length: length)
+            var at = offset
+            for piece in pieces.pieces {
+                switch piece {
+                case .bytes(let slice):
+                    #expect(!slice.isEmpty && Array(slice) == Array(source[at..<at + slice.count]), "bytes at \(at)")
+                    at += slice.count
+                case .zeros(let count):
+                    #expect(count > 0 && source[at..<at + count].allSatisfy { $0 == 0 }, "zeros at \(at)")
+                    at += count
+                }
+            }
+            #expect(at == offset + length && pieces.count == length)
         }
         for _ in 0..<50 {
             let offset = Int.random(in: 0..<source.count, using: &random)

@@ -87,17 +87,24 @@ public actor SnapshotImage {
 
     /// `length` bytes from `offset` (within the image), every chunk authenticated.
     public func read(offset: Int, length: Int) async throws -> [UInt8] {
+        try await pieces(offset: offset, length: length).bytes
+    }
+
+    /// The same bytes as ``read(offset:length:)``, as the slices of the decoded chunks and the
+    /// zero runs between them, for a caller that copies them once into its own buffer.
+    public func pieces(offset: Int, length: Int) async throws -> ImageBytes {
         precondition(offset >= 0 && length >= 0 && offset + length <= size, "a read outside the image")
         guard !closed else { throw RepositoryError.damaged("the image of \(snapshotID.prefix(12)) was closed") }
-        var needed: [(start: Int, ref: ChunkRef)] = []
+        var found: [(start: Int, ref: ChunkRef)] = []
         try await forEachChunk(from: offset, to: offset + length) { start, ref in
-            if !zeroIDs.contains(ref.id) { needed.append((start, ref)) }
+            if !zeroIDs.contains(ref.id) { found.append((start, ref)) }
         }
+        let needed = found
         // Up to `fetchesInFlight` fetches at once, each the chunks of one group frame or one chunk
         // stored alone (ChunkSource.fetches): each runs off this actor, so one long read keeps
         // both the disk and the cores busy, and no frame is decoded twice for one read.
         let fetches = source.fetches(for: needed.map(\.ref))
-        var out = [UInt8](repeating: 0, count: length)
+        var plains = [[UInt8]](repeating: [], count: needed.count)
         try await withThrowingTaskGroup(of: (Int, [[UInt8]]).self) { group in
             var next = 0
             func startNext() {
@@ -106,21 +113,21 @@ public actor SnapshotImage {
                 next += 1
             }
             while next < min(fetches.count, Self.fetchesInFlight) { startNext() }
-            while let (index, plains) = try await group.next() {
-                for (member, plain) in zip(fetches[index], plains) {
-                    let (start, ref) = needed[member]
-                    let from = max(offset, start), to = min(offset + length, start + ref.length)
-                    out.withUnsafeMutableBufferPointer { target in
-                        plain.withUnsafeBufferPointer { source in
-                            let copy = UnsafeBufferPointer(rebasing: source[(from - start)..<(to - start)])
-                            _ = UnsafeMutableBufferPointer(rebasing: target[(from - offset)...]).initialize(from: copy)
-                        }
-                    }
-                }
+            while let (index, fetched) = try await group.next() {
+                for (member, plain) in zip(fetches[index], fetched) { plains[member] = plain }
                 if next < fetches.count { startNext() }
             }
         }
-        return out
+        var bytes = ImageBytes(count: length)
+        var at = offset
+        for (index, (start, ref)) in needed.enumerated() {
+            let from = max(offset, start), to = min(offset + length, start + ref.length)
+            if from > at { bytes.pieces.append(.zeros(from - at)) }
+            bytes.pieces.append(.bytes(plains[index][(from - start)..<(to - start)]))
+            at = to
+        }
+        if offset + length > at { bytes.pieces.append(.zeros(offset + length - at)) }
+        return bytes
     }
 
     /// Fetches one read runs at a time.
@@ -199,5 +206,45 @@ public actor SnapshotImage {
         if sealer == nil { sealer = try? BlobSealer(keys: source.tenant.keys, compression: .none) }
         guard let sealer else { return }
         zeroIDs.insert(ChunkSource.zeroID(length: length, sealer: sealer))
+    }
+}
+
+/// Bytes read from an image, in order: slices of decoded chunks and runs of zeros.
+public struct ImageBytes: Sendable {
+    /// One run of the bytes.
+    public enum Piece: Sendable {
+        case bytes(ArraySlice<UInt8>)
+        case zeros(Int)
+    }
+
+    /// The runs, in order; their lengths add up to ``count``.
+    public internal(set) var pieces: [Piece] = []
+    public let count: Int
+
+    init(count: Int) { self.count = count }
+
+    /// The bytes in one array.
+    public var bytes: [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = copy(into: UnsafeMutableRawBufferPointer(buffer))
+        }
+    }
+
+    /// Copies the bytes to the start of `target` (at least ``count`` bytes); returns ``count``.
+    public func copy(into target: UnsafeMutableRawBufferPointer) -> Int {
+        precondition(target.count >= count, "ImageBytes: a target too small")
+        var at = 0
+        for piece in pieces {
+            switch piece {
+            case .bytes(let slice):
+                slice.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: target[at..<(at + $0.count)]).copyMemory(from: $0) }
+                at += slice.count
+            case .zeros(let count):
+                UnsafeMutableRawBufferPointer(rebasing: target[at..<(at + count)]).initializeMemory(as: UInt8.self, repeating: 0)
+                at += count
+            }
+        }
+        precondition(at == count, "ImageBytes: pieces of \(at) bytes for \(count)")
+        return at
     }
 }
