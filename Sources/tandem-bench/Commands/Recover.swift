@@ -17,7 +17,7 @@ struct Recover: ParsableCommand {
             alternating order: `tandemctl restore` of image-v1 (fsynced); a `tandemctl serve` session \
             opening the tenant with a key file, as tandemd does (first 4 KiB read at offset 0 timed from the spawn; --reads random 4 KiB reads over the whole \
             image with a cold cache; the same number within the first half of the cache after reading it \
-            once, warm; `nbdcopy` of the whole image to a file plus its fsync; the server's peak RSS); \
+            once, warm; `nbdcopy` of the whole image to a file plus its fsync, then to null:; the server's peak RSS); \
             `tandemctl dump` of tree-v1 as tar and `restic dump` of the same tree, each to a file; a \
             `tandemctl mount` (offline, key file) read by GNU tar into a file, cold and then warm, and the mount's peak RSS \
             (skipped without /dev/fuse).
@@ -42,6 +42,8 @@ struct Recover: ParsableCommand {
         var warmP99Milliseconds = 0.0
         /// nbdcopy of the whole image plus the fsync of its output; nil without nbdcopy.
         var nbdcopySeconds: Double?
+        /// nbdcopy of the whole image to `null:` (the server's side alone); nil without nbdcopy.
+        var nbdcopyNullSeconds: Double?
         var serverPeakRSS: Int64 = 0
         var dumpTarSeconds = 0.0
         var dumpTarPeakRSS: Int64 = 0
@@ -117,7 +119,10 @@ struct Recover: ParsableCommand {
         row("random 4 KiB read, warm, p50", rounds.map(\.warmP50Milliseconds), "ms", digits: 3)
         row("random 4 KiB read, warm, p99", rounds.map(\.warmP99Milliseconds), "ms", digits: 3)
         let copies = rounds.compactMap(\.nbdcopySeconds)
-        if !copies.isEmpty { row("nbdcopy image-v1 (fsynced)", copies, "s") }
+        if !copies.isEmpty {
+            row("nbdcopy image-v1 (fsynced)", copies, "s")
+            row("nbdcopy image-v1 to null:", rounds.compactMap(\.nbdcopyNullSeconds), "s")
+        }
         row("server peak RSS", rounds.map { Units.mib($0.serverPeakRSS) }, "MiB", digits: 0)
         row("dump tree-v1 --format tar", rounds.map(\.dumpTarSeconds), "s")
         let restic = rounds.compactMap(\.resticDumpSeconds)
@@ -136,7 +141,8 @@ struct Recover: ParsableCommand {
         if !copies.isEmpty {
             let copyMBps = mb(output.imageBytes, median(copies))
             lines.append("nbdcopy \(Units.fixed(copyMBps, 0)) MB/s against restore \(Units.fixed(restoreMBps, 0)) MB/s: "
-                         + "\(Units.fixed(copyMBps / restoreMBps, 2))x (goal: at least 0.8x)")
+                         + "\(Units.fixed(copyMBps / restoreMBps, 2))x (goal: at least 0.8x); to null: "
+                         + "\(Units.fixed(mb(output.imageBytes, median(rounds.compactMap(\.nbdcopyNullSeconds))) / restoreMBps, 2))x")
         }
         lines.append("first read \(Units.fixed(seconds(\.firstReadSeconds), 3)) s (goal: under 0.5 s); "
                      + "server peak RSS \(Units.fixed(Units.mib(rounds.map(\.serverPeakRSS).max() ?? 0), 0)) MiB at most (goal: under 256 MiB)")

@@ -188,6 +188,9 @@ final class RecoverLab {
                     throw BenchError("COPY MISMATCH: nbdcopy of the served image-v1 differs from the source")
                 }
                 try Files.remove(copy)
+                // The same copy with nothing written: what the server alone keeps up with.
+                let null = try ChildProcess.checked([nbdcopy, "nbd+unix:///?socket=" + socket, "null:"], scratch: logs)
+                figures.nbdcopyNullSeconds = null.wallSeconds
             }
         }
         kill(server.pid, SIGTERM)
