@@ -235,12 +235,7 @@ public final class ChunkGroupReader {
             throw BlobError.malformed(id, "is not where its group frame's member table places it (bytes \(inner)+\(length))")
         }
         try skip(to: inner, for: id)
-        let plaintext = try [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
-            do { initialized = try reader.read(into: UnsafeMutableRawBufferPointer(buffer)) } catch {
-                throw BlobError.malformed(id, "group payload does not decompress")
-            }
-        }
-        return UnverifiedMember(id: id, plaintext: plaintext, placedByFrame: placements != nil)
+        return UnverifiedMember(id: id, plaintext: try next(length, for: id), placedByFrame: placements != nil)
     }
 
     /// The members the frame's member table places wholly between ``position`` and `inner`, in
@@ -257,15 +252,20 @@ public final class ChunkGroupReader {
             guard kept + placement.length <= budget else { break }
             kept += placement.length
             try skip(to: placement.inner, for: placement.id)
-            let plaintext = try [UInt8](unsafeUninitializedCapacity: placement.length) { buffer, initialized in
-                do { initialized = try reader.read(into: UnsafeMutableRawBufferPointer(buffer)) } catch {
-                    throw BlobError.malformed(placement.id, "group payload does not decompress")
-                }
-            }
+            let plaintext = try next(placement.length, for: placement.id)
             guard plaintext.count == placement.length else { throw BlobError.malformed(placement.id, "group payload ends inside it") }
             members.append(UnverifiedMember(id: placement.id, plaintext: plaintext, placedByFrame: true))
         }
         return members
+    }
+
+    /// The next `length` plaintext bytes (fewer where the frame ends), decompressed for `id`.
+    private func next(_ length: Int, for id: ChunkID) throws -> [UInt8] {
+        try [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            do { initialized = try reader.read(into: UnsafeMutableRawBufferPointer(buffer)) } catch {
+                throw BlobError.malformed(id, "group payload does not decompress")
+            }
+        }
     }
 
     /// Reads the rest of the frame, which must end exactly at its stated length.

@@ -174,7 +174,7 @@ extension TenantRepository {
     func fetch(_ run: [RestoreJob], locations: [ChunkID: BlobLocation], sealer: BlobSealer, readers: GroupReaderCache,
                verifyIDs: Bool = false, keepPassed: Int = 0,
                _ body: (RestoreJob, RestorePayload) async throws -> Void) async throws -> [(id: ChunkID, plain: [UInt8])] {
-        var passed: [UnverifiedMember] = []
+        var passed: [UnverifiedMember] = [], passedBytes = 0
         var payloads = [RestorePayload?](repeating: nil, count: run.count)
         var places: [BlobLocation?] = []
         places.reserveCapacity(run.count)
@@ -202,9 +202,10 @@ extension TenantRepository {
                             let sealed = try await backend.read(packPath(location.pack), offset: location.offset, length: location.length)
                             reader = Lent(try sealed.withUnsafeBytes { try ChunkGroupReader($0, sealer: sealer, for: job.id) })
                         }
-                        if keepPassed > 0 {
-                            let budget = keepPassed - passed.reduce(0) { $0 + $1.count }
-                            passed += try reader!.value.unverifiedMembers(before: inner, budget: budget)
+                        if keepPassed > passedBytes {
+                            let members = try reader!.value.unverifiedMembers(before: inner, budget: keepPassed - passedBytes)
+                            passedBytes += members.reduce(0) { $0 + $1.count }
+                            passed += members
                         }
                         decompressed.append((index, try reader!.value.unverifiedMember(job.id, inner: inner, length: location.rawLength)))
                     } catch {
